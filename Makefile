@@ -1,0 +1,27 @@
+# The two set-up commands of the README. Each creates .venv (pinned versions) on first use.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test lint bench-w1 clean
+
+$(BIN)/neuroplastic: pyproject.toml requirements-ci.txt
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -r requirements-ci.txt
+	$(BIN)/pip install -q --no-deps -e .
+	touch $@
+
+demo: $(BIN)/neuroplastic
+	$(BIN)/neuroplastic run $(or $(EXPERIMENT),cuba) --out results/demo
+
+test: $(BIN)/neuroplastic
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/python -m pytest -n 2 -q
+
+bench-w1: $(BIN)/neuroplastic
+	$(BIN)/python benchmarks/w1_cuba.py
+
+clean:
+	rm -rf $(VENV) results

@@ -1,0 +1,108 @@
+"""What an experiment is: a seeded config dataclass plus ``run(config, progress) -> Result``.
+
+Experiments register themselves with :func:`register`; every module in this package is
+imported by :func:`neuroplastic.experiments.registry`, so adding an experiment is adding a file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Experiment", "Result", "register", "write_result"]
+
+
+@dataclass
+class Result:
+    """What a run produces. ``metrics`` is flat JSON (numbers, strings, bools)."""
+
+    metrics: dict[str, Any]
+    figures: dict[str, Any] = field(default_factory=dict)  # name -> matplotlib Figure
+    arrays: dict[str, Any] = field(default_factory=dict)  # name -> tensor/ndarray (safetensors)
+    text: dict[str, str] = field(default_factory=dict)  # file name -> contents
+
+
+@dataclass(frozen=True)
+class Experiment:
+    name: str
+    config_cls: type
+    run: Callable[..., Result]
+    description: str
+
+
+_REGISTRY: dict[str, Experiment] = {}
+
+
+def register(name: str, config_cls: type, description: str = "") -> Callable:
+    """Decorator: ``@register("cuba", CubaConfig, "...")`` on ``run(config, *, progress)``."""
+    if not dataclasses.is_dataclass(config_cls):
+        raise TypeError(f"config of experiment {name!r} must be a dataclass")
+    if not any(f.name == "seed" for f in dataclasses.fields(config_cls)):
+        raise TypeError(f"config of experiment {name!r} must have a 'seed' field")
+
+    def deco(fn: Callable[..., Result]) -> Callable[..., Result]:
+        if name in _REGISTRY:
+            raise ValueError(f"experiment {name!r} registered twice")
+        _REGISTRY[name] = Experiment(name, config_cls, fn, description or (fn.__doc__ or ""))
+        return fn
+
+    return deco
+
+
+def _jsonable(x: Any) -> Any:
+    if dataclasses.is_dataclass(x) and not isinstance(x, type):
+        return {f.name: _jsonable(getattr(x, f.name)) for f in dataclasses.fields(x)}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if hasattr(x, "item") and callable(x.item):
+        try:
+            return x.item()
+        except (ValueError, RuntimeError):
+            return str(x)
+    return x
+
+
+def write_result(
+    out: Path, name: str, config: Any, result: Result, wall_s: float, argv: list[str] | None
+) -> Path:
+    """Write the result folder: config.json, metrics.json, PNG plots, arrays, text files."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.json").write_text(
+        json.dumps({"experiment": name, "config": _jsonable(config)}, indent=2) + "\n"
+    )
+    metrics = {k: _jsonable(v) for k, v in result.metrics.items()}
+    metrics.setdefault("wall_s", round(wall_s, 4))
+    for k, v in metrics.items():
+        if isinstance(v, (dict, list)):
+            raise TypeError(f"metrics.json must be flat: {k!r} is {type(v).__name__}")
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    for fname, fig in result.figures.items():
+        fig.savefig(out / f"{fname}.png", dpi=110, bbox_inches="tight")
+        plt.close(fig)
+    if result.arrays:
+        import torch
+        from safetensors.torch import save_file
+
+        tensors = {k: torch.as_tensor(v).contiguous() for k, v in result.arrays.items()}
+        save_file(tensors, str(out / "arrays.safetensors"))
+    for fname, txt in result.text.items():
+        (out / fname).write_text(txt)
+    meta = {
+        "command": " ".join(argv) if argv else None,
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    (out / "run.json").write_text(json.dumps(meta, indent=2) + "\n")
+    return out
