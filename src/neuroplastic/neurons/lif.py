@@ -64,6 +64,7 @@ __all__ = [
 
 ROUNDING_MODES = ("nearest", "floor", "zero")
 OVERFLOW_MODES = ("saturate", "wrap")
+RESET_MODES = ("hard", "subtract")
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,7 @@ class LIFParams:
     tau_syn_ms: tuple[float, ...] = (5.0,)  # one exponential current per input channel
     theta_plus_mv: float = 0.0  # adaptive threshold increment per spike (0 = no adaptation)
     tau_theta_ms: float = 1e7  # decay of the adaptive threshold
+    reset_mode: Literal["hard", "subtract"] = "hard"  # v <- v_reset, or v <- v - (thresh - reset)
 
     def __post_init__(self) -> None:
         check_positive("tau_mem_ms", self.tau_mem_ms)
@@ -101,6 +103,7 @@ class LIFParams:
         object.__setattr__(self, "tau_syn_ms", tuple(float(t) for t in taus))
         check_nonnegative("theta_plus_mv", self.theta_plus_mv)
         check_positive("tau_theta_ms", self.tau_theta_ms)
+        check_choice("reset_mode", self.reset_mode, RESET_MODES)
 
     @property
     def n_channels(self) -> int:
@@ -169,6 +172,7 @@ class LIFCoefficients(NamedTuple):
     decay_theta: Tensor
     theta_plus: Tensor
     ref_steps: Tensor  # int64: refractory length in steps (round(t_ref/dt))
+    subtract_reset: Tensor  # int64: 1 = subtract the threshold gap on a spike, 0 = hard reset
     q_step: Tensor  # fixed-point resolution, 0 for analog
     q_lo: Tensor
     q_hi: Tensor
@@ -251,6 +255,9 @@ def realize_lif(
         decay_theta=full(math.exp(-dt / params.tau_theta_ms)),
         theta_plus=full(params.theta_plus_mv),
         ref_steps=torch.full((n,), int(round(params.t_ref_ms / dt)), dtype=torch.int64),
+        subtract_reset=torch.full(
+            (n,), RESET_MODES.index(params.reset_mode), dtype=torch.int64
+        ),
     )
     if analog:
         zeros = full(0.0)
@@ -349,7 +356,8 @@ def lif_step(
     i_syn = _fixed(i_syn * coef.decay_syn, coef)
     theta = _fixed(theta * coef.decay_theta, coef)
     spikes = (v > coef.v_thresh + theta) & active
-    v = torch.where(spikes, coef.v_reset, v)
+    v_after = torch.where(coef.subtract_reset == 1, v - (coef.v_thresh - coef.v_reset), coef.v_reset)
+    v = torch.where(spikes, v_after, v)
     ref_left = torch.where(
         spikes, torch.clamp(coef.ref_steps - 1, min=0), torch.clamp(ref_left - 1, min=0)
     )
