@@ -4,7 +4,8 @@ Dynamics (per neuron, per synaptic channel :math:`k`)
 
 .. math::
 
-    \tau_m \frac{dv}{dt} = (V_\mathrm{rest} - v) + R\,\big(I_\mathrm{ext} + \textstyle\sum_k I_k\big)
+    \tau_m \frac{dv}{dt} = (V_\mathrm{rest} - v)
+    + R\,\big(I_\mathrm{ext} + \textstyle\sum_k I_k\big)
     + \sigma\sqrt{2\tau_m}\,\xi(t), \qquad
     \tau_k \frac{dI_k}{dt} = -I_k ,
 
@@ -255,15 +256,18 @@ def realize_lif(
         decay_theta=full(math.exp(-dt / params.tau_theta_ms)),
         theta_plus=full(params.theta_plus_mv),
         ref_steps=torch.full((n,), int(round(params.t_ref_ms / dt)), dtype=torch.int64),
-        subtract_reset=torch.full(
-            (n,), RESET_MODES.index(params.reset_mode), dtype=torch.int64
-        ),
+        subtract_reset=torch.full((n,), RESET_MODES.index(params.reset_mode), dtype=torch.int64),
     )
     if analog:
         zeros = full(0.0)
-        coef.update(q_step=zeros, q_lo=zeros, q_hi=zeros, q_coef=zeros.clone(),
-                    rounding=torch.zeros(n, dtype=torch.int64),
-                    overflow=torch.zeros(n, dtype=torch.int64))
+        coef.update(
+            q_step=zeros,
+            q_lo=zeros,
+            q_hi=zeros,
+            q_coef=zeros.clone(),
+            rounding=torch.zeros(n, dtype=torch.int64),
+            overflow=torch.zeros(n, dtype=torch.int64),
+        )
         return LIFCoefficients(**coef)
     lo, hi = substrate.bounds
     qc = 2.0 ** (-substrate.coef_frac_bits)
@@ -281,7 +285,10 @@ def realize_lif(
                 "raise int_bits"
             )
     coef.update(
-        q_step=full(q), q_lo=full(lo), q_hi=full(hi), q_coef=full(qc),
+        q_step=full(q),
+        q_lo=full(lo),
+        q_hi=full(hi),
+        q_coef=full(qc),
         rounding=torch.full((n,), ROUNDING_MODES.index(substrate.rounding), dtype=torch.int64),
         overflow=torch.full((n,), OVERFLOW_MODES.index(substrate.overflow), dtype=torch.int64),
     )
@@ -308,7 +315,9 @@ def quantize(x: Tensor, q: Tensor, rounding: Tensor) -> Tensor:
     """Round ``x`` to the grid ``q`` (0 = leave unchanged) with per-neuron rounding codes."""
     y = x / torch.where(q > 0, q, torch.ones_like(q))
     r = torch.where(
-        rounding == 0, torch.floor(y + 0.5), torch.where(rounding == 1, torch.floor(y), torch.trunc(y))
+        rounding == 0,
+        torch.floor(y + 0.5),
+        torch.where(rounding == 1, torch.floor(y), torch.trunc(y)),
     )
     return torch.where(q > 0, r * q, x)
 
@@ -356,7 +365,9 @@ def lif_step(
     i_syn = _fixed(i_syn * coef.decay_syn, coef)
     theta = _fixed(theta * coef.decay_theta, coef)
     spikes = (v > coef.v_thresh + theta) & active
-    v_after = torch.where(coef.subtract_reset == 1, v - (coef.v_thresh - coef.v_reset), coef.v_reset)
+    v_after = torch.where(
+        coef.subtract_reset == 1, v - (coef.v_thresh - coef.v_reset), coef.v_reset
+    )
     v = torch.where(spikes, v_after, v)
     ref_left = torch.where(
         spikes, torch.clamp(coef.ref_steps - 1, min=0), torch.clamp(ref_left - 1, min=0)

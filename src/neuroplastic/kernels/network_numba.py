@@ -1,0 +1,289 @@
+"""Compiled event-driven network loop (numba, CPU).
+
+One call advances the whole network by up to ``n_steps`` clock steps. The arithmetic follows
+:func:`neuroplastic.neurons.lif.lif_step` and the reference loop in
+:mod:`neuroplastic.kernels.network_torch` operation by operation (same order of additions,
+no fast-math, no FMA contraction) so that both produce bit-identical spikes and states.
+
+Schedule of one step ``t`` (as Brian2): integrate LIF neurons → threshold → reset; read the
+source spikes; count and record; propagate spikes projection by projection (delay 0 straight
+into the synaptic current, delay ``d`` into ring-buffer slot ``(t + d) % D``); add the slot
+``t % D`` into the currents; quantize currents of digital neurons.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True, inline="always")
+def _quantize(x, q, mode):
+    if q <= 0.0:
+        return x
+    y = x / q
+    if mode == 0:
+        r = np.floor(y + 0.5)
+    elif mode == 1:
+        r = np.floor(y)
+    else:
+        r = np.trunc(y)
+    return r * q
+
+
+@njit(cache=True, inline="always")
+def _overflow(x, q, lo, hi, mode):
+    if q <= 0.0:
+        return x
+    if mode == 0:
+        if x < lo:
+            return lo
+        if x > hi:
+            return hi
+        return x
+    span = hi - lo + q
+    return ((x - lo) % span) + lo
+
+
+@njit(cache=True)
+def run_steps(
+    t0,
+    n_steps,
+    n_lif,
+    n_total,
+    # state
+    v,
+    isyn,
+    theta,
+    ref_left,
+    buf,
+    # per-neuron coefficients
+    decay_v,
+    v_rest,
+    v_reset,
+    v_thresh,
+    drive_ext,
+    decay_syn,
+    drive_syn,
+    noise_scale,
+    decay_theta,
+    theta_plus,
+    ref_steps,
+    sub_reset,
+    q_step,
+    q_lo,
+    q_hi,
+    q_coef_unused,
+    rounding,
+    overflow,
+    digital_idx,
+    # inputs for this segment (row k = step t0 + k)
+    i_ext,
+    i_ext_t,
+    has_i_ext_t,
+    noise,
+    has_noise,
+    src_spikes,
+    # projections
+    proj_pre_start,
+    proj_pre_stop,
+    proj_post_start,
+    proj_channel,
+    proj_ptr_off,
+    proj_syn_off,
+    indptr,
+    indices,
+    weights,
+    delays,
+    # counters and monitors
+    spike_count,
+    synops,
+    pop_of,
+    pop_counts,
+    mon_mask,
+    ev_step,
+    ev_batch,
+    ev_neuron,
+    ev_n,
+    rec_idx,
+    rec_stride,
+    rec_v,
+    rec_theta,
+    rec_isyn,
+    rec_n,
+):
+    """Advance up to ``n_steps``; returns the number of steps done (stops early only when the
+    spike-event buffer could overflow in the next step)."""
+    B = v.shape[0]
+    N = n_total
+    C = isyn.shape[1]
+    D = buf.shape[0]
+    P = proj_pre_start.shape[0]
+    ev_cap = ev_step.shape[0]
+    n_mon = 0
+    for i in range(N):
+        if mon_mask[i]:
+            n_mon += 1
+    spk = np.empty((B, N), dtype=np.int64)  # spiking neuron ids per batch
+    nspk = np.zeros(B, dtype=np.int64)
+    acc = np.empty(n_lif)
+    n_dig = digital_idx.shape[0]
+    dacc = np.empty(n_dig)
+    n_words = (n_lif + 7) // 8
+    flag = np.zeros(n_words * 8, dtype=np.uint8)  # padded: scanned 8 bytes at a time
+    flag_words = flag.view(np.uint64)
+    has_theta = False
+    for i in range(n_lif):
+        if theta_plus[i] != 0.0:
+            has_theta = True
+    R = rec_idx.shape[0]
+    for k in range(n_steps):
+        t = t0 + k
+        if ev_n[0] + B * n_mon > ev_cap:
+            return k
+        for b in range(B):
+            ns = 0
+            cur = i_ext_t[k, b] if has_i_ext_t else i_ext[b]
+            # ---- 1a. digital neurons: the same map in fixed point, every product quantized
+            for di in range(n_dig):
+                i = digital_idx[di]
+                q = q_step[i]
+                rm = rounding[i]
+                x = v_rest[i] + _quantize((v[b, i] - v_rest[i]) * decay_v[i], q, rm)
+                x = x + _quantize(drive_ext[i] * cur[i], q, rm)
+                for c in range(C):
+                    x = x + _quantize(drive_syn[c, i] * isyn[b, c, i], q, rm)
+                dacc[di] = _overflow(x, q, q_lo[i], q_hi[i], overflow[i])
+            # ---- 1b. membrane update, analog arithmetic (vectorizable loops on 1-D views)
+            vb = v[b]
+            thb = theta[b]
+            for i in range(n_lif):
+                acc[i] = (v_rest[i] + (vb[i] - v_rest[i]) * decay_v[i]) + drive_ext[i] * cur[i]
+            for c in range(C):
+                ib = isyn[b, c]
+                ds = decay_syn[c]
+                dr = drive_syn[c]
+                for i in range(n_lif):
+                    acc[i] = acc[i] + dr[i] * ib[i]
+                for i in range(n_lif):
+                    ib[i] = ib[i] * ds[i]
+            if has_noise:
+                nz = noise[k, b]
+                for i in range(n_lif):
+                    acc[i] = acc[i] + noise_scale[i] * nz[i]
+            if has_theta:
+                for i in range(n_lif):
+                    thb[i] = thb[i] * decay_theta[i]
+            for di in range(n_dig):
+                i = digital_idx[di]
+                q = q_step[i]
+                acc[i] = dacc[di]
+                for c in range(C):
+                    isyn[b, c, i] = _overflow(
+                        _quantize(isyn[b, c, i], q, rounding[i]), q, q_lo[i], q_hi[i], overflow[i]
+                    )
+                theta[b, i] = _overflow(
+                    _quantize(theta[b, i], q, rounding[i]), q, q_lo[i], q_hi[i], overflow[i]
+                )
+            # ---- 1c. threshold and refractoriness (branch-free loops that vectorize; one
+            # written array per loop keeps LLVM's alias checks cheap), then reset the spikers
+            rb = ref_left[b]
+            for i in range(n_lif):
+                flag[i] = (rb[i] == 0) & (acc[i] > v_thresh[i] + thb[i])
+            for i in range(n_lif):
+                vb[i] = acc[i] if rb[i] == 0 else vb[i]
+            for i in range(n_lif):
+                rb[i] = max(rb[i] - 1, 0)
+            for w in range(n_words):
+                if flag_words[w] == 0:
+                    continue
+                for i in range(8 * w, 8 * w + 8):
+                    if not flag[i]:
+                        continue
+                    if sub_reset[i] == 1:
+                        vb[i] = vb[i] - (v_thresh[i] - v_reset[i])
+                    else:
+                        vb[i] = v_reset[i]
+                    r = ref_steps[i] - 1
+                    rb[i] = r if r > 0 else 0
+                    if has_theta:
+                        thb[i] = _overflow(
+                            thb[i] + theta_plus[i], q_step[i], q_lo[i], q_hi[i], overflow[i]
+                        )
+                    spk[b, ns] = i
+                    ns += 1
+            # ---- 2. sources
+            for i in range(n_lif, N):
+                if src_spikes[k, b, i - n_lif]:
+                    spk[b, ns] = i
+                    ns += 1
+            nspk[b] = ns
+            # ---- 3. counters and monitors
+            for s in range(ns):
+                i = spk[b, s]
+                spike_count[i] += 1
+                pop_counts[k, b, pop_of[i]] += 1
+                if mon_mask[i]:
+                    e = ev_n[0]
+                    ev_step[e] = t
+                    ev_batch[e] = b
+                    ev_neuron[e] = i
+                    ev_n[0] = e + 1
+        # ---- 4. propagate, projection-major, neurons ascending, synapses in row order
+        slot_now = t % D
+        for p in range(P):
+            lo = proj_pre_start[p]
+            hi = proj_pre_stop[p]
+            ch = proj_channel[p]
+            post0 = proj_post_start[p]
+            po = proj_ptr_off[p]
+            so = proj_syn_off[p]
+            for b in range(B):
+                for s in range(nspk[b]):
+                    i = spk[b, s]
+                    if i < lo or i >= hi:
+                        continue
+                    r = i - lo
+                    a = indptr[po + r]
+                    z = indptr[po + r + 1]
+                    synops[p] += z - a
+                    for e in range(so + a, so + z):
+                        j = post0 + indices[e]
+                        d = delays[e]
+                        if d == 0:
+                            isyn[b, ch, j] += weights[e]
+                        else:
+                            buf[(t + d) % D, b, ch, j] += weights[e]
+        # ---- 5. delayed arrivals of this step
+        if D > 1:
+            for b in range(B):
+                for c in range(C):
+                    for i in range(n_lif):
+                        x = buf[slot_now, b, c, i]
+                        if x != 0.0:
+                            isyn[b, c, i] = isyn[b, c, i] + x
+                            buf[slot_now, b, c, i] = 0.0
+        # ---- 6. digital neurons keep their currents on the fixed-point grid
+        for di in range(digital_idx.shape[0]):
+            i = digital_idx[di]
+            for b in range(B):
+                for c in range(C):
+                    isyn[b, c, i] = _overflow(
+                        _quantize(isyn[b, c, i], q_step[i], rounding[i]),
+                        q_step[i],
+                        q_lo[i],
+                        q_hi[i],
+                        overflow[i],
+                    )
+        # ---- 7. sampled state
+        if R > 0 and t % rec_stride == 0:
+            m = rec_n[0]
+            for b in range(B):
+                for r in range(R):
+                    i = rec_idx[r]
+                    rec_v[m, b, r] = v[b, i]
+                    rec_theta[m, b, r] = theta[b, i]
+                    for c in range(C):
+                        rec_isyn[m, b, r, c] = isyn[b, c, i]
+            rec_n[0] = m + 1
+    return n_steps

@@ -1,0 +1,91 @@
+"""Reference network loop in plain torch: one Python iteration per step, vectorized over
+neurons. It is the specification the compiled kernel is tested against (bit for bit) and the
+backend on non-CPU devices. Same schedule as :mod:`.network_numba`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..neurons.lif import LIFState, lif_step, receive_synaptic
+
+
+def run_steps_reference(
+    sim, t0, n_steps, noise, cur, src, pop_counts, ev, ev_n, rec_v, rec_th, rec_is, rec_n
+) -> int:
+    B, C, D = sim.v.shape[0], sim.C, sim.D
+    n_lif, n_total = sim.n_lif, sim.n_total
+    dev = sim.v.device
+    coef = sim.coef
+    mon = sim.mon_mask.to(torch.bool)
+    ev_cap = ev.shape[1]
+    flat_isyn = sim.isyn.view(-1)
+    flat_buf = sim.buf.view(-1)
+    for k in range(n_steps):
+        t = t0 + k
+        if int(ev_n[0]) + B * sim.n_mon > ev_cap:
+            return k
+        i_ext = cur[k].to(dev) if sim.has_i_ext_t else sim.i_ext
+        z = noise[k].to(dev) if sim.has_noise else None
+        state = LIFState(sim.v, sim.isyn.transpose(1, 2), sim.theta, sim.ref_left)
+        state, spk_lif = lif_step(state, coef, i_ext, z)
+        sim.v.copy_(state.v)
+        sim.isyn.copy_(state.i_syn.transpose(1, 2))
+        sim.theta.copy_(state.theta)
+        sim.ref_left.copy_(state.ref_left)
+        spikes = torch.cat([spk_lif.cpu(), src[k].to(torch.bool)], dim=1)  # (B, n_total)
+        # counters and monitors
+        sim.spike_count += spikes.sum(0)
+        bb, ii = torch.nonzero(spikes, as_tuple=True)
+        np.add.at(pop_counts[k], (bb.numpy(), sim.pop_of[ii].numpy()), 1)
+        sel = mon[ii]
+        m = int(sel.sum())
+        if m:
+            e = int(ev_n[0])
+            ev[0, e : e + m] = t
+            ev[1, e : e + m] = bb[sel].numpy()
+            ev[2, e : e + m] = ii[sel].numpy()
+            ev_n[0] = e + m
+        # propagation: projection-major, trials, neurons ascending, synapses in row order
+        for p in range(len(sim.proj_names)):
+            lo, hi = int(sim.proj_pre_start[p]), int(sim.proj_pre_stop[p])
+            po, so = int(sim.proj_ptr_off[p]), int(sim.proj_syn_off[p])
+            post0, ch = int(sim.proj_post_start[p]), int(sim.proj_channel[p])
+            for b in range(B):
+                pre = torch.nonzero(spikes[b, lo:hi]).flatten()
+                if pre.numel() == 0:
+                    continue
+                a, zz = sim.indptr[po + pre], sim.indptr[po + pre + 1]
+                cnt = zz - a
+                sim.synops[p] += int(cnt.sum())
+                if int(cnt.sum()) == 0:
+                    continue
+                pos = torch.repeat_interleave(a - torch.cumsum(cnt, 0) + cnt, cnt)
+                pos = pos + torch.arange(int(cnt.sum())) + so
+                j = post0 + sim.indices[pos]
+                d = sim.delays[pos]
+                w = sim.weights[pos]
+                now = d == 0
+                if now.any():
+                    flat_isyn.index_add_(0, ((b * C + ch) * n_lif + j[now]).to(dev), w[now].to(dev))
+                if (~now).any():
+                    slot = (t + d[~now]) % D
+                    idx = ((slot * B + b) * C + ch) * n_lif + j[~now]
+                    flat_buf.index_add_(0, idx.to(dev), w[~now].to(dev))
+        if D > 1:
+            slot = t % D
+            sim.isyn.add_(sim.buf[slot])
+            sim.buf[slot].zero_()
+        if sim.digital_idx.numel():
+            fixed = receive_synaptic(sim.isyn.transpose(1, 2), torch.zeros(()), coef)
+            sim.isyn.copy_(fixed.transpose(1, 2))
+        R = sim.rec_idx.numel()
+        if R and t % sim.rec_stride == 0:
+            r = int(rec_n[0])
+            rec_v[r] = sim.v[:, sim.rec_idx].cpu().numpy()
+            rec_th[r] = sim.theta[:, sim.rec_idx].cpu().numpy()
+            rec_is[r] = sim.isyn[:, :, sim.rec_idx].transpose(1, 2).cpu().numpy()
+            rec_n[0] = r + 1
+    _ = n_total
+    return n_steps

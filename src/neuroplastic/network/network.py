@@ -1,0 +1,485 @@
+"""The explicit network: populations, input sources, projections, monitors, and ``run``.
+
+A :class:`Network` is built step by step (``add_lif``, ``add_poisson``, ``connect``, ...),
+then simulated with :meth:`Network.run`. All neurons are laid out in one global index space
+(LIF populations first, then sources) and all projections in one CSR store, so that one
+compiled loop (:mod:`neuroplastic.kernels.network_numba`) runs the whole network; the plain
+torch loop (:mod:`neuroplastic.kernels.network_torch`) is the reference it is tested against
+and the backend on non-CPU devices.
+
+Randomness (mismatch, initial potentials, connectivity, noise, Poisson inputs) derives from
+``seed`` only, per named stream, so equal seeds give equal numbers whatever the backend.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from torch import Tensor
+from tqdm.auto import tqdm
+
+from .._validation import check_choice, check_finite, check_int, check_nonnegative, check_positive
+from ..neurons.lif import Analog, Digital, LIFCoefficients, LIFParams, Substrate
+from ..synapses.connectivity import Connectivity, FromMatrix, build_connectivity
+from ..synapses.projection import Projection
+from . import _rng
+from .monitors import RateMonitor, SpikeMonitor, StateMonitor
+
+__all__ = ["Network", "Population"]
+
+BACKENDS = ("auto", "numba", "torch")
+
+
+@dataclass(frozen=True)
+class Population:
+    """A named block of the global neuron index space."""
+
+    name: str
+    kind: Literal["lif", "poisson", "spike_times"]
+    n: int
+    start: int  # global index of neuron 0 (assigned at build; LIF first, then sources)
+    params: LIFParams | None = None
+    substrate: Substrate | None = None
+
+
+def _as_batch_tensor(name: str, x: Any, batch: int, n: int) -> Tensor:
+    t = torch.as_tensor(x, dtype=torch.float64).detach().cpu()
+    if t.dim() == 0:
+        t = t.expand(batch, n)
+    elif t.dim() == 1:
+        if t.shape[0] != n:
+            raise ValueError(f"{name} has {t.shape[0]} values for a population of {n} neurons")
+        t = t.expand(batch, n)
+    elif t.dim() != 2 or tuple(t.shape) != (batch, n):
+        raise ValueError(
+            f"{name} must be a scalar, (n,) = ({n},) or (batch, n) = ({batch}, {n});"
+            f" got shape {tuple(t.shape)}"
+        )
+    if not torch.isfinite(t).all():
+        raise ValueError(f"{name} must be finite (found NaN or inf)")
+    return t.contiguous().clone()
+
+
+class Network:
+    """An explicit spiking network simulated on a fixed clock.
+
+    Parameters
+    ----------
+    dt_ms : clock step (ms).
+    batch : number of independent trials simulated side by side (shared weights).
+    seed : root of every random stream of the network.
+    backend : ``"numba"`` (compiled event-driven CPU loop), ``"torch"`` (reference loop, any
+        device) or ``"auto"`` (numba on CPU, torch elsewhere).
+    device : torch device of the state (``"cpu"`` for the numba backend).
+    """
+
+    def __init__(
+        self,
+        dt_ms: float = 0.1,
+        *,
+        batch: int = 1,
+        seed: int = 0,
+        backend: str = "auto",
+        device: str | torch.device = "cpu",
+    ) -> None:
+        self.dt_ms = check_positive("dt_ms", dt_ms)
+        self.batch = check_int("batch", batch, 1)
+        self.seed = check_int("seed", seed, 0)
+        check_choice("backend", backend, BACKENDS)
+        self.device = torch.device(device)
+        if backend == "auto":
+            backend = "numba" if self.device.type == "cpu" else "torch"
+        if backend == "numba" and self.device.type != "cpu":
+            raise ValueError(f"backend 'numba' runs on the CPU, got device={self.device}")
+        self.backend = backend
+        self._pops: dict[str, dict[str, Any]] = {}
+        self._projections: dict[str, Projection] = {}
+        self.spike_monitors: dict[str, SpikeMonitor] = {}
+        self.state_monitors: dict[str, StateMonitor] = {}
+        self.rate_monitors: dict[str, RateMonitor] = {}
+        self._currents_t: list[tuple[str, Tensor, int]] = []
+        self._sim: Any = None
+        self.step = 0
+        self.compile_s = 0.0
+
+    # ------------------------------------------------------------------ building
+    def _new_name(self, name: str) -> str:
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"name must be a non-empty string, got {name!r}")
+        if name in self._pops or name in self._projections:
+            raise ValueError(f"name {name!r} is already used in this network")
+        if self._sim is not None:
+            raise ValueError("the network structure is fixed once it has run; build a new one")
+        return name
+
+    def add_lif(
+        self,
+        name: str,
+        n: int,
+        params: LIFParams = LIFParams(),
+        substrate: Substrate = Analog(),
+        *,
+        v_init: float | tuple[float, float] | Tensor | str = "rest",
+    ) -> str:
+        """Add a LIF population. ``v_init``: ``"rest"``, a value (mV), ``(low, high)`` for a
+        uniform draw, or a tensor ``(n,)`` / ``(batch, n)``."""
+        self._new_name(name)
+        check_int("n", n, 1)
+        if not isinstance(params, LIFParams):
+            raise ValueError(f"params must be LIFParams, got {type(params).__name__}")
+        if not isinstance(substrate, (Analog, Digital)):
+            raise ValueError(f"substrate must be Analog(...) or Digital(...), got {substrate!r}")
+        if isinstance(v_init, str):
+            check_choice("v_init", v_init, ("rest",))
+        elif isinstance(v_init, tuple):
+            if len(v_init) != 2:
+                raise ValueError(f"v_init as a range needs (low, high), got {v_init!r}")
+            lo, hi = (check_finite("v_init[0]", v_init[0]), check_finite("v_init[1]", v_init[1]))
+            if not lo <= hi:
+                raise ValueError(f"v_init range must have low <= high, got {v_init!r}")
+        elif isinstance(v_init, (int, float)):
+            check_finite("v_init", v_init)
+        else:
+            v_init = _as_batch_tensor("v_init", v_init, self.batch, n)
+        self._pops[name] = dict(kind="lif", n=n, params=params, substrate=substrate, v_init=v_init)
+        return name
+
+    def add_poisson(self, name: str, rates_hz: Any) -> str:
+        """Poisson spike sources; ``rates_hz`` is ``(n,)`` or ``(batch, n)`` (see set_rates)."""
+        self._new_name(name)
+        r = torch.as_tensor(rates_hz, dtype=torch.float64)
+        if r.dim() not in (1, 2):
+            raise ValueError(f"rates_hz must be (n,) or (batch, n), got shape {tuple(r.shape)}")
+        n = int(r.shape[-1])
+        check_int("n", n, 1)
+        self._pops[name] = dict(kind="poisson", n=n)
+        self._pops[name]["rates"] = self._check_rates(name, r)
+        return name
+
+    def add_spike_times(
+        self, name: str, n: int, times_ms: Any, indices: Any, batch: Any = None
+    ) -> str:
+        """Sources that fire at given times: neuron ``indices[k]`` at ``times_ms[k]``
+        (rounded to the clock), in every trial or in trial ``batch[k]``."""
+        self._new_name(name)
+        check_int("n", n, 1)
+        t = torch.as_tensor(times_ms, dtype=torch.float64).flatten()
+        i = torch.as_tensor(indices, dtype=torch.int64).flatten()
+        if t.shape != i.shape:
+            raise ValueError(
+                f"times_ms and indices must have equal length, got {t.numel()} and {i.numel()}"
+            )
+        if t.numel() and (not torch.isfinite(t).all() or (t < 0).any()):
+            raise ValueError("times_ms must be finite and >= 0")
+        if i.numel() and ((i < 0).any() or (i >= n).any()):
+            raise ValueError(
+                f"indices must be in [0, {n}), got range [{int(i.min())}, {int(i.max())}]"
+            )
+        steps = torch.round(t / self.dt_ms).to(torch.int64)
+        if batch is None:
+            b = torch.full_like(i, -1)
+        else:
+            b = torch.as_tensor(batch, dtype=torch.int64).flatten()
+            if b.shape != i.shape or (b.numel() and ((b < 0).any() or (b >= self.batch).any())):
+                raise ValueError(f"batch must index trials in [0, {self.batch}) per spike")
+        order = torch.argsort(steps, stable=True)
+        self._pops[name] = dict(
+            kind="spike_times", n=n, steps=steps[order], idx=i[order], bidx=b[order]
+        )
+        return name
+
+    def connect(
+        self,
+        pre: str,
+        post: str,
+        rule: Connectivity,
+        *,
+        weight: float | Tensor = 1.0,
+        channel: int = 0,
+        delay_ms: float | Tensor = 0.0,
+        sign: Literal["excitatory", "inhibitory"] | None = None,
+        storage: Literal["sparse", "dense"] = "sparse",
+        name: str | None = None,
+    ) -> Projection:
+        """Connect ``pre`` to synaptic ``channel`` of LIF population ``post``.
+
+        ``weight``: nA added to the channel's current per spike — a scalar, one value per
+        synapse ``(nnz,)``, or taken from a :class:`FromMatrix` rule. With ``sign`` the weights
+        are magnitudes (must be >= 0) and inhibitory ones are stored negative (Dale's law).
+        ``storage="dense"`` stores every (pre, post) pair (absent synapses as zero weights);
+        ``"sparse"`` stores CSR rows. Delays are rounded to whole steps.
+        """
+        name = self._new_name(name or f"{pre}->{post}")
+        for role, pop in (("pre", pre), ("post", post)):
+            if pop not in self._pops:
+                raise ValueError(
+                    f"{role} population {pop!r} does not exist; known: {', '.join(self._pops)}"
+                )
+        if self._pops[post]["kind"] != "lif":
+            raise ValueError(f"post population {post!r} is an input source; connect to a LIF one")
+        check_choice("storage", storage, ("sparse", "dense"))
+        if sign is not None:
+            check_choice("sign", sign, ("excitatory", "inhibitory"))
+        n_channels = self._pops[post]["params"].n_channels
+        check_int("channel", channel, 0, n_channels - 1)
+        n_pre, n_post = self._pops[pre]["n"], self._pops[post]["n"]
+        rng = _rng.numpy_generator(self.seed, "connect", name)
+        indptr, indices = build_connectivity(rule, n_pre, n_post, rng, same=(pre == post))
+        nnz = len(indices)
+        rows = np.repeat(np.arange(n_pre), np.diff(indptr))
+        if isinstance(rule, FromMatrix):
+            w = rule.matrix[rows, indices]
+        else:
+            wt = torch.as_tensor(weight, dtype=torch.float64).detach().cpu()
+            if wt.dim() == 0:
+                w = np.full(nnz, float(wt))
+            elif wt.shape == (nnz,):
+                w = wt.numpy().copy()
+            else:
+                raise ValueError(
+                    f"weight must be a scalar or one value per synapse ({nnz},), "
+                    f"got shape {tuple(wt.shape)}"
+                )
+        if not np.all(np.isfinite(w)):
+            raise ValueError("weight must be finite (found NaN or inf)")
+        if sign is not None:
+            if np.any(w < 0):
+                raise ValueError(f"with sign={sign!r} weights are magnitudes and must be >= 0")
+            if sign == "inhibitory":
+                w = -w
+        d = torch.as_tensor(delay_ms, dtype=torch.float64).detach().cpu()
+        if d.dim() == 0:
+            check_nonnegative("delay_ms", float(d))
+            dsteps = np.full(nnz, int(round(float(d) / self.dt_ms)), dtype=np.int64)
+        elif d.shape == (nnz,):
+            if not torch.isfinite(d).all() or (d < 0).any():
+                raise ValueError("delay_ms must be finite and >= 0 for every synapse")
+            dsteps = torch.round(d / self.dt_ms).to(torch.int64).numpy()
+        else:
+            raise ValueError(
+                f"delay_ms must be a scalar or one value per synapse ({nnz},), "
+                f"got shape {tuple(d.shape)}"
+            )
+        if storage == "dense":
+            full_w = np.zeros((n_pre, n_post))
+            full_w[rows, indices] = w
+            full_d = np.zeros((n_pre, n_post), dtype=np.int64)
+            full_d[rows, indices] = dsteps
+            indptr = np.arange(0, n_pre * n_post + 1, n_post, dtype=np.int64)
+            indices = np.tile(np.arange(n_post, dtype=np.int64), n_pre)
+            w, dsteps = full_w.ravel(), full_d.ravel()
+        proj = Projection(
+            name=name,
+            pre=pre,
+            post=post,
+            n_pre=n_pre,
+            n_post=n_post,
+            channel=channel,
+            storage=storage,
+            indptr=torch.from_numpy(np.ascontiguousarray(indptr)),
+            indices=torch.from_numpy(np.ascontiguousarray(indices)),
+            weights=torch.from_numpy(np.ascontiguousarray(w, dtype=np.float64)),
+            delays=torch.from_numpy(np.ascontiguousarray(dsteps, dtype=np.int64)),
+        )
+        self._projections[name] = proj
+        return proj
+
+    # ------------------------------------------------------------------ inputs
+    def _check_rates(self, name: str, r: Any) -> Tensor:
+        n = self._pops[name]["n"]
+        r = _as_batch_tensor(f"rates_hz of {name!r}", r, self.batch, n)
+        if (r < 0).any():
+            raise ValueError(f"rates_hz of {name!r} must be >= 0")
+        p_max = float(r.max()) * self.dt_ms * 1e-3
+        if p_max > 1.0:
+            raise ValueError(
+                f"rates_hz of {name!r} up to {float(r.max())} Hz exceed one spike per"
+                f" step of {self.dt_ms} ms"
+            )
+        return r
+
+    def set_rates(self, name: str, rates_hz: Any) -> None:
+        """Change the rates of a Poisson source (takes effect from the next step)."""
+        if name not in self._pops or self._pops[name]["kind"] != "poisson":
+            raise ValueError(f"{name!r} is not a Poisson source")
+        self._pops[name]["rates"] = self._check_rates(name, rates_hz)
+
+    def set_current(self, name: str, current_na: Any) -> None:
+        """Constant external current (nA) into a LIF population, scalar/(n,)/(batch, n)."""
+        pop = self._lif(name)
+        cur = _as_batch_tensor(f"current of {name!r}", current_na, self.batch, pop["n"])
+        pop["i_ext"] = cur
+        if self._sim is not None:
+            start = self._sim.starts[name]
+            self._sim.i_ext[:, start : start + pop["n"]] = cur.to(self._sim.i_ext.device)
+
+    def add_current(self, name: str, values_na: Any, *, start_ms: float = 0.0) -> None:
+        """Time-varying current: ``values_na`` is ``(T, n)`` or ``(T, batch, n)``, one row per
+        step from ``start_ms`` on; added to the constant current."""
+        pop = self._lif(name)
+        v = torch.as_tensor(values_na, dtype=torch.float64).detach().cpu()
+        if v.dim() == 2:
+            v = v[:, None, :].expand(-1, self.batch, -1)
+        if v.dim() != 3 or v.shape[1:] != (self.batch, pop["n"]):
+            raise ValueError(
+                f"values_na must be (T, n) or (T, batch, n) with n = {pop['n']}, "
+                f"batch = {self.batch}; got shape {tuple(v.shape)}"
+            )
+        if not torch.isfinite(v).all():
+            raise ValueError("values_na must be finite")
+        start = int(round(check_nonnegative("start_ms", start_ms) / self.dt_ms))
+        self._currents_t.append((name, v.contiguous(), start))
+        if self._sim is not None:
+            self._sim.has_i_ext_t = True
+
+    def _lif(self, name: str) -> dict[str, Any]:
+        if name not in self._pops or self._pops[name]["kind"] != "lif":
+            raise ValueError(f"{name!r} is not a LIF population of this network")
+        return self._pops[name]
+
+    # ------------------------------------------------------------------ monitors
+    def monitor_spikes(self, name: str) -> SpikeMonitor:
+        self._pop(name)
+        mon = SpikeMonitor(name, -1, self._pops[name]["n"], self.dt_ms)
+        self.spike_monitors[name] = mon
+        self._invalidate_monitors()
+        return mon
+
+    def monitor_state(self, name: str, neurons: Any = None, *, stride: int = 1) -> StateMonitor:
+        pop = self._lif(name)
+        check_int("stride", stride, 1)
+        idx = torch.arange(pop["n"]) if neurons is None else torch.as_tensor(neurons).flatten()
+        if idx.numel() == 0 or (idx < 0).any() or (idx >= pop["n"]).any():
+            raise ValueError(f"neurons must be indices in [0, {pop['n']}) of {name!r}")
+        mon = StateMonitor(name, idx.to(torch.int64), stride, self.dt_ms)
+        if any(m.stride != stride for m in self.state_monitors.values()):
+            raise ValueError("all state monitors of a network share one stride")
+        self.state_monitors[name] = mon
+        self._invalidate_monitors()
+        return mon
+
+    def monitor_rate(self, name: str) -> RateMonitor:
+        self._pop(name)
+        mon = RateMonitor(name, list(self._pops).index(name), self._pops[name]["n"], self.dt_ms)
+        self.rate_monitors[name] = mon
+        self._invalidate_monitors()
+        return mon
+
+    def _pop(self, name: str) -> dict[str, Any]:
+        if name not in self._pops:
+            raise ValueError(f"unknown population {name!r}; known: {', '.join(self._pops)}")
+        return self._pops[name]
+
+    def _invalidate_monitors(self) -> None:
+        if self._sim is not None:
+            self._sim.set_monitors(self)
+
+    # ------------------------------------------------------------------ access
+    @property
+    def projections(self) -> dict[str, Projection]:
+        return dict(self._projections)
+
+    @property
+    def populations(self) -> dict[str, Population]:
+        self._ensure_built()
+        return dict(self._sim.populations)
+
+    @property
+    def t_ms(self) -> float:
+        return self.step * self.dt_ms
+
+    def coefficients(self, name: str) -> LIFCoefficients:
+        """The realized per-neuron coefficients of a LIF population (mismatch included)."""
+        self._ensure_built()
+        s, n = self._sim.starts[name], self._lif(name)["n"]
+        return LIFCoefficients(*[t[s : s + n] for t in self._sim.coef])
+
+    def state(self, name: str) -> dict[str, Tensor]:
+        """Current state of a LIF population: v, i_syn, theta, ref_left (batch-major)."""
+        self._ensure_built()
+        s, n = self._sim.starts[name], self._lif(name)["n"]
+        sim = self._sim
+        return dict(
+            v=sim.v[:, s : s + n],
+            i_syn=sim.isyn[:, :, s : s + n].transpose(1, 2),
+            theta=sim.theta[:, s : s + n],
+            ref_left=sim.ref_left[:, s : s + n],
+        )
+
+    def spike_counts(self, name: str) -> Tensor:
+        """Spikes of each neuron since the start, summed over trials, ``(n,)`` int64."""
+        self._ensure_built()
+        s = self._sim.starts[name]
+        return self._sim.spike_count[s : s + self._pops[name]["n"]].clone()
+
+    @property
+    def synops(self) -> dict[str, int]:
+        """Synaptic events delivered by each projection since the start (summed over trials)."""
+        self._ensure_built()
+        return {p: int(c) for p, c in zip(self._projections, self._sim.synops.tolist())}
+
+    # ------------------------------------------------------------------ running
+    def _ensure_built(self) -> None:
+        if self._sim is None:
+            from .simulation import Simulation
+
+            self._sim = Simulation(self)
+
+    def run(self, duration_ms: float, *, progress: bool | None = None) -> None:
+        """Advance the network by ``duration_ms`` (rounded to whole steps).
+
+        ``progress``: show a progress bar (default: when more than 100,000 steps).
+        """
+        check_nonnegative("duration_ms", duration_ms)
+        n_steps = int(round(duration_ms / self.dt_ms))
+        self._ensure_built()
+        show = n_steps > 100_000 if progress is None else progress
+        with tqdm(
+            total=n_steps,
+            disable=not show,
+            unit="step",
+            unit_scale=True,
+            desc="simulating",
+            leave=False,
+        ) as bar:
+            self._sim.advance(self, n_steps, bar)
+
+    def reset_state(self) -> None:
+        """Back to the initial neuron and synapse state (weights, counters, time are kept)."""
+        self._ensure_built()
+        self._sim.reset_state(self)
+
+    # ------------------------------------------------------------------ checkpoints
+    def save_checkpoint(self, path: str) -> None:
+        """Save the whole simulation state (see :mod:`neuroplastic.network.checkpoint`)."""
+        from .checkpoint import save_checkpoint
+
+        self._ensure_built()
+        save_checkpoint(self, path)
+
+    def load_checkpoint(self, path: str) -> None:
+        """Restore a state saved by :meth:`save_checkpoint` into this (identically built)
+        network; refuses tampered, pickled or mismatching files with a clear error."""
+        from .checkpoint import load_checkpoint
+
+        self._ensure_built()
+        load_checkpoint(self, path)
+
+    def __repr__(self) -> str:
+        pops = ", ".join(f"{k}[{v['n']}]" for k, v in self._pops.items())
+        return (
+            f"Network(dt_ms={self.dt_ms}, batch={self.batch}, seed={self.seed}, "
+            f"backend={self.backend!r}, populations=({pops}), "
+            f"projections={len(self._projections)}, t_ms={self.t_ms:g})"
+        )
+
+
+def _ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+_ = math  # keep math import for docs of units

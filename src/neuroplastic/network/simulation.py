@@ -1,0 +1,391 @@
+"""Flattened simulation arrays of a :class:`~neuroplastic.network.Network` and the segment loop.
+
+The network's populations are laid out in one global index space (LIF first, then sources),
+projections in one concatenated CSR store. :meth:`Simulation.advance` walks the clock in
+segments aligned on the random-block grid of :mod:`._rng`, draws that block's noise and Poisson
+numbers, and hands each segment to the compiled kernel or to the torch reference.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ..neurons.lif import LIFCoefficients, realize_lif
+from . import _rng
+
+if TYPE_CHECKING:
+    from .network import Network
+
+EV_CAP_MIN = 1 << 18
+
+
+class Simulation:
+    def __init__(self, net: Network) -> None:
+        from .network import Population
+
+        pops = net._pops
+        lif = [k for k, p in pops.items() if p["kind"] == "lif"]
+        src = [k for k, p in pops.items() if p["kind"] != "lif"]
+        self.starts: dict[str, int] = {}
+        self.populations: dict[str, Population] = {}
+        pos = 0
+        for k in lif + src:
+            p = pops[k]
+            self.starts[k] = pos
+            self.populations[k] = Population(
+                k, p["kind"], p["n"], pos, p.get("params"), p.get("substrate")
+            )
+            pos += p["n"]
+        self.n_lif = sum(pops[k]["n"] for k in lif)
+        self.n_total = pos
+        self.lif_names, self.src_names = lif, src
+        B, dev = net.batch, net.device
+        C = max([pops[k]["params"].n_channels for k in lif], default=1)
+        self.C = C
+        # ---- per-neuron coefficients (mismatch drawn once per population stream)
+        parts = []
+        for k in lif:
+            p = pops[k]
+            g = _rng.torch_generator(net.seed, "mismatch", k)
+            c = realize_lif(p["params"], p["substrate"], p["n"], net.dt_ms, generator=g)
+            pad = C - c.decay_syn.shape[1]
+            if pad:
+                z = torch.zeros(p["n"], pad, dtype=torch.float64)
+                c = c._replace(
+                    decay_syn=torch.cat([c.decay_syn, z], 1),
+                    drive_syn=torch.cat([c.drive_syn, z], 1),
+                )
+            parts.append(c)
+        if parts:
+            coef = LIFCoefficients(*[torch.cat(ts) for ts in zip(*parts)])
+        else:  # only sources: a network that merely generates spikes
+            coef = LIFCoefficients(
+                *[
+                    torch.zeros(
+                        (0, C) if f in ("decay_syn", "drive_syn") else (0,),
+                        dtype=torch.int64
+                        if f in ("ref_steps", "subtract_reset", "rounding", "overflow")
+                        else torch.float64,
+                    )
+                    for f in LIFCoefficients._fields
+                ]
+            )
+        self.coef = LIFCoefficients(*[t.to(dev) for t in coef])
+        self.has_noise = bool((self.coef.noise_scale > 0).any())
+        self.digital_idx = torch.nonzero(self.coef.q_step > 0).flatten()
+        # ---- projections: one CSR store
+        projs = list(net._projections.values())
+        self.proj_names = [p.name for p in projs]
+        P = len(projs)
+        self.proj_pre_start = torch.tensor([self.starts[p.pre] for p in projs], dtype=torch.int64)
+        self.proj_pre_stop = self.proj_pre_start + torch.tensor(
+            [p.n_pre for p in projs], dtype=torch.int64
+        )
+        self.proj_post_start = torch.tensor([self.starts[p.post] for p in projs], dtype=torch.int64)
+        self.proj_channel = torch.tensor([p.channel for p in projs], dtype=torch.int64)
+        self.proj_ptr_off = torch.tensor(
+            np.cumsum([0] + [p.n_pre + 1 for p in projs])[:-1], dtype=torch.int64
+        )
+        self.proj_syn_off = torch.tensor(
+            np.cumsum([0] + [p.nnz for p in projs])[:-1], dtype=torch.int64
+        )
+        cat = lambda xs, dt: torch.cat(xs) if xs else torch.zeros(0, dtype=dt)  # noqa: E731
+        self.indptr = cat([p.indptr for p in projs], torch.int64)
+        self.indices = cat([p.indices for p in projs], torch.int64)
+        self.delays = cat([p.delays for p in projs], torch.int64)
+        self.weights = cat([p.weights for p in projs], torch.float64)
+        # projections see their weights as views into the shared store (plasticity writes both)
+        for p, off in zip(projs, self.proj_syn_off.tolist()):
+            p.weights = self.weights[off : off + p.nnz]
+        self.D = int(self.delays.max()) + 1 if self.delays.numel() else 1
+        # ---- state
+        self.v = torch.zeros(B, self.n_lif, dtype=torch.float64)
+        self.isyn = torch.zeros(B, C, self.n_lif, dtype=torch.float64)  # channel-major
+        self.theta = torch.zeros(B, self.n_lif, dtype=torch.float64)
+        self.ref_left = torch.zeros(B, self.n_lif, dtype=torch.int64)
+        self.buf = torch.zeros(self.D, B, C, self.n_lif, dtype=torch.float64)
+        self.i_ext = torch.zeros(B, self.n_lif, dtype=torch.float64)
+        for k in lif:
+            if "i_ext" in pops[k]:
+                s = self.starts[k]
+                self.i_ext[:, s : s + pops[k]["n"]] = pops[k]["i_ext"]
+        self.has_i_ext_t = bool(net._currents_t)
+        self.reset_state(net)
+        self.spike_count = torch.zeros(self.n_total, dtype=torch.int64)
+        self.synops = torch.zeros(P, dtype=torch.int64)
+        self.pop_of = torch.zeros(self.n_total, dtype=torch.int64)
+        for idx, k in enumerate(pops):
+            s = self.starts[k]
+            self.pop_of[s : s + pops[k]["n"]] = idx
+        self.n_pops = len(pops)
+        self.poisson_names = [k for k in src if pops[k]["kind"] == "poisson"]
+        self._block_cache: dict[str, tuple[int, Tensor]] = {}
+        self.set_monitors(net)
+        if net.backend == "numba":
+            self._warm_up_kernel(net)
+
+    # ------------------------------------------------------------------ state
+    def reset_state(self, net: Network) -> None:
+        pops = net._pops
+        for k in self.lif_names:
+            p, s, n = pops[k], self.starts[k], pops[k]["n"]
+            vi = p["v_init"]
+            sl = slice(s, s + n)
+            if isinstance(vi, str):
+                v = self.coef.v_rest[sl].expand(net.batch, n)
+            elif isinstance(vi, tuple):
+                g = _rng.torch_generator(net.seed, "v_init", k)
+                u = torch.rand(net.batch, n, generator=g, dtype=torch.float64)
+                v = vi[0] + u * (vi[1] - vi[0])
+            elif isinstance(vi, (int, float)):
+                v = torch.full((net.batch, n), float(vi), dtype=torch.float64)
+            else:
+                v = vi
+            self.v[:, sl] = v
+        if self.n_lif:
+            from ..neurons.lif import _fixed
+
+            self.v.copy_(_fixed(self.v, self.coef))
+        self.isyn.zero_()
+        self.theta.zero_()
+        self.ref_left.zero_()
+        self.buf.zero_()
+
+    def set_monitors(self, net: Network) -> None:
+        self.mon_mask = torch.zeros(self.n_total, dtype=torch.uint8)
+        for name, m in net.spike_monitors.items():
+            m.start = self.starts[name]
+            self.mon_mask[m.start : m.start + m.n] = 1
+        cols, col = [], 0
+        self.rec_stride = 1
+        for name, m in net.state_monitors.items():
+            m.column = col
+            cols.append(m.neurons + self.starts[name])
+            col += len(m.neurons)
+            self.rec_stride = m.stride
+        self.rec_idx = torch.cat(cols) if cols else torch.zeros(0, dtype=torch.int64)
+        self.n_mon = int(self.mon_mask.sum())
+
+    # ------------------------------------------------------------------ random blocks
+    def _block(self, net: Network, stream: str, block: int, shape: tuple, kind: str) -> Tensor:
+        cached = self._block_cache.get(stream)
+        if cached is not None and cached[0] == block:
+            return cached[1]
+        g = _rng.torch_generator(net.seed, stream, block)
+        x = (torch.randn if kind == "normal" else torch.rand)(
+            shape, generator=g, dtype=torch.float64
+        )
+        self._block_cache[stream] = (block, x)
+        return x
+
+    def _segment_inputs(self, net: Network, t: int, n: int) -> tuple[Tensor, Tensor, Tensor]:
+        """Noise, time-varying currents and source spikes for steps ``t .. t+n`` (one block)."""
+        B, K = net.batch, _rng.BLOCK
+        block, off = divmod(t, K)
+        if self.has_noise:
+            noise = self._block(net, "noise", block, (K, B, self.n_lif), "normal")[off : off + n]
+        else:
+            noise = torch.zeros(0, B, self.n_lif, dtype=torch.float64)
+        if self.has_i_ext_t:
+            cur = self.i_ext.expand(n, -1, -1).clone()
+            for name, vals, start in net._currents_t:
+                s, m = self.starts[name], net._pops[name]["n"]
+                lo, hi = max(t, start), min(t + n, start + vals.shape[0])
+                if lo < hi:
+                    cur[lo - t : hi - t, :, s : s + m] += vals[lo - start : hi - start]
+        else:
+            cur = torch.zeros(0, B, self.n_lif, dtype=torch.float64)
+        n_src = self.n_total - self.n_lif
+        src = torch.zeros(n, B, n_src, dtype=torch.uint8)
+        for name in self.src_names:
+            p = net._pops[name]
+            s = self.starts[name] - self.n_lif
+            if p["kind"] == "poisson":
+                u = self._block(net, f"poisson:{name}", block, (K, B, p["n"]), "uniform")
+                prob = p["rates"] * (net.dt_ms * 1e-3)
+                src[:, :, s : s + p["n"]] = (u[off : off + n] < prob).to(torch.uint8)
+            else:
+                steps = p["steps"]
+                a = int(torch.searchsorted(steps, t))
+                z = int(torch.searchsorted(steps, t + n))
+                if z > a:
+                    st, ix, bi = steps[a:z] - t, p["idx"][a:z] + s, p["bidx"][a:z]
+                    every = bi < 0
+                    if every.any():
+                        src[st[every], :, ix[every]] = 1
+                    one = ~every
+                    if one.any():
+                        src[st[one], bi[one], ix[one]] = 1
+        return noise, cur, src
+
+    # ------------------------------------------------------------------ loop
+    def advance(self, net: Network, n_steps: int, bar: Any) -> None:
+        end = net.step + n_steps
+        while net.step < end:
+            t = net.step
+            n = min(end, (t // _rng.BLOCK + 1) * _rng.BLOCK) - t
+            noise, cur, src = self._segment_inputs(net, t, n)
+            done = 0
+            while done < n:
+                k = self._run_segment(
+                    net,
+                    t + done,
+                    n - done,
+                    noise[done:] if self.has_noise else noise,
+                    cur[done:] if self.has_i_ext_t else cur,
+                    src[done:],
+                )
+                done += k
+                net.step = t + done
+                bar.update(k)
+
+    def _run_segment(self, net, t, n, noise, cur, src) -> int:
+        B = net.batch
+        cap = max(EV_CAP_MIN, 4 * B * self.n_mon)
+        ev = np.empty((3, cap), dtype=np.int64)
+        ev_n = np.zeros(1, dtype=np.int64)
+        R = self.rec_idx.numel()
+        n_rec = len(range(t + (-t) % self.rec_stride, t + n, self.rec_stride)) if R else 0
+        rec_v = np.zeros((n_rec, B, R))
+        rec_th = np.zeros((n_rec, B, R))
+        rec_is = np.zeros((n_rec, B, R, self.C))
+        rec_n = np.zeros(1, dtype=np.int64)
+        pop_counts = np.zeros((n, B, self.n_pops), dtype=np.int64)
+        if net.backend == "numba":
+            from ..kernels.network_numba import run_steps
+
+            done = run_steps(
+                *self._kernel_args(t, n, noise, cur, src),
+                self.spike_count.numpy(),
+                self.synops.numpy(),
+                self.pop_of.numpy(),
+                pop_counts,
+                self.mon_mask.numpy(),
+                ev[0],
+                ev[1],
+                ev[2],
+                ev_n,
+                self.rec_idx.numpy(),
+                self.rec_stride,
+                rec_v,
+                rec_th,
+                rec_is,
+                rec_n,
+            )
+        else:
+            from ..kernels.network_torch import run_steps_reference
+
+            done = run_steps_reference(
+                self, t, n, noise, cur, src, pop_counts, ev, ev_n, rec_v, rec_th, rec_is, rec_n
+            )
+        m = int(ev_n[0])
+        if m:
+            for mon in net.spike_monitors.values():
+                mon._append(ev[0, :m], ev[1, :m], ev[2, :m])
+        r = int(rec_n[0])
+        if r:
+            steps = np.arange(t + (-t) % self.rec_stride, t + done, self.rec_stride)[:r]
+            for mon in net.state_monitors.values():
+                mon._append(steps, rec_v[:r], rec_th[:r], rec_is[:r])
+        for mon in net.rate_monitors.values():
+            mon._append(pop_counts[:done])
+        return done
+
+    def _kernel_args(self, t, n, noise, cur, src) -> tuple:
+        c = self.coef
+        npy = lambda x: x.contiguous().numpy()  # noqa: E731
+        return (
+            t,
+            n,
+            self.n_lif,
+            self.n_total,
+            self.v.numpy(),
+            self.isyn.numpy(),
+            self.theta.numpy(),
+            self.ref_left.numpy(),
+            self.buf.numpy(),
+            npy(c.decay_v),
+            npy(c.v_rest),
+            npy(c.v_reset),
+            npy(c.v_thresh),
+            npy(c.drive_ext),
+            npy(c.decay_syn.T),
+            npy(c.drive_syn.T),
+            npy(c.noise_scale),
+            npy(c.decay_theta),
+            npy(c.theta_plus),
+            npy(c.ref_steps),
+            npy(c.subtract_reset),
+            npy(c.q_step),
+            npy(c.q_lo),
+            npy(c.q_hi),
+            npy(c.q_coef),
+            npy(c.rounding),
+            npy(c.overflow),
+            npy(self.digital_idx),
+            self.i_ext.numpy(),
+            npy(cur) if self.has_i_ext_t else np.zeros((1, 1, 1)),
+            self.has_i_ext_t,
+            npy(noise) if self.has_noise else np.zeros((1, 1, 1)),
+            self.has_noise,
+            npy(src),
+            npy(self.proj_pre_start),
+            npy(self.proj_pre_stop),
+            npy(self.proj_post_start),
+            npy(self.proj_channel),
+            npy(self.proj_ptr_off),
+            npy(self.proj_syn_off),
+            npy(self.indptr),
+            npy(self.indices),
+            self.weights.numpy(),
+            npy(self.delays),
+        )
+
+    def _warm_up_kernel(self, net: Network) -> None:
+        """Compile (or load from numba's cache) the kernel once; the time is ``compile_s``."""
+        from ..kernels.network_numba import run_steps
+
+        t0 = time.perf_counter()
+        if not run_steps.signatures:
+            B = net.batch
+            zeros = lambda *s: np.zeros(s)  # noqa: E731
+            izeros = lambda *s: np.zeros(s, dtype=np.int64)  # noqa: E731
+            args = list(
+                self._kernel_args(
+                    0,
+                    0,
+                    torch.zeros(1, B, self.n_lif),
+                    torch.zeros(1, B, self.n_lif),
+                    torch.zeros(1, B, self.n_total - self.n_lif, dtype=torch.uint8),
+                )
+            )
+            args[0:2] = [0, 0]
+            args[4:9] = [a.copy() for a in args[4:9]]
+            run_steps(
+                *args,
+                izeros(self.n_total),
+                izeros(len(self.proj_names)),
+                self.pop_of.numpy(),
+                izeros(1, B, self.n_pops),
+                self.mon_mask.numpy(),
+                izeros(4),
+                izeros(4),
+                izeros(4),
+                izeros(1),
+                self.rec_idx.numpy(),
+                1,
+                zeros(0, B, 0),
+                zeros(0, B, 0),
+                zeros(0, B, 0, self.C),
+                izeros(1),
+            )
+        net.compile_s = time.perf_counter() - t0
+
+
+def _unused(x: Any) -> None:  # pragma: no cover
+    _ = x
