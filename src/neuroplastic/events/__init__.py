@@ -1,0 +1,63 @@
+"""Address-event representation: streams, packed AER words, event files, link planning."""
+
+from .aer import (
+    TONIC_DTYPE,
+    AERFormat,
+    EventStream,
+    decode,
+    encode,
+    encode_ticks,
+    from_monitor,
+    from_raster,
+    from_tonic,
+    quantize_times,
+    to_monitor,
+    to_raster,
+    to_tonic,
+)
+from .budget import (
+    LinkPlan,
+    bits_per_event,
+    events_per_second,
+    max_rate_hz,
+    plan_link,
+    resolution_for_tolerance,
+    stdp_quantization_error,
+)
+from .formats import (
+    EventFileError,
+    Evt3Recording,
+    read_evt3,
+    read_npev,
+    write_evt3,
+    write_npev,
+)
+
+__all__ = [
+    "TONIC_DTYPE",
+    "AERFormat",
+    "EventFileError",
+    "EventStream",
+    "Evt3Recording",
+    "LinkPlan",
+    "bits_per_event",
+    "decode",
+    "encode",
+    "encode_ticks",
+    "events_per_second",
+    "from_monitor",
+    "from_raster",
+    "from_tonic",
+    "max_rate_hz",
+    "plan_link",
+    "quantize_times",
+    "read_evt3",
+    "read_npev",
+    "resolution_for_tolerance",
+    "stdp_quantization_error",
+    "to_monitor",
+    "to_raster",
+    "to_tonic",
+    "write_evt3",
+    "write_npev",
+]
