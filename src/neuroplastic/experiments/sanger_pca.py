@@ -26,8 +26,8 @@ class SangerPCAConfig:
     n_components: int = 8  # principal components learned and compared with sklearn PCA
     scale: float = 1.0 / 16.0  # pixels (0..16) times this; SangerPCA is scale-invariant anyway
     learning_rate: float = 1.0  # per-sample rate in units of 1/total variance
-    decay_samples: float = 1000.0  # samples before the 1/t decay of the rate sets in
-    n_epochs: int = 30  # passes over the 1797 images
+    decay_samples: float = 500.0  # samples before the 1/t decay of the rate sets in
+    n_epochs: int = 20  # passes over the 1797 images
     batch_size: int = 10  # samples per Hebbian step
     average: bool = True  # report Polyak-Ruppert averaged weights as components
     seed: int = 0  # initial weights and shuffling

@@ -354,16 +354,28 @@ def lif_step(
     v, i_syn, theta, ref_left = state
     q, rnd = coef.q_step, coef.rounding
     active = ref_left == 0
-    acc = coef.v_rest + quantize((v - coef.v_rest) * coef.decay_v, q, rnd)
-    if i_ext is not None:
-        acc = acc + quantize(coef.drive_ext * i_ext, q, rnd)
-    for k in range(i_syn.shape[-1]):
-        acc = acc + quantize(coef.drive_syn[:, k] * i_syn[..., k], q, rnd)
-    if noise is not None:
-        acc = acc + coef.noise_scale * noise
-    v = torch.where(active, _overflow(acc, coef), v)
-    i_syn = _fixed(i_syn * coef.decay_syn, coef)
-    theta = _fixed(theta * coef.decay_theta, coef)
+    if not bool((q > 0).any()):  # analog fast path: the same operations without rounding
+        acc = coef.v_rest + (v - coef.v_rest) * coef.decay_v
+        if i_ext is not None:
+            acc = acc + coef.drive_ext * i_ext
+        for k in range(i_syn.shape[-1]):
+            acc = acc + coef.drive_syn[:, k] * i_syn[..., k]
+        if noise is not None:
+            acc = acc + coef.noise_scale * noise
+        v = torch.where(active, acc, v)
+        i_syn = i_syn * coef.decay_syn
+        theta = theta * coef.decay_theta
+    else:
+        acc = coef.v_rest + quantize((v - coef.v_rest) * coef.decay_v, q, rnd)
+        if i_ext is not None:
+            acc = acc + quantize(coef.drive_ext * i_ext, q, rnd)
+        for k in range(i_syn.shape[-1]):
+            acc = acc + quantize(coef.drive_syn[:, k] * i_syn[..., k], q, rnd)
+        if noise is not None:
+            acc = acc + coef.noise_scale * noise
+        v = torch.where(active, _overflow(acc, coef), v)
+        i_syn = _fixed(i_syn * coef.decay_syn, coef)
+        theta = _fixed(theta * coef.decay_theta, coef)
     spikes = (v > coef.v_thresh + theta) & active
     v_after = torch.where(
         coef.subtract_reset == 1, v - (coef.v_thresh - coef.v_reset), coef.v_reset
