@@ -359,8 +359,8 @@ class Simulation:
                 self._kernel_args(
                     0,
                     0,
-                    torch.zeros(1, B, self.n_lif),
-                    torch.zeros(1, B, self.n_lif),
+                    torch.zeros(1, B, self.n_lif, dtype=torch.float64),
+                    torch.zeros(1, B, self.n_lif, dtype=torch.float64),
                     torch.zeros(1, B, self.n_total - self.n_lif, dtype=torch.uint8),
                 )
             )

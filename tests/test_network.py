@@ -1,0 +1,280 @@
+"""The simulator: compiled loop == torch reference bit for bit, delays, inputs, monitors,
+checkpoints, determinism, CUBA versus Brian2."""
+
+from __future__ import annotations
+
+import json
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from neuroplastic.experiments.cuba import CubaConfig, build_cuba, isi_cv
+from neuroplastic.network import Network
+from neuroplastic.network.checkpoint import CheckpointError
+from neuroplastic.neurons import Analog, Digital, LIFParams
+from neuroplastic.synapses import AllToAll, FixedInDegree, FixedProbability, OneToOne
+
+
+def mixed_network(backend: str, seed: int = 5) -> Network:
+    """Every feature at once: two substrates, noise, mismatch, adaptation, subtractive reset,
+    Poisson and spike-time sources, delays, dense and sparse storage, currents, batch 2."""
+    net = Network(dt_ms=0.5, batch=2, seed=seed, backend=backend)
+    pa = LIFParams(tau_mem_ms=15.0, v_rest_mv=-65.0, v_reset_mv=-68.0, v_thresh_mv=-52.0,
+                   t_ref_ms=2.0, r_mohm=8.0, tau_syn_ms=(4.0, 9.0), theta_plus_mv=0.4,
+                   tau_theta_ms=200.0)
+    net.add_lif("a", 40, pa, Analog(noise_sigma_mv=1.5, tau_mem_cv=0.1, v_thresh_cv=0.05),
+                v_init=(-66.0, -55.0))
+    pd = LIFParams(tau_mem_ms=10.0, v_rest_mv=-60.0, v_reset_mv=-62.0, v_thresh_mv=-50.0,
+                   t_ref_ms=1.0, r_mohm=4.0, tau_syn_ms=(6.0,), reset_mode="subtract")
+    net.add_lif("d", 25, pd, Digital(int_bits=8, frac_bits=6, coef_frac_bits=12,
+                                     rounding="floor"))
+    net.add_poisson("poi", torch.linspace(5.0, 80.0, 30))
+    g = torch.Generator().manual_seed(0)
+    times = torch.rand(60, generator=g) * 150.0
+    net.add_spike_times("gen", 10, times, torch.arange(60) % 10,
+                        batch=torch.arange(60) % 2)
+    net.connect("poi", "a", FixedProbability(0.3), weight=1.1, channel=0)
+    net.connect("gen", "a", FixedInDegree(3), weight=2.0, channel=0,
+                delay_ms=torch.linspace(0.0, 6.0, 120))
+    net.connect("a", "a", FixedProbability(0.2), weight=0.7, channel=1, sign="inhibitory",
+                delay_ms=1.5)
+    net.connect("a", "d", FixedProbability(0.3), weight=0.9, storage="dense", delay_ms=0.5)
+    net.connect("d", "a", OneToOne() if False else AllToAll(), weight=0.05, channel=0)
+    net.connect("poi", "d", FixedProbability(0.2), weight=1.3)
+    net.set_current("a", 0.4)
+    net.add_current("d", torch.sin(torch.linspace(0, 12, 200))[:, None].expand(200, 25) * 2.0,
+                    start_ms=20.0)
+    return net
+
+
+def _record(net):
+    mons = {k: net.monitor_spikes(k) for k in ("a", "d", "poi", "gen")}
+    st_mon = net.monitor_state("a", neurons=[0, 5, 7], stride=3)
+    return mons, st_mon
+
+
+def test_compiled_loop_equals_torch_reference_bit_for_bit():
+    out = {}
+    for backend in ("numba", "torch"):
+        net = mixed_network(backend)
+        mons, st_mon = _record(net)
+        net.run(60.0)
+        net.run(57.5)  # two calls, crossing no block boundary in the same way
+        out[backend] = (
+            {k: (m.steps, m.batch, m.neurons) for k, m in mons.items()},
+            st_mon.v, st_mon.i_syn, st_mon.theta,
+            {k: net.state(k) for k in ("a", "d")},
+            net.synops, {k: net.spike_counts(k) for k in ("a", "d", "poi")},
+        )
+    a, b = out["numba"], out["torch"]
+    for k in a[0]:
+        for x, y in zip(a[0][k], b[0][k]):
+            assert torch.equal(x, y), k
+    assert all(torch.equal(x, y) for x, y in zip(a[1:4], b[1:4]))
+    for pop in ("a", "d"):
+        for var in ("v", "i_syn", "theta", "ref_left"):
+            assert torch.equal(a[4][pop][var], b[4][pop][var]), (pop, var)
+    assert a[5] == b[5] and all(torch.equal(a[6][k], b[6][k]) for k in a[6])
+    assert sum(len(x[0]) for x in a[0].values()) > 500  # the network was really active
+    assert int(a[6]["d"].sum()) > 20
+
+
+def test_segmentation_does_not_change_results():
+    nets = [mixed_network("numba", seed=9) for _ in range(2)]
+    mons = [n.monitor_spikes("a") for n in nets]
+    nets[0].run(1200.0)
+    for d in (0.5, 333.0, 499.5, 367.0):
+        nets[1].run(d)
+    assert torch.equal(mons[0].steps, mons[1].steps)
+    assert torch.equal(mons[0].neurons, mons[1].neurons)
+
+
+def test_same_seed_same_numbers_other_seed_other_numbers():
+    def spikes(seed):
+        net = mixed_network("numba", seed=seed)
+        m = net.monitor_spikes("a")
+        net.run(100.0)
+        return m.steps, m.neurons
+
+    a, b, c = spikes(1), spikes(1), spikes(2)
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+    assert not (len(a[0]) == len(c[0]) and torch.equal(a[1], c[1]))
+
+
+def test_delays_shift_arrival_exactly():
+    """A spike at t0 through a delay d moves the target's current at step t0 + d."""
+    for delay in (0.0, 0.3, 2.0):
+        net = Network(dt_ms=0.1)
+        net.add_spike_times("src", 1, [1.0], [0])
+        p = LIFParams(v_thresh_mv=100.0, tau_syn_ms=(5.0,))
+        net.add_lif("t", 1, p)
+        net.connect("src", "t", AllToAll(), weight=3.0, delay_ms=delay)
+        mon = net.monitor_state("t", stride=1)
+        net.run(5.0)
+        i = mon.i_syn[:, 0, 0, 0]
+        first = int(torch.nonzero(i).flatten()[0])
+        assert first == 10 + round(delay / 0.1)
+        assert float(i[first]) == 3.0
+
+
+def test_refractory_period_freezes_membrane_and_spacing():
+    p = LIFParams(tau_mem_ms=10.0, v_rest_mv=-70.0, v_reset_mv=-70.0, v_thresh_mv=-50.0,
+                  t_ref_ms=5.0, r_mohm=1.0)
+    net = Network(dt_ms=0.1)
+    net.add_lif("n", 1, p)
+    net.set_current("n", 1.0e4)  # one step from reset to threshold: fires as soon as it may
+    mon = net.monitor_spikes("n")
+    net.run(50.0)
+    isi = np.diff(mon.steps.numpy())
+    assert set(isi.tolist()) == {50}  # exactly t_ref / dt steps apart (Brian2 semantics)
+
+
+def test_counters_equal_spikes_times_fan_out():
+    net = mixed_network("numba")
+    mons = {k: net.monitor_spikes(k) for k in ("a", "d", "poi", "gen")}
+    net.run(80.0)
+    for name, proj in net.projections.items():
+        m = mons[proj.pre]
+        counts = torch.bincount(m.neurons, minlength=proj.n_pre)
+        assert net.synops[name] == int((counts * proj.fan_out).sum()), name
+
+
+def test_poisson_source_rate():
+    net = Network(dt_ms=1.0, batch=4, seed=2)
+    net.add_poisson("p", torch.full((500,), 20.0))
+    rm = net.monitor_rate("p")
+    net.run(2000.0)
+    n = int(net.spike_counts("p").sum())
+    expected = 4 * 500 * 2000 * 0.02
+    assert abs(n - expected) < 4 * np.sqrt(expected * 0.98)
+    assert float(rm.rate_hz.mean()) == pytest.approx(20.0, rel=0.02)
+
+
+def test_state_and_spike_monitor_memory_is_bounded_by_request():
+    net = Network(dt_ms=0.1)
+    net.add_lif("n", 50)
+    m = net.monitor_state("n", neurons=[1, 2], stride=10)
+    net.run(100.0)
+    assert m.v.shape == (100, 1, 2) and m.times_ms[1] - m.times_ms[0] == pytest.approx(1.0)
+
+
+# ---------------------------------------------------------------- checkpoints
+def test_checkpoint_resume_is_bit_identical(tmp_path):
+    ref = mixed_network("numba")
+    mref = ref.monitor_spikes("a")
+    ref.run(700.0)
+    first = mixed_network("numba")
+    m1 = first.monitor_spikes("a")
+    first.run(333.0)
+    first.save_checkpoint(tmp_path / "ck")
+    resumed = mixed_network("numba")
+    m2 = resumed.monitor_spikes("a")
+    resumed.load_checkpoint(tmp_path / "ck")
+    assert resumed.step == first.step and m2.count == m1.count
+    resumed.run(367.0)
+    assert torch.equal(mref.steps, m2.steps) and torch.equal(mref.neurons, m2.neurons)
+    for k in ("v", "i_syn", "theta", "ref_left"):
+        assert torch.equal(ref.state("a")[k], resumed.state("a")[k])
+    assert ref.synops == resumed.synops
+
+
+def test_checkpoint_refuses_tampered_pickled_and_foreign_files(tmp_path):
+    net = mixed_network("numba")
+    net.run(10.0)
+    ck = tmp_path / "ck"
+    net.save_checkpoint(ck)
+    # tampered tensor bytes
+    data = bytearray((ck / "state.safetensors").read_bytes())
+    data[-3] ^= 0xFF
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "state.safetensors").write_bytes(bytes(data))
+    (bad / "meta.json").write_text((ck / "meta.json").read_text())
+    with pytest.raises(CheckpointError, match="SHA-256"):
+        mixed_network("numba").load_checkpoint(bad)
+    # a pickle in place of the tensors, even with a matching hash
+    import hashlib
+
+    pk = tmp_path / "pk"
+    pk.mkdir()
+    blob = pickle.dumps({"v": torch.zeros(3)})
+    (pk / "state.safetensors").write_bytes(blob)
+    meta = json.loads((ck / "meta.json").read_text())
+    meta["sha256"] = hashlib.sha256(blob).hexdigest()
+    (pk / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match="pickle"):
+        mixed_network("numba").load_checkpoint(pk)
+    # a network built differently
+    other = Network(dt_ms=0.5, batch=2, seed=5)
+    other.add_lif("a", 41)
+    with pytest.raises(CheckpointError, match="differently built"):
+        other.load_checkpoint(ck)
+    with pytest.raises(CheckpointError, match="not a checkpoint"):
+        mixed_network("numba").load_checkpoint(tmp_path / "missing")
+
+
+# ---------------------------------------------------------------- validation
+@settings(max_examples=25, deadline=None)
+@given(dt=st.one_of(st.floats(max_value=0.0), st.just(float("nan")), st.just(float("inf"))))
+def test_network_dt_validated(dt):
+    with pytest.raises(ValueError, match="dt_ms"):
+        Network(dt_ms=dt)
+
+
+@settings(max_examples=25, deadline=None)
+@given(rate=st.one_of(st.floats(max_value=-1e-6), st.floats(min_value=10001, max_value=1e9),
+                      st.just(float("nan"))))
+def test_poisson_rates_validated(rate):
+    net = Network(dt_ms=0.1)
+    with pytest.raises(ValueError, match="rates_hz"):
+        net.add_poisson("p", torch.full((3,), rate, dtype=torch.float64))
+
+
+def test_network_argument_errors():
+    with pytest.raises(ValueError, match="backend"):
+        Network(backend="cuda-magic")
+    net = Network(batch=2)
+    net.add_lif("a", 4)
+    with pytest.raises(ValueError, match="already used"):
+        net.add_lif("a", 4)
+    with pytest.raises(ValueError, match="n must be >= 1"):
+        net.add_lif("b", 0)
+    with pytest.raises(ValueError, match="3 values for a population of 4"):
+        net.set_current("a", torch.ones(3))
+    with pytest.raises(ValueError, match="finite"):
+        net.set_current("a", float("nan"))
+    with pytest.raises(ValueError, match="indices"):
+        net.add_spike_times("s", 2, [1.0], [5])
+    with pytest.raises(ValueError, match="v_init"):
+        net.add_lif("c", 2, v_init="random")
+    with pytest.raises(ValueError, match="unknown population"):
+        net.monitor_spikes("zzz")
+    net.run(1.0)
+    with pytest.raises(ValueError, match="fixed once it has run"):
+        net.add_lif("late", 2)
+
+
+# ---------------------------------------------------------------- CUBA versus Brian2
+# Brian2 2.9.0 (cython target), examples/CUBA.py, 1 s, dt 0.1 ms, seeds 1..5, measured on this
+# machine with benchmarks/w1_cuba.py --brian2-stats: mean rate and mean ISI CV over neurons with
+# >= 3 spikes. (Connectivity is random in both, so only statistics can be compared.)
+BRIAN2_RATE_HZ = 5.68
+BRIAN2_ISI_CV = 0.525
+
+
+def test_cuba_statistics_match_brian2():
+    rates, cvs = [], []
+    for seed in range(2):
+        net = build_cuba(CubaConfig(seed=seed))
+        me, mi = net.monitor_spikes("exc"), net.monitor_spikes("inh")
+        net.run(1000.0)
+        steps = np.concatenate([me.steps.numpy(), mi.steps.numpy()])
+        neurons = np.concatenate([me.neurons.numpy(), mi.neurons.numpy() + 3200])
+        rates.append(len(steps) / 4000)
+        cvs.append(isi_cv(steps, neurons, 4000).mean())
+    assert np.mean(rates) == pytest.approx(BRIAN2_RATE_HZ, rel=0.10)
+    assert np.mean(cvs) == pytest.approx(BRIAN2_ISI_CV, rel=0.10)
