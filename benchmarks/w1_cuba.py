@@ -102,9 +102,10 @@ def brian2_peer(target: str, reps: int, seed: int, stats: bool) -> dict:
             b2.device.run(directory=out, with_output=False)
             loops.append(b2.device._last_run_time)
             spikes.append(int(mon.num_spikes))
+    n_syn = int(len(Ce) + len(Ci))
     shutil.rmtree(cache, ignore_errors=True)
     res = {"sim_loop_s": median(loops), "all_s": loops, "compile_s": compile_s,
-           "spikes": median(spikes), "synapses": int(len(Ce) + len(Ci)),
+           "spikes": median(spikes), "synapses": n_syn,
            "brian2": b2.__version__}
     if stats:
         res.update(rate_hz_mean=sum(rates) / len(rates), isi_cv_mean=sum(cvs) / len(cvs))
