@@ -1,0 +1,73 @@
+"""Surrogate-gradient training: spike functions, multi-step LIF layers, losses, a trainer.
+
+Layers share the simulator's neuron model (:mod:`neuroplastic.neurons.lif`); see
+:mod:`.layers` for the return convention and :mod:`.functional` for the fused recurrence.
+"""
+
+from .functional import LIFCoef, event_linear, lif_cell_step, lif_fused, lif_loop, lif_sequence
+from .layers import (
+    LI,
+    LIF,
+    CubaLIF,
+    CubaLIFCell,
+    CubaState,
+    EventLinear,
+    LIFCell,
+    LIFLayerState,
+    LIState,
+    RecurrentLIF,
+    RecurrentState,
+    SequenceWrapper,
+    Sequential,
+    SpikingModule,
+    TimeDistributed,
+    discrete_lif_params,
+)
+from .losses import (
+    RateRegularizer,
+    first_spike_cross_entropy,
+    first_spike_time,
+    max_membrane_cross_entropy,
+    spike_count_cross_entropy,
+    spike_count_predict,
+)
+from .spike import SURROGATE_KINDS, SpikeFunction, Surrogate, spike_fn, surrogate_grad
+from .trainer import Trainer, record_spikes
+
+__all__ = [
+    "LI",
+    "LIF",
+    "SURROGATE_KINDS",
+    "CubaLIF",
+    "CubaLIFCell",
+    "CubaState",
+    "EventLinear",
+    "LIFCell",
+    "LIFCoef",
+    "LIFLayerState",
+    "LIState",
+    "RateRegularizer",
+    "RecurrentLIF",
+    "RecurrentState",
+    "SequenceWrapper",
+    "Sequential",
+    "SpikeFunction",
+    "SpikingModule",
+    "Surrogate",
+    "TimeDistributed",
+    "Trainer",
+    "discrete_lif_params",
+    "event_linear",
+    "first_spike_cross_entropy",
+    "first_spike_time",
+    "lif_cell_step",
+    "lif_fused",
+    "lif_loop",
+    "lif_sequence",
+    "max_membrane_cross_entropy",
+    "record_spikes",
+    "spike_count_cross_entropy",
+    "spike_count_predict",
+    "spike_fn",
+    "surrogate_grad",
+]

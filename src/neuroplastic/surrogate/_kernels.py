@@ -1,0 +1,224 @@
+"""Compiled CPU loops (numba) behind the fused multi-step layers.
+
+Private module: :mod:`neuroplastic.surrogate.functional` calls these from custom autograd
+functions; the plain torch loop there is the reference they are tested against.
+
+* ``lif_forward`` / ``lif_backward`` — the membrane recurrence over time and its reverse-time
+  adjoint (surrogate gradient), vectorised over ``batch * neurons``; single-threaded on
+  purpose: the loops are memory-bound, and a parallel loop on a loaded 2-core machine waited
+  for descheduled workers (``n_chunks`` still splits the work for cache locality).
+* ``csr_from_dense`` / ``spmm_forward`` / ``spmm_grad_weight`` — event-driven projection: only
+  the non-zero input entries (spikes) touch the weights.
+
+Arithmetic follows :func:`neuroplastic.neurons.lif.lif_step` operation by operation (no
+fast-math, no FMA contraction), so the spikes agree bit for bit with the reference.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+# surrogate codes (order of SURROGATE_KINDS in spike.py)
+FAST_SIGMOID, ARCTAN, SIGMOID, TRIANGLE = 0, 1, 2, 3
+
+
+@njit(inline="always", cache=True)
+def _surrogate(x, kind, k):
+    if kind == 0:
+        d = k * abs(x) + 1.0
+        return 1.0 / (d * d)
+    if kind == 1:
+        a = (0.5 * math.pi) * k * x
+        return (0.5 * k) / (1.0 + a * a)
+    if kind == 2:
+        z = 1.0 / (1.0 + math.exp(-(k * x)))
+        return k * z * (1.0 - z)
+    t = 1.0 - k * abs(x)
+    return k * t if t > 0.0 else 0.0
+
+
+@njit(cache=True)
+def lif_forward(cur, v0, v_rest, decay, drive, thr, v_reset, subtract, n_chunks, spk, mem, v_out):
+    """Membrane recurrence over ``T`` steps for ``N = batch * n`` flattened neurons.
+
+    cur, spk, mem: (T, N); v0, v_out and the coefficients: (N,) (tiled over the batch).
+    ``mem`` receives the pre-reset membrane ``u_t``, ``spk`` the spikes as 0/1.
+    """
+    T, N = cur.shape
+    width = (N + n_chunks - 1) // n_chunks
+    for ch in prange(n_chunks):
+        j0 = ch * width
+        j1 = min(N, j0 + width)
+        for j in range(j0, j1):
+            v_out[j] = v0[j]
+        for t in range(T):
+            for j in range(j0, j1):
+                acc = v_rest[j] + (v_out[j] - v_rest[j]) * decay[j]
+                acc = acc + drive[j] * cur[t, j]
+                mem[t, j] = acc
+                s = acc - thr[j] > 0
+                spk[t, j] = s
+                if subtract:
+                    v_out[j] = acc - s * (thr[j] - v_reset[j])
+                else:
+                    v_out[j] = acc * (1 - s) + v_reset[j] * s
+
+
+@njit(cache=True)
+def lif_backward(
+    g_spk, g_vT, mem, spk, v0, v_rest, decay, drive, thr, v_reset, subtract, detach_reset,
+    kind, slope, n_chunks, g_cur, g_v0, g_decay, g_thr,
+):
+    """Reverse-time adjoint of :func:`lif_forward` (same flattened layout).
+
+    Writes dL/dcur (T, N), dL/dv0 (N,) and per-neuron-and-batch sums over time of dL/ddecay
+    and dL/dthr (N,). Reset: subtract ``v = u - s (thr - v_reset)``; hard
+    ``v = u (1 - s) + v_reset s``; with ``detach_reset`` no gradient flows through ``s`` there.
+    """
+    T, N = g_cur.shape
+    width = (N + n_chunks - 1) // n_chunks
+    for ch in prange(n_chunks):
+        j0 = ch * width
+        j1 = min(N, j0 + width)
+        for j in range(j0, j1):
+            g_v0[j] = g_vT[j]  # running dL/dv_t
+            g_decay[j] = 0.0
+            g_thr[j] = 0.0
+        for t in range(T - 1, -1, -1):
+            for j in range(j0, j1):
+                gv = g_v0[j]
+                u = mem[t, j]
+                s = spk[t, j]
+                x = u - thr[j]
+                sg = _surrogate(x, kind, slope)
+                gs = g_spk[t, j]
+                if subtract:
+                    gu = gv
+                    if not detach_reset:
+                        gs = gs - gv * (thr[j] - v_reset[j])
+                    g_thr[j] = g_thr[j] - gv * s
+                else:
+                    gu = gv * (1 - s)
+                    if not detach_reset:
+                        gs = gs + gv * (v_reset[j] - u)
+                gx = gs * sg
+                gu = gu + gx
+                g_thr[j] = g_thr[j] - gx
+                g_cur[t, j] = drive[j] * gu
+                if t > 0:
+                    up = mem[t - 1, j]
+                    sp = spk[t - 1, j]
+                    if subtract:
+                        vp = up - sp * (thr[j] - v_reset[j])
+                    else:
+                        vp = up * (1 - sp) + v_reset[j] * sp
+                else:
+                    vp = v0[j]
+                g_decay[j] = g_decay[j] + gu * (vp - v_rest[j])
+                g_v0[j] = gu * decay[j]
+
+
+@njit(cache=True)
+def linear_scan(x, c0, decay, n_chunks, out, c_last):
+    """``out[t] = c_t`` with ``c_0 = c0``, ``c_{t+1} = c_t * decay + x[t]``; ``c_last = c_T``.
+
+    The synaptic current seen by the membrane at step ``t`` (arrivals of step ``t`` act from
+    step ``t + 1``, as :func:`~neuroplastic.neurons.lif.receive_synaptic`).
+    """
+    T, N = x.shape
+    width = (N + n_chunks - 1) // n_chunks
+    for ch in prange(n_chunks):
+        j0 = ch * width
+        j1 = min(N, j0 + width)
+        for j in range(j0, j1):
+            c_last[j] = c0[j]
+        for t in range(T):
+            for j in range(j0, j1):
+                out[t, j] = c_last[j]
+                c_last[j] = c_last[j] * decay[j] + x[t, j]
+
+
+@njit(cache=True)
+def linear_scan_backward(g_out, g_last, decay, n_chunks, g_x, g_c0):
+    """Adjoint of :func:`linear_scan`."""
+    T, N = g_out.shape
+    width = (N + n_chunks - 1) // n_chunks
+    for ch in prange(n_chunks):
+        j0 = ch * width
+        j1 = min(N, j0 + width)
+        for j in range(j0, j1):
+            g_c0[j] = g_last[j]  # running dL/dc_{t+1}
+        for t in range(T - 1, -1, -1):
+            for j in range(j0, j1):
+                g_x[t, j] = g_c0[j]
+                g_c0[j] = g_c0[j] * decay[j] + g_out[t, j]
+
+
+@njit(parallel=True, cache=True)
+def csr_from_dense(x, max_nnz):
+    """Row-compressed copy of ``x`` (R, N); returns (indptr, indices, values, nnz).
+
+    Stops early (nnz = -1) once more than ``max_nnz`` entries are non-zero, so a dense
+    input costs one counting pass only.
+    """
+    R, N = x.shape
+    counts = np.zeros(R + 1, dtype=np.int64)
+    for r in prange(R):
+        c = 0
+        for j in range(N):
+            if x[r, j] != 0:
+                c += 1
+        counts[r + 1] = c
+    indptr = np.cumsum(counts)
+    nnz = indptr[R]
+    if nnz > max_nnz:
+        return indptr, np.zeros(0, np.int64), np.zeros(0, x.dtype), -1
+    indices = np.empty(nnz, dtype=np.int64)
+    values = np.empty(nnz, dtype=x.dtype)
+    for r in prange(R):
+        p = indptr[r]
+        for j in range(N):
+            if x[r, j] != 0:
+                indices[p] = j
+                values[p] = x[r, j]
+                p += 1
+    return indptr, indices, values, nnz
+
+
+@njit(parallel=True, cache=True)
+def spmm_forward(indptr, indices, values, wt, bias, has_bias, out):
+    """out[r] = bias + sum_p values[p] * wt[indices[p]]  (wt is W^T, shape (N_in, N_out))."""
+    R = out.shape[0]
+    M = out.shape[1]
+    for r in prange(R):
+        if has_bias:
+            for c in range(M):
+                out[r, c] = bias[c]
+        else:
+            for c in range(M):
+                out[r, c] = 0.0
+        for p in range(indptr[r], indptr[r + 1]):
+            j = indices[p]
+            a = values[p]
+            for c in range(M):
+                out[r, c] += a * wt[j, c]
+
+
+@njit(parallel=True, cache=True)
+def spmm_grad_weight(indptr, indices, values, g, gwt, n_blocks):
+    """gwt[j] = sum over rows r with x[r, j] != 0 of x[r, j] * g[r]; column blocks in parallel."""
+    R, M = g.shape
+    gwt[:] = 0.0
+    width = (M + n_blocks - 1) // n_blocks
+    for blk in prange(n_blocks):
+        c0 = blk * width
+        c1 = min(M, c0 + width)
+        for r in range(R):
+            for p in range(indptr[r], indptr[r + 1]):
+                j = indices[p]
+                a = values[p]
+                for c in range(c0, c1):
+                    gwt[j, c] += a * g[r, c]

@@ -1,0 +1,411 @@
+r"""Pure functions behind the surrogate-gradient layers.
+
+One LIF step (no refractoriness, no threshold adaptation, analog substrate), in exactly the
+operation order of :func:`neuroplastic.neurons.lif.lif_step`:
+
+.. math::
+
+    u_t &= V_\mathrm{rest} + (v_{t-1} - V_\mathrm{rest})\,\alpha + \textstyle\sum_k d_k\, I_{t,k} \\
+    s_t &= H(u_t - \vartheta) \quad\text{(surrogate derivative in the backward pass)} \\
+    v_t &= u_t - s_t(\vartheta - V_\mathrm{reset}) \ \text{(subtract)}\quad\text{or}\quad
+           u_t(1 - s_t) + V_\mathrm{reset}\, s_t \ \text{(hard)}
+
+with :math:`\alpha` = ``decay`` (``exp(-dt/tau_m)``), :math:`d` = ``drive`` (``drive_ext`` or
+``drive_syn`` of :func:`~neuroplastic.neurons.lif.realize_lif`), :math:`\vartheta` = ``thr``.
+
+Three ways to run ``T`` steps, all returning ``(spikes (T, B, n), v_T (B, n))``:
+
+* :func:`lif_loop` — a Python loop of :func:`lif_cell_step` under autograd (the reference);
+* :func:`lif_fused` — one custom autograd function: the forward loop stores only the pre-reset
+  membrane and the spikes, the backward runs the reverse-time recurrence by hand (compiled with
+  numba on CPU, a torch loop elsewhere); no per-step autograd graph;
+* :func:`event_linear` — the projection feeding a layer, one product over all ``T * B`` rows
+  that touches only the weight rows of non-zero (spiking) inputs when the input is sparse.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from .spike import Surrogate, spike_fn, surrogate_grad
+
+__all__ = [
+    "LIFCoef",
+    "event_linear",
+    "li_loop",
+    "lif_cell_step",
+    "lif_fused",
+    "lif_loop",
+    "lif_sequence",
+    "synaptic_scan",
+]
+
+try:  # numba is a declared dependency; the torch engine covers other devices
+    from . import _kernels
+
+    _HAVE_NUMBA = True
+except ImportError:  # pragma: no cover
+    _kernels = None
+    _HAVE_NUMBA = False
+
+
+class LIFCoef(NamedTuple):
+    """Per-neuron coefficients of a layer (shapes ``(n,)``; ``drive`` ``(n,)`` or ``(n, C)``)."""
+
+    v_rest: Tensor  # resting potential
+    decay: Tensor  # membrane decay per step, exp(-dt/tau_m)
+    drive: Tensor  # weight of the input current(s) on the membrane per step
+    thr: Tensor  # firing threshold
+    v_reset: Tensor  # reset potential (hard) / thr - v_reset is subtracted (subtract)
+
+
+def _numba_ok(*ts: Tensor) -> bool:
+    return _HAVE_NUMBA and all(
+        t.device.type == "cpu" and t.dtype in (torch.float32, torch.float64) for t in ts
+    )
+
+
+def _n_chunks() -> int:
+    return max(1, torch.get_num_threads())
+
+
+# ----------------------------------------------------------------------------- single step
+def lif_cell_step(
+    v: Tensor,
+    current: Tensor,
+    coef: LIFCoef,
+    *,
+    subtract: bool,
+    surrogate: Surrogate,
+    detach_reset: bool = False,
+) -> tuple[Tensor, Tensor]:
+    """One step: ``(v (B, n), current (B, n) or (B, n, C)) -> (spikes (B, n), v (B, n))``."""
+    u = coef.v_rest + (v - coef.v_rest) * coef.decay
+    if current.dim() == v.dim():
+        u = u + coef.drive * current
+    else:
+        for k in range(current.shape[-1]):
+            u = u + coef.drive[:, k] * current[..., k]
+    s = spike_fn(u - coef.thr, surrogate)
+    sr = s.detach() if detach_reset else s
+    if subtract:
+        v = u - sr * (coef.thr - coef.v_reset)
+    else:
+        v = u * (1 - sr) + coef.v_reset * sr
+    return s, v
+
+
+def lif_loop(
+    current: Tensor,
+    v0: Tensor,
+    coef: LIFCoef,
+    *,
+    subtract: bool,
+    surrogate: Surrogate,
+    detach_reset: bool = False,
+) -> tuple[Tensor, Tensor]:
+    """Reference multi-step: loop of :func:`lif_cell_step` over ``current (T, B, n[, C])``."""
+    v, out = v0, []
+    for t in range(current.shape[0]):
+        s, v = lif_cell_step(
+            v, current[t], coef, subtract=subtract, surrogate=surrogate,
+            detach_reset=detach_reset,
+        )
+        out.append(s)
+    return torch.stack(out), v
+
+
+# ----------------------------------------------------------------------------- fused
+def _tile(x: Tensor, b: int) -> Tensor:
+    return x.detach().contiguous().repeat(b)
+
+
+class _LIFFused(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, cur, v0, v_rest, decay, drive, thr, v_reset, subtract, detach, surrogate):
+        T, B, n = cur.shape
+        N = B * n
+        co = [_tile(c, B) for c in (v_rest, decay, drive, thr, v_reset)]
+        cur2 = cur.detach().reshape(T, N).contiguous()
+        v0f = v0.detach().reshape(N).contiguous()
+        spk = torch.empty_like(cur2)
+        mem = torch.empty_like(cur2)
+        v_out = torch.empty_like(v0f)
+        if _numba_ok(cur2):
+            _kernels.lif_forward(
+                cur2.numpy(), v0f.numpy(), *(c.numpy() for c in co), bool(subtract),
+                _n_chunks(), spk.numpy(), mem.numpy(), v_out.numpy(),
+            )
+        else:
+            vr, dc, dr, th, vs = co
+            v = v0f
+            for t in range(T):
+                u = vr + (v - vr) * dc
+                u = u + dr * cur2[t]
+                mem[t] = u
+                s = (u - th > 0).to(u.dtype)
+                spk[t] = s
+                v = u - s * (th - vs) if subtract else u * (1 - s) + vs * s
+            v_out.copy_(v)
+        ctx.save_for_backward(mem, spk, v0f, *co)
+        ctx.cfg = (T, B, n, bool(subtract), bool(detach), surrogate)
+        return spk.reshape(T, B, n), v_out.reshape(B, n)
+
+    @staticmethod
+    def backward(ctx, g_spk, g_vT):
+        mem, spk, v0f, vr, dc, dr, th, vs = ctx.saved_tensors
+        T, B, n, subtract, detach, surrogate = ctx.cfg
+        N = B * n
+        g_spk = (
+            torch.zeros_like(mem) if g_spk is None else g_spk.reshape(T, N).contiguous()
+        )
+        g_vT = torch.zeros_like(v0f) if g_vT is None else g_vT.reshape(N).contiguous()
+        g_cur = torch.empty_like(mem)
+        g_v0 = torch.empty_like(v0f)
+        g_dec = torch.empty_like(v0f)
+        g_thr = torch.empty_like(v0f)
+        if _numba_ok(mem):
+            _kernels.lif_backward(
+                g_spk.numpy(), g_vT.numpy(), mem.numpy(), spk.numpy(), v0f.numpy(),
+                vr.numpy(), dc.numpy(), dr.numpy(), th.numpy(), vs.numpy(), subtract, detach,
+                surrogate.code, surrogate.slope, _n_chunks(), g_cur.numpy(), g_v0.numpy(),
+                g_dec.numpy(), g_thr.numpy(),
+            )
+        else:
+            gv = g_vT.clone()
+            g_dec.zero_()
+            g_thr.zero_()
+            for t in range(T - 1, -1, -1):
+                u, s = mem[t], spk[t]
+                sg = surrogate_grad(u - th, surrogate)
+                gs = g_spk[t]
+                if subtract:
+                    gu = gv
+                    if not detach:
+                        gs = gs - gv * (th - vs)
+                    g_thr -= gv * s
+                else:
+                    gu = gv * (1 - s)
+                    if not detach:
+                        gs = gs + gv * (vs - u)
+                gx = gs * sg
+                gu = gu + gx
+                g_thr -= gx
+                g_cur[t] = dr * gu
+                if t > 0:
+                    up, sp = mem[t - 1], spk[t - 1]
+                    vp = up - sp * (th - vs) if subtract else up * (1 - sp) + vs * sp
+                else:
+                    vp = v0f
+                g_dec += gu * (vp - vr)
+                gv = gu * dc
+            g_v0.copy_(gv)
+        need = ctx.needs_input_grad
+        return (
+            g_cur.reshape(T, B, n) if need[0] else None,
+            g_v0.reshape(B, n) if need[1] else None,
+            None,
+            g_dec.reshape(B, n).sum(0) if need[3] else None,
+            None,
+            g_thr.reshape(B, n).sum(0) if need[5] else None,
+            None, None, None, None,
+        )
+
+
+def lif_fused(
+    current: Tensor,
+    v0: Tensor,
+    coef: LIFCoef,
+    *,
+    subtract: bool,
+    surrogate: Surrogate,
+    detach_reset: bool = False,
+) -> tuple[Tensor, Tensor]:
+    """Fused multi-step LIF over ``current (T, B, n)`` (one input channel, drive ``(n,)``).
+
+    Same values as :func:`lif_loop` (spikes bit for bit); gradients reach ``current``, ``v0``,
+    ``coef.decay`` and ``coef.thr``. Memory kept for backward: membrane and spikes, ``2 T B n``.
+    """
+    if current.dim() != 3 or coef.drive.dim() != 1:
+        raise ValueError(
+            f"lif_fused takes current of shape (T, B, n) and drive (n,), got "
+            f"{tuple(current.shape)} and {tuple(coef.drive.shape)}"
+        )
+    if coef.v_rest.requires_grad or coef.drive.requires_grad or coef.v_reset.requires_grad:
+        raise ValueError("lif_fused learns decay and thr only; v_rest, drive, v_reset are fixed")
+    return _LIFFused.apply(
+        current, v0, coef.v_rest, coef.decay, coef.drive, coef.thr, coef.v_reset,
+        subtract, detach_reset, surrogate,
+    )
+
+
+def lif_sequence(
+    current: Tensor,
+    v0: Tensor,
+    coef: LIFCoef,
+    *,
+    subtract: bool,
+    surrogate: Surrogate,
+    detach_reset: bool = False,
+    backend: Literal["fused", "loop"] = "fused",
+) -> tuple[Tensor, Tensor]:
+    """Multi-step LIF; ``backend="fused"`` (fast) or ``"loop"`` (reference autograd loop).
+
+    Multi-channel currents ``(T, B, n, C>1)`` always take the loop.
+    """
+    if backend == "fused" and current.dim() == 3 and coef.drive.dim() == 1:
+        return lif_fused(
+            current, v0, coef, subtract=subtract, surrogate=surrogate, detach_reset=detach_reset
+        )
+    if backend == "fused" and current.dim() == 4 and current.shape[-1] == 1:
+        c1 = LIFCoef(coef.v_rest, coef.decay, coef.drive[:, 0], coef.thr, coef.v_reset)
+        return lif_fused(
+            current[..., 0], v0, c1, subtract=subtract, surrogate=surrogate,
+            detach_reset=detach_reset,
+        )
+    return lif_loop(
+        current, v0, coef, subtract=subtract, surrogate=surrogate, detach_reset=detach_reset
+    )
+
+
+def li_loop(
+    current: Tensor, v0: Tensor, v_rest: Tensor, decay: Tensor, drive: Tensor
+) -> tuple[Tensor, Tensor]:
+    """Leaky integrator (LIF without threshold): membrane ``(T, B, n)`` and its last value."""
+    v, out = v0, []
+    for t in range(current.shape[0]):
+        v = v_rest + (v - v_rest) * decay
+        v = v + drive * current[t]
+        out.append(v)
+    return torch.stack(out), v
+
+
+# ----------------------------------------------------------------------------- synapses
+class _Scan(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, c0, decay):
+        T = x.shape[0]
+        shape = x.shape[1:]
+        N = c0.numel()
+        B = N // decay.numel()
+        dec = _tile(decay.reshape(-1), B)
+        x2 = x.detach().reshape(T, N).contiguous()
+        c0f = c0.detach().reshape(N).contiguous()
+        out = torch.empty_like(x2)
+        last = torch.empty_like(c0f)
+        if _numba_ok(x2):
+            _kernels.linear_scan(
+                x2.numpy(), c0f.numpy(), dec.numpy(), _n_chunks(), out.numpy(), last.numpy()
+            )
+        else:
+            c = c0f
+            for t in range(T):
+                out[t] = c
+                c = c * dec + x2[t]
+            last.copy_(c)
+        ctx.save_for_backward(dec)
+        ctx.shape = (T, N, shape)
+        return out.reshape(T, *shape), last.reshape(shape)
+
+    @staticmethod
+    def backward(ctx, g_out, g_last):
+        (dec,) = ctx.saved_tensors
+        T, N, shape = ctx.shape
+        g_out = torch.zeros(T, N, dtype=dec.dtype) if g_out is None else g_out
+        g_out = g_out.reshape(T, N).contiguous()
+        g_last = torch.zeros(N, dtype=dec.dtype) if g_last is None else g_last
+        g_last = g_last.reshape(N).contiguous()
+        g_x = torch.empty_like(g_out)
+        g_c0 = torch.empty_like(g_last)
+        if _numba_ok(g_out):
+            _kernels.linear_scan_backward(
+                g_out.numpy(), g_last.numpy(), dec.numpy(), _n_chunks(), g_x.numpy(), g_c0.numpy()
+            )
+        else:
+            g = g_last.clone()
+            for t in range(T - 1, -1, -1):
+                g_x[t] = g
+                g = g * dec + g_out[t]
+            g_c0.copy_(g)
+        return g_x.reshape(T, *shape), g_c0.reshape(shape), None
+
+
+def synaptic_scan(
+    x: Tensor, c0: Tensor, decay_syn: Tensor, *, backend: Literal["fused", "loop"] = "fused"
+) -> tuple[Tensor, Tensor]:
+    """Synaptic currents seen by the membrane at each step.
+
+    ``c_0 = c0``, ``c_{t+1} = c_t * decay_syn + x_t`` (arrivals of step ``t`` act from step
+    ``t + 1``, as :func:`~neuroplastic.neurons.lif.receive_synaptic`). ``x (T, B, n, C)``,
+    ``c0 (B, n, C)``, ``decay_syn (n, C)``; returns ``(c (T, B, n, C), c_T (B, n, C))``.
+    """
+    if backend == "fused":
+        return _Scan.apply(x, c0, decay_syn)
+    c, out = c0, []
+    for t in range(x.shape[0]):
+        out.append(c)
+        c = c * decay_syn + x[t]
+    return torch.stack(out), c
+
+
+# ----------------------------------------------------------------------------- projection
+class _EventLinear(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x2, weight, bias, indptr, indices, values):
+        R = x2.shape[0]
+        M = weight.shape[0]
+        wt = weight.detach().t().contiguous()
+        out = torch.empty(R, M, dtype=x2.dtype)
+        b = bias.detach() if bias is not None else torch.zeros(M, dtype=x2.dtype)
+        _kernels.spmm_forward(
+            indptr, indices, values, wt.numpy(), b.contiguous().numpy(), bias is not None,
+            out.numpy(),
+        )
+        ctx.save_for_backward(weight)
+        ctx.csr = (indptr, indices, values, x2.shape[1])
+        ctx.has_bias = bias is not None
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        (weight,) = ctx.saved_tensors
+        indptr, indices, values, n_in = ctx.csr
+        g = g.contiguous()
+        gx = g @ weight if ctx.needs_input_grad[0] else None
+        gw = None
+        if ctx.needs_input_grad[1]:
+            gwt = torch.empty(n_in, weight.shape[0], dtype=g.dtype)
+            _kernels.spmm_grad_weight(
+                indptr, indices, values, g.numpy(), gwt.numpy(), 2 * _n_chunks()
+            )
+            gw = gwt.t().contiguous()
+        gb = g.sum(0) if ctx.has_bias and ctx.needs_input_grad[2] else None
+        return gx, gw, gb, None, None, None
+
+
+def event_linear(
+    x: Tensor, weight: Tensor, bias: Tensor | None = None, *, max_density: float = 0.1
+) -> Tensor:
+    """``x @ weight.T + bias`` over any leading shape, event-driven when ``x`` is sparse.
+
+    With at most ``max_density`` non-zero entries (spikes), the forward product and the weight
+    gradient touch only the weight rows of active inputs (``O(nnz * n_out)`` instead of
+    ``O(rows * n_in * n_out)``); otherwise (or off CPU) it is :func:`torch.nn.functional.linear`.
+    Values agree with the dense product up to summation order.
+    """
+    n_in = weight.shape[1]
+    if max_density <= 0 or not _numba_ok(x, weight) or x.dtype != weight.dtype:
+        return F.linear(x, weight, bias)
+    lead = x.shape[:-1]
+    x2 = x.reshape(-1, n_in)
+    xd = x2.detach().contiguous()
+    limit = int(max_density * xd.numel())
+    indptr, indices, values, nnz = _kernels.csr_from_dense(xd.numpy(), limit)
+    if nnz < 0:
+        return F.linear(x, weight, bias)
+    out = _EventLinear.apply(x2, weight, bias, indptr, indices, values)
+    return out.reshape(*lead, weight.shape[0])
