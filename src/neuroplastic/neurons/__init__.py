@@ -1,5 +1,16 @@
 """Neuron models: frozen parameters, pure step functions, thin modules."""
 
+from .izhikevich import (
+    FAST_SPIKING,
+    REGULAR_SPIKING,
+    IzhikevichCoefficients,
+    IzhikevichParams,
+    IzhikevichPopulation,
+    IzhikevichState,
+    init_izhikevich_state,
+    izhikevich_step,
+    realize_izhikevich,
+)
 from .lif import (
     Analog,
     Digital,
@@ -16,6 +27,15 @@ from .lif import (
 )
 
 __all__ = [
+    "FAST_SPIKING",
+    "REGULAR_SPIKING",
+    "IzhikevichCoefficients",
+    "IzhikevichParams",
+    "IzhikevichPopulation",
+    "IzhikevichState",
+    "init_izhikevich_state",
+    "izhikevich_step",
+    "realize_izhikevich",
     "Analog",
     "Digital",
     "LIFCoefficients",

@@ -1,0 +1,287 @@
+"""Izhikevich (2007) distal reward: dopamine-modulated STDP finds the one rewarded synapse.
+
+Izhikevich, E. M. (2007) Solving the distal reward problem through linkage of STDP and dopamine
+signaling. Cerebral Cortex 17:2443 — Fig. 1, as in its MATLAB program ``daspnet.m``: 1000
+Izhikevich neurons (800 regular-spiking excitatory, 200 fast-spiking inhibitory), 100 random
+synapses each (excitatory onto any neuron, inhibitory onto excitatory ones), excitatory weights
+start at 1 (maximum 4), inhibitory ones are fixed at −1, every neuron receives uniform random
+"thalamic" input in [−6.5, 6.5] mV each 1 ms step, conduction delay 1 ms (``D = 1`` in
+``daspnet.m``; ``max_delay_ms`` spreads delays over 1..D ms as in ``spnet.m``).
+
+Every STDP pairing (A+ = 0.1, A− = 0.15, τ = 20 ms) is added to a synaptic eligibility trace
+``c`` that decays ×0.99 per 10 ms (τ_c ≈ 1 s); every 10 ms each excitatory weight moves by
+``(0.002 + DA)·c``; dopamine decays ×0.995 per ms (τ_DA ≈ 200 ms) and jumps by 0.5 at each
+reward. A reward is delivered 1–3 s after the postsynaptic neuron ``n2`` of one chosen synapse
+``n1 → n2`` fires within 20 ms after ``n1`` — long after the eligibility of any particular
+pairing has been buried under the network's other activity. Over an hour the chosen synapse
+grows to the maximum while the other weights stay low (the paper's Fig. 1: most end near 0).
+
+The whole loop is one compiled kernel (:mod:`neuroplastic.kernels.izhikevich_numba`), run in
+blocks of 1 s; a numpy reference of the same arithmetic is tested to agree bit for bit.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from .._validation import check_int, check_nonnegative, check_positive
+from .base import Result, register
+
+__all__ = ["DaspnetNetwork", "DistalRewardConfig", "build_network", "run", "simulate"]
+
+
+@dataclass(frozen=True)
+class DistalRewardConfig:
+    duration_s: int = 3600  # simulated time (the paper: 1 h)
+    n_exc: int = 800  # regular-spiking excitatory neurons
+    n_inh: int = 200  # fast-spiking inhibitory neurons
+    synapses_per_neuron: int = 100  # outgoing synapses of every neuron (M)
+    max_delay_ms: int = 1  # conduction delays 1..D ms (daspnet.m: D = 1; spnet.m: 20)
+    w_max: float = 4.0  # maximal excitatory weight
+    w_init: float = 1.0  # initial excitatory weight (the chosen one starts at 0)
+    w_inh: float = -1.0  # fixed inhibitory weight
+    n1: int = 0  # presynaptic neuron of the rewarded synapse
+    syn: int = 0  # which of its synapses is rewarded (its target is n2)
+    interval_ms: int = 20  # n2 must fire within this many ms after n1 to earn a reward
+    reward_delay_min_ms: int = 1000  # reward comes min + ceil(span * U(0,1)) ms later
+    reward_delay_span_ms: int = 2000  # ... i.e. 1-3 s after the pairing
+    da_release: float = 0.5  # dopamine per reward
+    stats_every_s: int = 10  # how often the weight distribution is summarised
+    seed: int = 0  # connectivity and the counter-based input stream
+
+    def __post_init__(self) -> None:
+        check_int("duration_s", self.duration_s, 1)
+        check_int("n_exc", self.n_exc, 1)
+        check_int("n_inh", self.n_inh, 0)
+        check_int("synapses_per_neuron", self.synapses_per_neuron, 1)
+        check_int("max_delay_ms", self.max_delay_ms, 1, 1000)
+        if self.synapses_per_neuron % self.max_delay_ms:
+            raise ValueError(
+                f"synapses_per_neuron ({self.synapses_per_neuron}) must be a multiple of "
+                f"max_delay_ms ({self.max_delay_ms}), as in spnet.m"
+            )
+        check_positive("w_max", self.w_max)
+        check_nonnegative("w_init", self.w_init)
+        check_int("n1", self.n1, 0, self.n_exc - 1)
+        check_int("syn", self.syn, 0, self.synapses_per_neuron - 1)
+        check_int("interval_ms", self.interval_ms, 1)
+        check_int("reward_delay_min_ms", self.reward_delay_min_ms, 1)
+        check_int("reward_delay_span_ms", self.reward_delay_span_ms, 0)
+        check_nonnegative("da_release", self.da_release)
+        check_int("stats_every_s", self.stats_every_s, 1)
+        check_int("seed", self.seed, 0)
+
+
+@dataclass
+class DaspnetNetwork:
+    """All arrays of the network (mutated in place by :func:`simulate`)."""
+
+    config: DistalRewardConfig
+    seed32: int
+    v: np.ndarray
+    u: np.ndarray
+    a: np.ndarray
+    b: np.ndarray
+    c: np.ndarray
+    d: np.ndarray
+    post: np.ndarray  # (N, M) int32 targets
+    s: np.ndarray  # (N, M) weights
+    sd: np.ndarray  # (N, M) eligibility traces
+    grp: np.ndarray  # (N, D + 1) delay groups of columns
+    in_ptr: np.ndarray
+    in_syn: np.ndarray
+    in_delay: np.ndarray
+    trace: np.ndarray  # (D + 1, N)
+    fired_ring: np.ndarray  # (D, N)
+    fired_cnt: np.ndarray  # (D,)
+    sched: np.ndarray  # pending rewards
+    scal: np.ndarray  # [DA]
+    iscal: np.ndarray  # [last n1 spike step]
+    n2: int
+    step: int = 0  # steps simulated so far
+    counts: np.ndarray = field(default_factory=lambda: np.zeros(4, dtype=np.int64))
+    reward_steps: np.ndarray = field(default_factory=lambda: np.zeros(1 << 16, dtype=np.int64))
+
+
+def build_network(config: DistalRewardConfig) -> DaspnetNetwork:
+    """Random connectivity and initial state of ``daspnet.m`` (deterministic in ``seed``)."""
+    ne, ni, m, dmax = config.n_exc, config.n_inh, config.synapses_per_neuron, config.max_delay_ms
+    n = ne + ni
+    rng = np.random.default_rng([config.seed, 2007])
+    seed32 = int(np.random.SeedSequence([config.seed, 32]).generate_state(1)[0])
+    post = np.concatenate(
+        [rng.integers(0, n, size=(ne, m)), rng.integers(0, ne, size=(ni, m))]
+    ).astype(np.int32)
+    s = np.concatenate([np.full((ne, m), config.w_init), np.full((ni, m), config.w_inh)])
+    s[config.n1, config.syn] = 0.0
+    per = m // dmax
+    grp = np.empty((n, dmax + 1), dtype=np.int64)
+    grp[:ne] = np.arange(dmax + 1) * per
+    grp[ne:, 0] = 0
+    grp[ne:, 1:] = m
+    flat = np.arange(ne * m, dtype=np.int64)
+    targets = post[:ne].reshape(-1)
+    order = np.argsort(targets, kind="stable")
+    in_ptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(targets, minlength=n), out=in_ptr[1:])
+    in_syn = flat[order]
+    in_delay = (1 + (in_syn % m) // per).astype(np.int64)
+    v = np.full(n, -65.0)
+    ring = 1 << int(np.ceil(np.log2(config.reward_delay_min_ms + config.reward_delay_span_ms + 2)))
+    return DaspnetNetwork(
+        config=config,
+        seed32=seed32,
+        v=v,
+        u=0.2 * v,
+        a=np.concatenate([np.full(ne, 0.02), np.full(ni, 0.1)]),
+        b=np.full(n, 0.2),
+        c=np.full(n, -65.0),
+        d=np.concatenate([np.full(ne, 8.0), np.full(ni, 2.0)]),
+        post=post,
+        s=s,
+        sd=np.zeros((n, m)),
+        grp=grp,
+        in_ptr=in_ptr,
+        in_syn=in_syn,
+        in_delay=in_delay,
+        trace=np.zeros((dmax + 1, n)),
+        fired_ring=np.zeros((dmax, n), dtype=np.int32),
+        fired_cnt=np.zeros(dmax, dtype=np.int64),
+        sched=np.zeros(ring, dtype=np.int32),
+        scal=np.zeros(1),
+        iscal=np.full(1, -(10**9), dtype=np.int64),
+        n2=int(post[config.n1, config.syn]),
+    )
+
+
+def simulate(
+    net: DaspnetNetwork, n_steps: int, *, compiled: bool = True
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Advance ``net`` by ``n_steps`` 1 ms steps (a multiple of 10).
+
+    Returns the chosen synapse's weight, its eligibility and the dopamine level every 10 ms.
+    ``compiled=False`` runs the numpy reference (slow; for tests).
+    """
+    from ..kernels.izhikevich_numba import run_block, run_block_reference
+
+    check_int("n_steps", n_steps, 0)
+    if n_steps % 10 or net.step % 10:
+        raise ValueError(f"n_steps must be a multiple of 10 ms, got {n_steps}")
+    cfg = net.config
+    rec = [np.zeros(n_steps // 10) for _ in range(3)]
+    fn = run_block if compiled else run_block_reference
+    fn(
+        net.step, n_steps, net.seed32, cfg.n_exc, cfg.max_delay_ms,
+        net.v, net.u, net.a, net.b, net.c, net.d,
+        net.post, net.s, net.sd, net.grp, net.in_ptr, net.in_syn, net.in_delay,
+        net.trace, net.fired_ring, net.fired_cnt, net.sched, net.scal, net.iscal,
+        cfg.n1, cfg.syn, net.n2, cfg.w_max, cfg.interval_ms,
+        cfg.reward_delay_min_ms, float(cfg.reward_delay_span_ms), cfg.da_release,
+        rec[0], rec[1], rec[2], net.counts, net.reward_steps,
+    )  # fmt: skip
+    net.step += n_steps
+    return rec[0], rec[1], rec[2]
+
+
+def _others(net: DaspnetNetwork) -> np.ndarray:
+    cfg = net.config
+    w = net.s[: cfg.n_exc].copy()
+    w[cfg.n1, cfg.syn] = np.nan
+    return w[~np.isnan(w)]
+
+
+def _figures(t_w, w, c, t_stats, pct, others, chosen, reward_t, w_max):
+    import matplotlib.pyplot as plt
+
+    fig, (ax, ax2) = plt.subplots(2, 1, figsize=(8, 5.5), sharex=True, height_ratios=(3, 1))
+    ax.fill_between(t_stats / 60, pct[:, 0], pct[:, 4], color="0.85", label="others: 1–99 %")
+    ax.fill_between(t_stats / 60, pct[:, 1], pct[:, 3], color="0.65", label="others: 25–75 %")
+    ax.plot(t_stats / 60, pct[:, 2], color="k", lw=1, label="others: median")
+    ax.plot(t_stats / 60, pct[:, 5], color="tab:green", lw=1, label="others: mean")
+    ax.plot(t_w / 60, w, color="tab:red", lw=1.2, label="rewarded synapse")
+    ax.set_ylabel("weight")
+    ax.set_ylim(-0.05 * w_max, 1.05 * w_max)
+    ax.legend(loc="center right", fontsize=8)
+    ax.set_title("Distal reward (Izhikevich 2007, Fig. 1)")
+    ax2.plot(t_w / 60, c, color="tab:blue", lw=0.5, label="eligibility c of the rewarded synapse")
+    ax2.plot(reward_t / 60, np.zeros_like(reward_t), "rx", ms=3, label="rewards")
+    ax2.set_xlabel("time (min)")
+    ax2.legend(loc="upper right", fontsize=8)
+    fig.tight_layout()
+
+    fig2, axh = plt.subplots(figsize=(5, 3.2))
+    axh.hist(others, bins=np.linspace(0, w_max, 101), color="0.5")
+    axh.set_yscale("log")
+    axh.plot([chosen], [1], "r^", ms=9, label=f"rewarded synapse ({chosen:.2f})")
+    axh.set_xlabel("excitatory weight")
+    axh.set_ylabel("synapses")
+    axh.legend(fontsize=8)
+    axh.set_title("final weights")
+    fig2.tight_layout()
+    return {"weights_vs_time": fig, "final_weight_histogram": fig2}
+
+
+@register(
+    "distal-reward", DistalRewardConfig, "Izhikevich 2007 distal reward with DA-modulated STDP"
+)
+def run(config: DistalRewardConfig, *, progress: bool = True) -> Result:
+    net = build_network(config)
+    simulate(net, 10)  # compile (cached on disk after the first run) outside the timing
+    net = build_network(config)
+    every = config.stats_every_s
+    ws, cs = [], []
+    t_stats, pct = [0.0], [np.r_[np.percentile(_others(net), [1, 25, 50, 75, 99]), config.w_init]]
+    wall = 0.0
+    for sec in tqdm(range(config.duration_s), disable=not progress, desc="distal-reward", unit="s"):
+        t0 = time.perf_counter()
+        w, c, _ = simulate(net, 1000)
+        wall += time.perf_counter() - t0
+        ws.append(w)
+        cs.append(c)
+        if (sec + 1) % every == 0 or sec + 1 == config.duration_s:
+            o = _others(net)
+            t_stats.append(float(sec + 1))
+            pct.append(np.r_[np.percentile(o, [1, 25, 50, 75, 99]), o.mean()])
+    w = np.concatenate(ws)
+    c = np.concatenate(cs)
+    t_w = np.arange(1, w.size + 1) * 0.01
+    t_stats_a, pct_a = np.asarray(t_stats), np.asarray(pct)
+    others = _others(net)
+    chosen = float(net.s[config.n1, config.syn])
+    n_rew = int(net.counts[2])
+    reward_t = (net.reward_steps[: min(n_rew, net.reward_steps.size)] + 1) * 1e-3
+    n = config.n_exc + config.n_inh
+    metrics = {
+        "rewarded_weight_frac": chosen / config.w_max,
+        "others_p99_frac": float(np.percentile(others, 99)) / config.w_max,
+        "others_median_frac": float(np.median(others)) / config.w_max,
+        "others_mean_frac": float(others.mean()) / config.w_max,
+        "rewarded_above_all_others": bool(chosen > others.max()),
+        "rewarded_rank_percentile": float((others < chosen).mean() * 100),
+        "sim_wall_s": wall,
+        "simulated_s": config.duration_s,
+        "spikes_exc": int(net.counts[0]),
+        "spikes_inh": int(net.counts[1]),
+        "rate_exc_hz": net.counts[0] / config.n_exc / config.duration_s,
+        "rate_inh_hz": net.counts[1] / max(config.n_inh, 1) / config.duration_s,
+        "spikes": int(net.counts[0] + net.counts[1]),
+        "rewards": n_rew,
+        "reward_triggers": int(net.counts[3]),
+        "n2": net.n2,
+        "neurons": n,
+        "synapses": n * config.synapses_per_neuron,
+    }
+    figures = _figures(t_w, w, c, t_stats_a, pct_a, others, chosen, reward_t, config.w_max)
+    arrays = {
+        "rewarded_weight_every_10ms": w.astype(np.float32),
+        "rewarded_eligibility_every_10ms": c.astype(np.float32),
+        "others_percentiles_1_25_50_75_99_mean": pct_a,
+        "stats_times_s": t_stats_a,
+        "reward_times_s": reward_t,
+        "final_exc_weights": net.s[: config.n_exc].astype(np.float32),
+    }
+    return Result(metrics=metrics, figures=figures, arrays=arrays)
