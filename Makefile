@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench-w1 clean
+.PHONY: demo test browser bench-w1 clean
 
 $(BIN)/neuroplastic: pyproject.toml requirements-ci.txt
 	$(PY) -m venv $(VENV)
@@ -16,7 +16,13 @@ $(BIN)/neuroplastic: pyproject.toml requirements-ci.txt
 demo: $(BIN)/neuroplastic
 	$(BIN)/neuroplastic run $(or $(EXPERIMENT),cuba) --out results/demo
 
-test: $(BIN)/neuroplastic
+# The report test opens report.html in Debian's headless Chromium (skipped if unavailable).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && \
+	  (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || \
+	  echo "chromium not installed: the browser test of report.html will be skipped"; }
+
+test: $(BIN)/neuroplastic browser
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/python -m pytest -n 2 -q
 

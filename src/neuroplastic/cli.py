@@ -1,61 +1,282 @@
-"""Command line: ``neuroplastic list | run NAME [--set key=value ...] [--out DIR]``."""
+"""Command line of the neuroplastic lab.
+
+``neuroplastic list``                                   the experiments
+``neuroplastic run NAME [--set k=v ...] [--out DIR]``   run one, write its result folder
+``neuroplastic report DIR`` / ``show DIR``              rebuild report.html / print a summary
+``neuroplastic compare DIR DIR ...``                    configs that differ, metrics, curves
+``neuroplastic sweep NAME --grid k=v1,v2 --seeds N``    a grid x seeds, resumable, summarised
+
+Configuration errors (unknown keys, wrong types, out-of-range values) exit with status 2
+before any work starts; the message names the key, the value and what was expected.
+"""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
 import json
+import os
 import sys
 import time
 from pathlib import Path
 
+EXIT_CONFIG = 2
 
-def _cmd_list(_: argparse.Namespace) -> int:
+
+def _err(msg: str) -> int:
+    print(f"neuroplastic: error: {msg}", file=sys.stderr)
+    return EXIT_CONFIG
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
     from .experiments import registry
+    from .lab.runner import load_modules
 
+    try:
+        load_modules(args.module or [])
+    except ValueError as e:
+        return _err(str(e))
     for name, exp in registry().items():
         first = (exp.description or "").strip().splitlines()
         print(f"{name:24s} {first[0] if first else ''}")
     return 0
 
 
-def _cmd_run(args: argparse.Namespace) -> int:
-    from .experiments import get, write_result
-    from .experiments.config import apply_overrides
+def _resolve(args: argparse.Namespace):
+    """Experiment and validated config from --module, --config, --set (raise ValueError)."""
+    from .experiments.config import apply_overrides, config_from_dict
+    from .lab.runner import find_experiment, load_modules
+
+    load_modules(args.module or [])
+    exp = find_experiment(args.name)
+    base = None
+    if getattr(args, "config", None):
+        try:
+            data = json.loads(Path(args.config).read_text())
+        except (OSError, json.JSONDecodeError) as e:
+            raise ValueError(f"--config {args.config}: {e}") from None
+        if isinstance(data, dict) and data.get("experiment") not in (None, exp.name):
+            raise ValueError(f"--config {args.config} is for experiment "
+                             f"{data['experiment']!r}, not {exp.name!r}")
+        base = config_from_dict(exp.config_cls, data)
+    return exp, apply_overrides(exp.config_cls, args.set or [], base=base)
+
+
+def _distributed_env() -> bool:
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1 and "LOCAL_RANK" in os.environ
+
+
+def _relaunch(args: argparse.Namespace, argv: list[str], out: Path) -> int:
+    """Re-run this command under ``torch.distributed.run`` with ``--devices`` processes."""
+    import subprocess
+
+    rest, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+            continue
+        if a == "--devices" or a == "--out":
+            skip = True
+            continue
+        if a.startswith("--devices=") or a.startswith("--out="):
+            continue
+        rest.append(a)
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+           f"--nproc_per_node={args.devices}", "-m", "neuroplastic.cli", *rest, "--out", str(out)]
+    print(f"[neuroplastic] launching {args.devices} processes: {' '.join(cmd)}", flush=True)
+    return subprocess.call(cmd)
+
+
+def _cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
+    from .lab.runner import is_done, run_point
+    from .lab.tensorboard import MISSING_MESSAGE, tensorboard_available
 
     try:  # configuration errors are reported before any work starts
-        exp = get(args.name)
-        config = apply_overrides(exp.config_cls, args.set or [])
+        if args.devices < 1:
+            raise ValueError(f"--devices {args.devices}: expected an integer >= 1")
+        exp, config = _resolve(args)
+        out = Path(args.out or Path("results") / f"{args.name}-{time.strftime('%Y%m%d-%H%M%S')}")
+        if args.resume and (out / "config.json").is_file() and not args.set and not args.config:
+            from .experiments.config import config_from_dict
+
+            config = config_from_dict(exp.config_cls, json.loads((out / "config.json").read_text()))
+        if args.resume and (out / "config.json").is_file():
+            saved = json.loads((out / "config.json").read_text()).get("config")
+            if saved != json.loads(json.dumps(dataclasses.asdict(config), default=str)):
+                raise ValueError(f"--resume: the config differs from the one in {out}/config.json;"
+                                 " drop --set/--config or use another --out")
     except (ValueError, TypeError) as e:
-        print(f"neuroplastic: error: {e}", file=sys.stderr)
-        return 2
-    out = Path(args.out or Path("results") / f"{args.name}-{time.strftime('%Y%m%d-%H%M%S')}")
-    print(f"[neuroplastic] {args.name}: {json.dumps(dataclasses.asdict(config), default=str)}")
-    t0 = time.perf_counter()
-    result = exp.run(config, progress=not args.no_progress)
-    wall = time.perf_counter() - t0
-    write_result(out, args.name, config, result, wall, ["neuroplastic", *sys.argv[1:]])
-    width = max((len(k) for k in result.metrics), default=0)
-    for k, v in result.metrics.items():
+        return _err(str(e))
+    if args.tensorboard and not tensorboard_available():
+        print(f"[neuroplastic] {MISSING_MESSAGE}", file=sys.stderr)
+    if args.devices > 1 and not _distributed_env():
+        return _relaunch(args, argv, out)
+    rank = 0
+    if _distributed_env():
+        import torch.distributed as dist
+
+        dist.init_process_group("gloo")
+        rank = dist.get_rank()
+    try:
+        if args.resume and is_done(out):
+            if rank == 0:
+                print(f"[neuroplastic] {out} is already finished; nothing to do")
+            return 0
+        if rank == 0:
+            print(f"[neuroplastic] {args.name}: "
+                  f"{json.dumps(dataclasses.asdict(config), default=str)}", flush=True)
+        metrics = run_point(exp, config, out, progress=not args.no_progress, resume=args.resume,
+                            tensorboard=args.tensorboard and tensorboard_available(),
+                            modules=args.module or [], argv=["neuroplastic", *argv])
+    finally:
+        if _distributed_env():
+            import torch.distributed as dist
+
+            if dist.is_initialized():
+                dist.destroy_process_group()
+    if rank != 0:
+        return 0
+    width = max((len(k) for k in metrics), default=0)
+    for k, v in metrics.items():
         print(f"  {k:{width}s}  {v:.6g}" if isinstance(v, float) else f"  {k:{width}s}  {v}")
-    print(f"[neuroplastic] wrote {out}/ (metrics.json, config.json, "
-          f"{', '.join(f + '.png' for f in result.figures) or 'no plots'}) in {wall:.1f} s")
+    print(f"[neuroplastic] wrote {out}/ (report.html, metrics.json, config.json, ...)")
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="neuroplastic", description=__doc__)
+def _cmd_report(args: argparse.Namespace) -> int:
+    from .lab.report import build_report
+
+    try:
+        for d in args.dirs:
+            print(build_report(d))
+    except ValueError as e:
+        return _err(str(e))
+    return 0
+
+
+def _cmd_show(args: argparse.Namespace) -> int:
+    from .lab.report import summary_text
+    from .lab.sweep import sweep_summary_text
+
+    try:
+        for d in args.dirs:
+            if (Path(d) / "sweep.json").is_file():
+                print(sweep_summary_text(d))
+            else:
+                print(summary_text(d))
+    except ValueError as e:
+        return _err(str(e))
+    return 0
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from .lab.compare import compare, write_compare
+
+    try:
+        cmp = compare(args.dirs)
+    except ValueError as e:
+        return _err(str(e))
+    print(cmp.text())
+    out = Path(args.out or Path("results") / f"compare-{time.strftime('%Y%m%d-%H%M%S')}")
+    paths = write_compare(cmp, out)
+    print(f"[neuroplastic] wrote {', '.join(str(p) for p in paths)}")
+    return 0
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    import importlib.util
+
+    from .lab.sweep import check_sweep_folder, plan_sweep, run_sweep
+
+    out = Path(args.out or Path("results") / f"sweep-{args.name}")
+    try:
+        if args.workers < 1:
+            raise ValueError(f"--workers {args.workers}: expected an integer >= 1")
+        if args.retries < 0:
+            raise ValueError(f"--retries {args.retries}: expected an integer >= 0")
+        if args.backend == "ray" and importlib.util.find_spec("ray") is None:
+            raise ValueError("--backend ray: the 'ray' package is not installed "
+                             "(pip install 'neuroplastic[ray]' or pip install ray)")
+        plan = plan_sweep(args.name, args.grid or [], args.seeds, base_overrides=args.set or [],
+                          modules=args.module or [])
+        check_sweep_folder(plan, out)
+    except (ValueError, TypeError) as e:
+        return _err(str(e))
+    failed = run_sweep(plan, out, backend=args.backend, workers=args.workers,
+                       retries=args.retries, address=args.address, progress=not args.no_progress)
+    for key, why in failed.items():
+        print(f"neuroplastic: point {key} failed: {why}", file=sys.stderr)
+    if failed:
+        print(f"neuroplastic: rerun the same command to retry the {len(failed)} failed points",
+              file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="neuroplastic", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
-    p_list = sub.add_parser("list", help="list the experiments")
-    p_list.set_defaults(fn=_cmd_list)
-    p_run = sub.add_parser("run", help="run an experiment and write its result folder")
-    p_run.add_argument("name")
-    p_run.add_argument("--set", action="append", metavar="KEY=VALUE",
-                       help="override a config field (repeatable)")
-    p_run.add_argument("--out", help="result folder (default results/NAME-TIMESTAMP)")
-    p_run.add_argument("--no-progress", action="store_true", help="hide progress bars")
-    p_run.set_defaults(fn=_cmd_run)
-    args = parser.parse_args(argv)
+
+    def module_arg(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--module", action="append", metavar="MODULE",
+                       help="import extra experiments from a module name or .py file")
+
+    p = sub.add_parser("list", help="list the experiments")
+    module_arg(p)
+    p.set_defaults(fn=_cmd_list)
+
+    p = sub.add_parser("run", help="run an experiment and write its result folder")
+    p.add_argument("name")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override a config field (repeatable)")
+    p.add_argument("--config", metavar="JSON", help="start from a config file (e.g. config.json)")
+    p.add_argument("--out", help="result folder (default results/NAME-TIMESTAMP)")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    p.add_argument("--resume", action="store_true",
+                   help="continue an interrupted run in --out from its last checkpoint")
+    p.add_argument("--tensorboard", action="store_true",
+                   help="also write TensorBoard event files of the curves (OUT/tensorboard)")
+    p.add_argument("--devices", type=int, default=1, metavar="N",
+                   help="run N processes with torch.distributed (gloo, CPU) via torchrun")
+    module_arg(p)
+    p.set_defaults(fn=_cmd_run)
+
+    p = sub.add_parser("report", help="(re)build report.html of result folders")
+    p.add_argument("dirs", nargs="+")
+    p.set_defaults(fn=_cmd_report)
+
+    p = sub.add_parser("show", help="print a summary of result or sweep folders")
+    p.add_argument("dirs", nargs="+")
+    p.set_defaults(fn=_cmd_show)
+
+    p = sub.add_parser("compare", help="compare result folders (table + overlaid curves)")
+    p.add_argument("dirs", nargs="+")
+    p.add_argument("--out", help="where compare.html/.png/.csv go (default results/compare-*)")
+    p.set_defaults(fn=_cmd_compare)
+
+    p = sub.add_parser("sweep", help="run a grid of configs x seeds (resumable)")
+    p.add_argument("name")
+    p.add_argument("--grid", action="append", metavar="KEY=V1,V2,...",
+                   help="values of one config field (repeatable; the grid is the product)")
+    p.add_argument("--seeds", type=int, default=1, metavar="N", help="seeds 0..N-1 per point")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="fixed override for every point")
+    p.add_argument("--backend", choices=("local", "ray"), default="local")
+    p.add_argument("--workers", type=int, default=1, metavar="K", help="parallel runs")
+    p.add_argument("--address", help="Ray cluster address (default: start a local one)")
+    p.add_argument("--retries", type=int, default=1, help="re-runs of a point whose worker died")
+    p.add_argument("--out", help="sweep folder (default results/sweep-NAME)")
+    p.add_argument("--no-progress", action="store_true", help="quiet")
+    module_arg(p)
+    p.set_defaults(fn=_cmd_sweep)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = _parser().parse_args(argv)
+    if args.fn is _cmd_run:
+        return _cmd_run(args, argv)
     return args.fn(args)
 
 

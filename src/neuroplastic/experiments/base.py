@@ -2,19 +2,48 @@
 
 Experiments register themselves with :func:`register`; every module in this package is
 imported by :func:`neuroplastic.experiments.registry`, so adding an experiment is adding a file.
+
+Conventions the lab (:mod:`neuroplastic.lab`) relies on:
+
+* **Curves** — per-step / per-epoch series go in ``Result.curves`` (``{name: [float, ...]}``);
+  they are written to ``curves.json``, drawn in ``report.html``, overlaid by
+  ``neuroplastic compare`` and exported to TensorBoard with ``--tensorboard``.
+* **Checkpoints** — an experiment that can resume declares a keyword
+  ``run(config, *, progress=True, checkpoint: Checkpointer | None = None)``. At start it calls
+  ``checkpoint.load()`` (``None`` or ``(step, tensors, meta)``) and restores its state; while
+  running it calls ``checkpoint.save(step, tensors, meta)`` (safetensors + JSON, no pickle).
+  Resuming must give the same final metrics as an uninterrupted run, so everything random
+  (e.g. ``torch.Generator.get_state()``) belongs in the checkpoint. Experiments without the
+  keyword simply rerun from scratch.
+* **Finished** — a result folder is finished when it holds ``metrics.json`` and ``DONE``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import json
+import os
+import platform
+import shutil
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Experiment", "Result", "register", "write_result"]
+__all__ = [
+    "Checkpointer",
+    "Experiment",
+    "Result",
+    "accepts_checkpoint",
+    "register",
+    "versions",
+    "write_result",
+]
+
+DONE_MARKER = "DONE"  # written last into a finished result folder
 
 
 @dataclass
@@ -25,6 +54,7 @@ class Result:
     figures: dict[str, Any] = field(default_factory=dict)  # name -> matplotlib Figure
     arrays: dict[str, Any] = field(default_factory=dict)  # name -> tensor/ndarray (safetensors)
     text: dict[str, str] = field(default_factory=dict)  # file name -> contents
+    curves: dict[str, list[float]] = field(default_factory=dict)  # name -> series (curves.json)
 
 
 @dataclass(frozen=True)
@@ -54,6 +84,102 @@ def register(name: str, config_cls: type, description: str = "") -> Callable:
     return deco
 
 
+def accepts_checkpoint(fn: Callable[..., Any]) -> bool:
+    """Whether ``fn`` takes a ``checkpoint`` keyword (i.e. the experiment can resume)."""
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+    return "checkpoint" in params
+
+
+def _rank() -> int:
+    if "torch" not in sys.modules:
+        return 0
+    import torch.distributed as dist
+
+    return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
+
+
+class Checkpointer:
+    """Save / load an experiment's state in ``directory`` as safetensors + JSON (no pickle).
+
+    Each :meth:`save` writes ``step-<N>.safetensors`` and ``step-<N>.json``, then atomically
+    replaces ``latest.json`` (the pointer :meth:`load` follows) and deletes older steps, so a
+    process killed at any instant leaves either the previous or the new checkpoint readable.
+    Under ``torch.distributed`` only rank 0 writes.
+
+    Parameters
+    ----------
+    directory
+        Folder of the checkpoint files (created on first save).
+    """
+
+    def __init__(self, directory: str | Path) -> None:
+        self.directory = Path(directory)
+
+    def save(self, step: int, tensors: dict[str, Any], meta: dict[str, Any]) -> None:
+        """Store ``tensors`` (name -> tensor / ndarray) and JSON-able ``meta`` at ``step``."""
+        if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+            raise ValueError(f"step must be an integer >= 0, got {step!r}")
+        if _rank() != 0:
+            return
+        import torch
+        from safetensors.torch import save_file
+
+        d = self.directory
+        d.mkdir(parents=True, exist_ok=True)
+        flat = {k: torch.as_tensor(v).detach().cpu().contiguous() for k, v in tensors.items()}
+        stem = f"step-{step}"
+        save_file(flat, str(d / f"{stem}.safetensors.tmp"))
+        os.replace(d / f"{stem}.safetensors.tmp", d / f"{stem}.safetensors")
+        _atomic_write(d / f"{stem}.json", json.dumps({"step": step, "meta": _jsonable(meta)}))
+        _atomic_write(d / "latest.json", json.dumps({"step": step, "stem": stem}))
+        for old in d.glob("step-*"):
+            if not old.name.startswith(stem + "."):
+                old.unlink(missing_ok=True)
+
+    def load(self) -> tuple[int, dict[str, Any], dict[str, Any]] | None:
+        """``(step, tensors, meta)`` of the latest checkpoint, or ``None`` if there is none."""
+        pointer = self.directory / "latest.json"
+        if not pointer.exists():
+            return None
+        from safetensors.torch import load_file
+
+        stem = json.loads(pointer.read_text())["stem"]
+        info = json.loads((self.directory / f"{stem}.json").read_text())
+        tensors = load_file(str(self.directory / f"{stem}.safetensors"))
+        return int(info["step"]), tensors, info["meta"]
+
+    def clear(self) -> None:
+        """Delete every checkpoint (rank 0)."""
+        if _rank() == 0 and self.directory.exists():
+            shutil.rmtree(self.directory)
+
+    def __repr__(self) -> str:
+        return f"Checkpointer({str(self.directory)!r})"
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def versions() -> dict[str, str]:
+    """Versions of Python, the platform, neuroplastic and its main dependencies."""
+    from importlib import metadata
+
+    out = {"python": sys.version.split()[0], "platform": platform.platform()}
+    for pkg in ("neuroplastic", "torch", "numpy", "scipy", "scikit-learn", "matplotlib",
+                "safetensors", "numba", "tqdm"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = "not installed"
+    return out
+
+
 def _jsonable(x: Any) -> Any:
     if dataclasses.is_dataclass(x) and not isinstance(x, type):
         return {f.name: _jsonable(getattr(x, f.name)) for f in dataclasses.fields(x)}
@@ -70,9 +196,20 @@ def _jsonable(x: Any) -> Any:
 
 
 def write_result(
-    out: Path, name: str, config: Any, result: Result, wall_s: float, argv: list[str] | None
+    out: Path,
+    name: str,
+    config: Any,
+    result: Result,
+    wall_s: float,
+    argv: list[str] | None,
+    extra_meta: dict[str, Any] | None = None,
 ) -> Path:
-    """Write the result folder: config.json, metrics.json, PNG plots, arrays, text files."""
+    """Write the result folder: config.json, metrics.json, PNG plots, arrays, curves, text.
+
+    ``run.json`` gets the command, the finish time, the wall time, the library and dependency
+    versions and ``extra_meta``. The ``DONE`` marker is not written here (the lab writes it
+    after the report).
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -98,11 +235,19 @@ def write_result(
 
         tensors = {k: torch.as_tensor(v).contiguous() for k, v in result.arrays.items()}
         save_file(tensors, str(out / "arrays.safetensors"))
+    if result.curves:
+        curves = {str(k): [float(x) for x in _jsonable(list(v))] for k, v in result.curves.items()}
+        (out / "curves.json").write_text(json.dumps(curves) + "\n")
     for fname, txt in result.text.items():
         (out / fname).write_text(txt)
     meta = {
+        "experiment": name,
         "command": " ".join(argv) if argv else None,
         "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "wall_s": round(wall_s, 4),
+        "figures": list(result.figures),
+        "versions": versions(),
+        **(extra_meta or {}),
     }
     (out / "run.json").write_text(json.dumps(meta, indent=2) + "\n")
     return out
