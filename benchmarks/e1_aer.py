@@ -18,11 +18,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _common import machine  # noqa: E402
 
 THREADS = 1
 for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS"):
@@ -41,6 +44,7 @@ from neuroplastic.events import (  # noqa: E402
     write_evt3,
     write_npev,
 )
+from neuroplastic.events.formats import encode_evt3_words  # noqa: E402
 
 
 def _median_time(fn, reps):
@@ -67,6 +71,7 @@ def main() -> None:
     ap.add_argument("--evt3", type=Path, default=None, help="an extra real EVT 3.0 file")
     args = ap.parse_args()
     torch.set_num_threads(THREADS)
+
     n = 200_000 if args.quick else 2_000_000
     reps = 3 if args.quick else 5
     try:
@@ -78,9 +83,17 @@ def main() -> None:
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         stream = _synthetic(n)
+        warm = Path(tmp) / "warm.raw"  # load the compiled kernels (numba cache) before timing
+        write_evt3(warm, _synthetic(100), width=1280, height=720)
+        read_evt3(warm)
         raw = Path(tmp) / "synthetic.raw"
         t_write = _median_time(lambda: write_evt3(raw, stream, width=1280, height=720), reps)
         results["ours EVT3 write"] = n / t_write / 1e6
+        args_enc = (stream.x, stream.y, stream.ticks, stream.polarity)
+        t_enc_np = _median_time(lambda: encode_evt3_words(*args_enc, backend="numpy"), reps)
+        t_enc_nb = _median_time(lambda: encode_evt3_words(*args_enc), reps)
+        results["ours EVT3 encode words (numba)"] = n / t_enc_nb / 1e6
+        results["ours EVT3 encode words (numpy reference)"] = n / t_enc_np / 1e6
         files = [("synthetic", raw)]
         if args.evt3 is not None:
             files.append((args.evt3.name, args.evt3))
@@ -90,6 +103,9 @@ def main() -> None:
             m = len(rec.events)
             t_ours = _median_time(lambda p=path: read_evt3(p), reps)
             results[f"ours EVT3 read ({label})"] = m / t_ours / 1e6
+            t_np = _median_time(lambda p=path: read_evt3(p, backend="numpy"), reps)
+            results[f"ours EVT3 read, numpy reference ({label})"] = m / t_np / 1e6
+            assert read_evt3(path, backend="numpy").events.equals(rec.events)
             if label == "synthetic":
                 assert rec.events.equals(stream)
                 read_ours = m / t_ours / 1e6
@@ -150,7 +166,7 @@ def main() -> None:
         "peers": peers,
         "ratio_vs_best_peer": round(read_ours / max(peers.values()), 3) if peers else None,
         "better": "higher",
-        "machine": f"{platform.machine()} {platform.processor() or ''} {os.cpu_count()} cpus",
+        "machine": machine(),
         "threads": THREADS,
     }
     print(json.dumps(summary))

@@ -12,6 +12,7 @@ from neuroplastic.events.formats import (
     NPEV_MAGIC,
     EventFileError,
     decode_evt3_words,
+    encode_evt3_words,
     read_evt3,
     read_npev,
     write_evt3,
@@ -241,3 +242,129 @@ def test_npev_malformed(tmp_path, mutate, message):
 
 def test_npev_magic_constant():
     assert len(NPEV_MAGIC) == 8 and NPEV_MAGIC.startswith(b"NPEV")
+
+
+# ------------------------------------------------------- compiled decoder vs numpy reference
+
+_TYPE_WEIGHTS = {  # word types of a realistic stream (reserved ones added separately)
+    0x0: 10, 0x2: 30, 0x3: 6, 0x4: 6, 0x5: 6, 0x6: 12, 0x7: 1, 0x8: 6, 0xA: 2, 0xD: 1, 0xE: 1,
+    0xF: 1,
+}
+
+
+def _random_words(rng, n, *, well_formed, reserved=False):
+    """Random EVT 3.0 words: TIME_HIGH random walk with wraps, rows, vectors, triggers."""
+    types = np.array(list(_TYPE_WEIGHTS))
+    prob = np.array(list(_TYPE_WEIGHTS.values()), float)
+    typ = rng.choice(types, size=n, p=prob / prob.sum())
+    pay = rng.integers(0, 4096, n)
+    # TIME_HIGH values: mostly small forward steps, sometimes repeats, sometimes a wrap
+    th = np.flatnonzero(typ == 0x8)
+    steps = rng.choice([0, 1, 2, 700, 2500], size=th.size, p=[0.2, 0.5, 0.1, 0.15, 0.05])
+    pay[th] = np.cumsum(steps) % 4096
+    pay[typ == 0x0] &= rng.choice([0x7FF, 0xFFF], size=int(np.sum(typ == 0x0)))
+    if well_formed:
+        head = [0x8000 | int(rng.integers(0, 4096)), int(rng.integers(0, 480)), 0x3000 | 5]
+        if rng.random() < 0.3:  # skipped words before the first TIME_HIGH
+            head = [0x2001, 0x0007, 0x4FFF, 0xA001] + head
+        words = np.concatenate([head, (typ << 12) | pay]).astype(np.uint16)
+    else:
+        words = ((typ << 12) | pay).astype(np.uint16)
+    if reserved:
+        words[rng.integers(0, words.size)] = (int(rng.choice([1, 9, 11, 12])) << 12) | 0x123
+    return words
+
+
+def _decode_both(words, **kw):
+    out = {}
+    for backend in ("numba", "numpy"):
+        try:
+            out[backend] = decode_evt3_words(words, backend=backend, **kw)
+        except EventFileError as exc:
+            out[backend] = str(exc)
+    return out["numba"], out["numpy"]
+
+
+def _same(a, b):
+    if isinstance(a, str) or isinstance(b, str):
+        return a == b
+    return all(u.dtype == v.dtype and np.array_equal(u, v) for u, v in zip(a, b))
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_evt3_compiled_decoder_equals_numpy_reference(seed):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(0, 3000))
+    for kind in ("well_formed", "random", "reserved"):
+        words = _random_words(
+            rng, n, well_formed=kind != "random", reserved=kind == "reserved" and n > 0
+        )
+        got, ref = _decode_both(words, source="s.raw", byte_offset=100)
+        assert _same(got, ref), (kind, got if isinstance(got, str) else None, ref)
+        if kind == "well_formed":
+            assert not isinstance(ref, str)  # the generator really built valid streams
+            assert len(ref[0]) > 0 or n < 20
+
+
+@pytest.mark.parametrize(
+    "words",
+    [
+        [],
+        [0x0001, 0x2005],  # no TIME_HIGH
+        [0x0001, 0x6005],  # no TIME_HIGH, no events: empty
+        [0x8000, 0x2005],  # no row
+        [0x0003, 0x8000, 0x2005],  # a row before the first TIME_HIGH does not count
+        [0x8000, 0x0001, 0x4FFF],  # no vector base
+        [0x8000, 0x0001, 0x4000],  # an empty vector still needs its base
+        [0x3005, 0x8000, 0x0001, 0x5003],  # a base before the first TIME_HIGH does not count
+        [0x8000, 0x2005, 0x0001, 0xC000],  # reserved wins over the earlier missing row
+        [0x8FFF, 0x6010, 0x0000, 0x2000, 0x8001, 0x2001, 0xA301, 0x6FF0, 0xA200],
+        [0x8000, 0x0002, 0x37FF, 0x4FFF, 0x50FF, 0x3800, 0x5F81, 0x7123, 0xF456, 0xE001],
+    ],
+)
+def test_evt3_compiled_decoder_edge_cases(words):
+    got, ref = _decode_both(np.array(words, np.uint16), source="f", byte_offset=7)
+    assert _same(got, ref)
+
+
+def test_evt3_compiled_reader_equals_numpy_reader(tmp_path):
+    stream = _camera_stream()
+    path = tmp_path / "rec.raw"
+    write_evt3(path, stream, width=640, height=480)
+    a, b = read_evt3(path, backend="numba"), read_evt3(path, backend="numpy")
+    assert a.events.equals(b.events) and a.events.equals(stream)
+    cols = ("address", "ticks", "polarity", "x", "y")
+    assert [getattr(a.events, c).dtype for c in cols] == [getattr(b.events, c).dtype for c in cols]
+    # the compiled path skips re-validation: its columns must pass the validating constructor
+    again = EventStream(**{c: getattr(a.events, c) for c in cols}, resolution_us=1.0)
+    assert again.equals(a.events)
+    # hand-made stream: vectors, triggers, backwards steps, wraps; no geometry in the header
+    words = [0x8001, 0x6020, 0x0005, 0x2002, 0x6010, 0x2003, 0x3009, 0x4A0F, 0x5081, 0xA301,
+             0x8FFF, 0x8002, 0x2001, 0xA100]
+    path = _raw(tmp_path, words, header=b"% evt 3.0\n")
+    a, b = read_evt3(path), read_evt3(path, backend="numpy")
+    assert a.events.equals(b.events) and (a.width, a.height) == (b.width, b.height)
+    assert np.array_equal(a.triggers, b.triggers) and len(a.triggers) == 2
+    assert a.events.ticks.tolist() == sorted(a.events.ticks.tolist())
+    for words in ([0x8000, 0x0001, 0x2000 | 700], [0x8000, 0x0001, 0x2005, 0xB000]):
+        path = _raw(tmp_path, words, name="bad.raw")
+        msgs = []
+        for backend in ("numba", "numpy"):
+            with pytest.raises(EventFileError) as exc:
+                read_evt3(path, backend=backend)
+            msgs.append(str(exc.value))
+        assert msgs[0] == msgs[1]
+
+
+def test_evt3_compiled_encoder_equals_numpy_reference():
+    s = _camera_stream(n=5000, seed=3)
+    args = (s.x, s.y, s.ticks, s.polarity)
+    a = encode_evt3_words(*args, backend="numba")
+    b = encode_evt3_words(*args, backend="numpy")
+    assert a.dtype == b.dtype == np.uint16 and np.array_equal(a, b)
+    empty = [np.zeros(0, np.int64)] * 4
+    assert np.array_equal(encode_evt3_words(*empty), encode_evt3_words(*empty, backend="numpy"))
+    with pytest.raises(ValueError, match="backend"):
+        encode_evt3_words(*args, backend="cython")
+    with pytest.raises(ValueError, match="backend"):
+        decode_evt3_words(a, backend="cython")

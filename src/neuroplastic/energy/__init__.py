@@ -21,6 +21,7 @@ from .counters import (
     fan_out_from_dense,
     synops_from_spikes,
 )
+from .network import energy_from_network
 from .profiles import (
     ATP_HYDROLYSIS,
     HOROWITZ_45NM,
@@ -62,6 +63,7 @@ __all__ = [
     "analytic_synops",
     "conv2d_fan_out",
     "count_from_events",
+    "energy_from_network",
     "count_from_raster",
     "count_module_activity",
     "energy_report",

@@ -39,12 +39,18 @@ EVT 3.0 (Prophesee, event cameras up to 2048 x 2048)
     free ``meta``), the columns as little-endian arrays back to back, then the CRC-32 (uint32
     LE) of every preceding byte.
 
+Decoding and encoding run compiled by default (:mod:`neuroplastic.kernels.evt3_numba`: one
+pass of the state machine above over the words, outputs written in their final dtypes); the
+vectorized numpy implementations stay as the reference (``backend="numpy"``) and are tested to
+give identical events, triggers, words and errors.
+
 Every malformed or truncated file raises :class:`EventFileError` (a ``ValueError``) naming
 the file, the problem and, where it applies, the byte offset — never silently wrong data.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import struct
@@ -203,15 +209,76 @@ _STEP_LUT = np.zeros(16, np.int32)
 _STEP_LUT[0x4], _STEP_LUT[0x5] = 12, 8
 
 
+_BACKENDS = ("numba", "numpy")
+
+
+def _check_backend(backend: str) -> None:
+    if backend not in _BACKENDS:
+        raise ValueError(f"backend must be one of {_BACKENDS}, got {backend!r}")
+
+
+def _evt3_decode_checked(w: np.ndarray, width: int, source: str, byte_offset: int) -> tuple:
+    """Run the compiled decoder; raise the reference's errors. Returns its outputs after the
+    error code and index."""
+    from ..kernels.evt3_numba import (
+        ERR_NO_ROW,
+        ERR_NO_TIME,
+        ERR_NO_VECTOR_BASE,
+        ERR_RESERVED,
+        evt3_decode,
+    )
+
+    code, i, *out = evt3_decode(w, width)
+    if code == ERR_RESERVED:
+        raise EventFileError(
+            f"{source}: unknown EVT 3.0 word type 0x{int(w[i]) >> 12:X} at byte "
+            f"{byte_offset + 2 * i} (word 0x{int(w[i]):04X})"
+        )
+    if code == ERR_NO_TIME:
+        raise EventFileError(f"{source}: events but no EVT_TIME_HIGH word: time undefined")
+    if code == ERR_NO_ROW:
+        raise EventFileError(
+            f"{source}: event word at byte {byte_offset + 2 * i} before any EVT_ADDR_Y: "
+            "row undefined"
+        )
+    if code == ERR_NO_VECTOR_BASE:
+        raise EventFileError(
+            f"{source}: vector word at byte {byte_offset + 2 * i} before any VECT_BASE_X"
+        )
+    return tuple(out)
+
+
+def _triggers(t: np.ndarray, ids: np.ndarray, values: np.ndarray) -> np.ndarray:
+    out = np.empty(t.shape[0], TRIGGER_DTYPE)
+    out["t"], out["id"], out["value"] = t, ids, values
+    return out
+
+
 def decode_evt3_words(
-    words: np.ndarray, *, source: str = "<words>", byte_offset: int = 0
+    words: np.ndarray, *, source: str = "<words>", byte_offset: int = 0, backend: str = "numba"
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Decode EVT 3.0 words (uint16) into ``(x, y, t_us, p, triggers)`` arrays.
 
-    Vectorized over the whole buffer; see the module docstring for the state machine.
-    Raises :class:`EventFileError` on reserved word types, events without a row
-    (EVT_ADDR_Y) or vectors without a base (VECT_BASE_X).
+    ``x, y, t_us, p`` are int64 arrays in word order, ``triggers`` a :data:`TRIGGER_DTYPE`
+    array. ``backend="numba"`` (default) runs the compiled state machine of
+    :mod:`neuroplastic.kernels.evt3_numba`; ``"numpy"`` the vectorized reference (no
+    compilation). Both give identical results and errors. Raises :class:`EventFileError` on
+    reserved word types, events without a row (EVT_ADDR_Y) or vectors without a base
+    (VECT_BASE_X).
     """
+    _check_backend(backend)
+    if backend == "numpy":
+        return _decode_evt3_numpy(words, source=source, byte_offset=byte_offset)
+    w = np.ascontiguousarray(words, dtype=np.uint16)
+    x, y, t, p, _, tt, tid, tval, *_ = _evt3_decode_checked(w, 0, source, byte_offset)
+    i64 = np.int64
+    return x.astype(i64), y.astype(i64), t, p.astype(i64), _triggers(tt, tid, tval)
+
+
+def _decode_evt3_numpy(
+    words: np.ndarray, *, source: str = "<words>", byte_offset: int = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The vectorized numpy reference of :func:`decode_evt3_words`."""
     w = np.asarray(words, dtype=np.uint16)
     typ = (w >> 12).astype(np.uint8)
     reserved = _RESERVED_LUT[typ]
@@ -310,13 +377,15 @@ def decode_evt3_words(
     return x, y, t, p, triggers
 
 
-def encode_evt3_words(x, y, t_us, p) -> np.ndarray:
+def encode_evt3_words(x, y, t_us, p, *, backend: str = "numba") -> np.ndarray:
     """Encode events (sorted by ``t_us``, integer µs) as EVT 3.0 words (uint16).
 
     The stream starts with ``EVT_TIME_HIGH 0``; then per event: TIME_HIGH words when the high
     part changes (keep-alive steps of at most 2047), TIME_LOW when the time changes, ADDR_Y when
-    the row changes, and one ADDR_X word.
+    the row changes, and one ADDR_X word. ``backend``: ``"numba"`` (compiled, default) or
+    ``"numpy"`` (vectorized reference); identical words.
     """
+    _check_backend(backend)
     x = np.asarray(x, np.int64)
     y = np.asarray(y, np.int64)
     t = np.asarray(t_us, np.int64)
@@ -332,6 +401,10 @@ def encode_evt3_words(x, y, t_us, p) -> np.ndarray:
         raise ValueError("polarity must be 0 or 1")
     if n and (t.min() < 0 or np.any(np.diff(t) < 0)):
         raise ValueError("t_us must be non-negative and non-decreasing")
+    if backend == "numba":
+        from ..kernels.evt3_numba import evt3_encode
+
+        return evt3_encode(x, y, t, p, _MAX_HIGH_STEP)
     high = t >> 12
     low = t & 0xFFF
     prev_high = np.concatenate(([0], high[:-1]))
@@ -369,11 +442,13 @@ def _read_bytes(path) -> tuple[bytes, str]:
         return fh.read(), source
 
 
-def read_evt3(path) -> Evt3Recording:
+def read_evt3(path, *, backend: str = "numba") -> Evt3Recording:
     """Read a Prophesee EVT 3.0 ``.raw`` file (little-endian words).
 
     Events come in file order, except that a stream whose decoded times step backwards (the
-    readout of real sensors can, by a few µs) is stably sorted by time.
+    readout of real sensors can, by a few µs) is stably sorted by time. ``backend``:
+    ``"numba"`` (compiled state machine, default) or ``"numpy"`` (vectorized reference); both
+    return identical recordings and raise identical errors.
 
     Raises
     ------
@@ -381,6 +456,7 @@ def read_evt3(path) -> Evt3Recording:
         Missing or foreign header, truncated data (odd byte count), reserved word types,
         events before their row or vector base, coordinates outside the header geometry.
     """
+    _check_backend(backend)
     data, source = _read_bytes(path)
     header, offset = parse_raw_header(data, source=source)
     _check_evt3_header(header, source)
@@ -392,7 +468,11 @@ def read_evt3(path) -> Evt3Recording:
             "number of 16-bit EVT 3.0 words"
         )
     words = np.frombuffer(body, dtype="<u2")
-    x, y, t, p, triggers = decode_evt3_words(words, source=source, byte_offset=offset)
+    if backend == "numba":
+        return _read_evt3_compiled(words, header, width, height, source, offset)
+    x, y, t, p, triggers = decode_evt3_words(
+        words, source=source, byte_offset=offset, backend="numpy"
+    )
     if width is None:
         width = int(x.max()) + 1 if x.size else 1
         height = int(y.max()) + 1 if y.size else 1
@@ -408,6 +488,56 @@ def read_evt3(path) -> Evt3Recording:
     return Evt3Recording(
         events=events, width=width, height=height, header=header, triggers=triggers
     )
+
+
+def _read_evt3_compiled(
+    words: np.ndarray,
+    header: dict,
+    width: int | None,
+    height: int | None,
+    source: str,
+    offset: int,
+) -> Evt3Recording:
+    """The compiled path of :func:`read_evt3`: events decoded straight into their final dtypes
+    (addresses included when the header gives the width), no extra passes for the checks."""
+    w = np.ascontiguousarray(words, dtype=np.uint16)
+    x, y, t, p, address, tt, tid, tval, x_max, y_max, backwards = _evt3_decode_checked(
+        w, width or 0, source, offset
+    )
+    n_ev = x.shape[0]
+    if width is None:
+        width = int(x_max) + 1 if n_ev else 1
+        height = int(y_max) + 1 if n_ev else 1
+        address = y.astype(np.uint32) * np.uint32(width) + x
+    if n_ev and (x_max >= width or y_max >= height):
+        raise EventFileError(
+            f"{source}: event at x={int(x_max)} or y={int(y_max)} outside the "
+            f"{width}x{height} sensor of the header"
+        )
+    if backwards:  # sensors may step back a few µs: sort stably
+        order = np.argsort(t, kind="stable")
+        x, y, t, p, address = x[order], y[order], t[order], p[order], address[order]
+    events = _decoded_stream(address=address, ticks=t, polarity=p, x=x, y=y)
+    return Evt3Recording(
+        events=events, width=width, height=height, header=header, triggers=_triggers(tt, tid, tval)
+    )
+
+
+_STREAM_FIELDS = ("address", "ticks", "polarity", "resolution_us", "x", "y")
+
+
+def _decoded_stream(**cols: np.ndarray) -> EventStream:
+    """An :class:`EventStream` (1 µs ticks) from the compiled decoder's columns, without the
+    constructor's O(n) re-validation: the decoder already guarantees the dtypes (uint32,
+    int64, int8, uint16), the ranges (ticks >= 0, polarity 0/1, coordinates inside the checked
+    geometry) and the order (stably sorted when needed). Falls back to the validating
+    constructor if :class:`EventStream` ever gains fields this does not know."""
+    if tuple(f.name for f in dataclasses.fields(EventStream)) != _STREAM_FIELDS:
+        return EventStream(resolution_us=1.0, **cols)
+    stream = object.__new__(EventStream)
+    for name, value in dict(cols, resolution_us=1.0).items():
+        object.__setattr__(stream, name, value)
+    return stream
 
 
 def write_evt3(path, events: EventStream, *, width: int, height: int, header=None) -> None:
