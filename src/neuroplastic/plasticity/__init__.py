@@ -1,5 +1,14 @@
 """Local plasticity: Hebb, Oja, Sanger's PCA, STDP and its drift theory."""
 
+from .calcium import (
+    CalciumParams,
+    CalciumSpines,
+    CalciumState,
+    calcium_step,
+    efficacy_step,
+    init_calcium_state,
+    mg_unblock,
+)
 from .hebbian import HebbParams, hebb_step, oja_step, sanger_step
 from .pca import OjaPCA, SangerPCA
 from .stdp import (
@@ -26,6 +35,20 @@ from .stdp import (
     triplet_pair_sum,
     triplet_step,
 )
+from .structural import (
+    GROWTH_MODES,
+    SlotTable,
+    StructuralEvents,
+    StructuralParams,
+    empty_slot_table,
+    in_degree,
+    per_update_probability,
+    random_slot_table,
+    slot_table_from_csr,
+    slot_table_to_csr,
+    structural_step,
+    write_back_weights,
+)
 from .theory import (
     SharedInputPoisson,
     cross_correlogram,
@@ -36,6 +59,25 @@ from .theory import (
 )
 
 __all__ = [
+    "GROWTH_MODES",
+    "CalciumParams",
+    "CalciumSpines",
+    "CalciumState",
+    "SlotTable",
+    "StructuralEvents",
+    "StructuralParams",
+    "calcium_step",
+    "efficacy_step",
+    "empty_slot_table",
+    "in_degree",
+    "init_calcium_state",
+    "mg_unblock",
+    "per_update_probability",
+    "random_slot_table",
+    "slot_table_from_csr",
+    "slot_table_to_csr",
+    "structural_step",
+    "write_back_weights",
     "STDP",
     "CSRLayout",
     "ExponentialWindow",
