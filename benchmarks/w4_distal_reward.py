@@ -10,7 +10,9 @@ traces, reward 1–3 s after n2 fires within 20 ms of n1. We time the full hour 
 steps, one rep unless ``--reps-full``) and, for the side-by-side comparison, a shorter
 duration (``--compare-s``, default 60 s simulated) for both simulators.
 
-Brian2 (cython runtime, 1 thread, warm code cache) runs the same network and connectivity:
+Brian2 (cython runtime, 1 thread, warm code cache) runs the same network and connectivity
+(a neuron's repeated synapses onto one target deliver their current once, as MATLAB's
+``I(ind) = I(ind) + s`` does — the ``live`` flag):
 the ``daspnet.m`` half-step integration in a ``run_regularly`` operation, STDP traces set to
 0.1 at each spike, eligibility ``c`` and weights in a ``Synapses`` object updated every 10 ms,
 dopamine a shared variable of the neuron group. The reward rule (n1 → n2 within 20 ms, reward
@@ -114,18 +116,23 @@ def brian2_peer(duration_s: int, reps: int, seed: int, reward_op: bool) -> dict:
         se = Synapses(
             g,
             g,
-            "w : 1\nc : 1",
-            on_pre="isyn_post += w\nc -= 1.5*xs_post",
+            "w : 1\nc : 1\nlive : 1 (constant)",
+            on_pre="isyn_post += live*w\nc -= 1.5*xs_post",
             on_post="c += xs_pre",
         )
         pre = np.repeat(np.arange(ne), m)
         se.connect(i=pre, j=ref.post[:ne].reshape(-1).astype(np.int64))
         se.w = ref.s[:ne].reshape(-1)
+        se.live = ref.deliver[:ne].reshape(-1).astype(float)  # MATLAB I(ind)=I(ind)+s semantics
         se.run_regularly(
             "w = clip(w + (0.002 + DA_pre)*c, 0, 4)\nc = 0.99*c", dt=10 * ms, when="end"
         )
         si = Synapses(g, g, "w : 1", on_pre="isyn_post += w")
-        si.connect(i=np.repeat(np.arange(ne, n), m), j=ref.post[ne:].reshape(-1).astype(np.int64))
+        keep = ref.deliver[ne:].reshape(-1)  # inhibitory weights are fixed: drop the shadowed
+        si.connect(
+            i=np.repeat(np.arange(ne, n), m)[keep],
+            j=ref.post[ne:].reshape(-1)[keep].astype(np.int64),
+        )
         si.w = -1.0
         objs = [g, se, si]
         state = {"n1_last": -(10**9), "pending": {}, "rewards": 0, "k": 0}

@@ -14,7 +14,9 @@ Schedule of step ``k`` (time ``k + 1`` ms), following ``daspnet.m`` line by line
    back (the presynaptic trace at the spike's arrival);
 4. delivery: spikes fired ``lag = 0 .. D-1`` steps ago reach the synapses of delay ``lag + 1``
    (newest first; within a step in ascending neuron order, synapses in column order):
-   ``I_post += s``; LTD on excitatory synapses ``c_ij -= 1.5 x_post``;
+   ``I_post += s`` where ``deliver`` is set; LTD on excitatory synapses ``c_ij -= 1.5 x_post``.
+   ``deliver`` reproduces MATLAB's ``I(ind) = I(ind) + s'``: when ``ind`` repeats a target
+   (two synapses of one neuron, same delay, onto the same neuron) only the last one counts;
 5. ``v`` two Euler half-steps of 0.5 ms, ``u`` one 1 ms step;
 6. trace ``x ← 0.95 x``; dopamine ``DA ← 0.995 DA``;
 7. every 10 ms: ``s ← clip(s + (0.002 + DA) c, 0, s_max)`` on excitatory synapses, ``c ← 0.99 c``;
@@ -104,6 +106,7 @@ def run_block(
     s,
     sd,
     grp,  # (N, D + 1) int: synapses of delay j are columns grp[n, j-1] .. grp[n, j]-1
+    deliver,  # (N, M) bool: whether the synapse's weight reaches the target's input current
     in_ptr,  # (N + 1,) CSC over excitatory synapses by target
     in_syn,  # flat synapse index n*M + m
     in_delay,  # their delays (1..D)
@@ -172,7 +175,8 @@ def run_block(
                 src = fired_ring[sl, f]
                 for col in range(grp[src, lag], grp[src, lag + 1]):
                     p = post[src, col]
-                    current[p] += s[src, col]
+                    if deliver[src, col]:
+                        current[p] += s[src, col]
                     if src < n_exc:
                         sd[src, col] -= 1.5 * trace[now, p]
         nxt = (k + 1 + max_delay) % dp1
@@ -247,6 +251,7 @@ def run_block_reference(
     s,
     sd,
     grp,
+    deliver,
     in_ptr,
     in_syn,
     in_delay,
@@ -295,7 +300,8 @@ def run_block_reference(
             for src in fired_ring[sl, : fired_cnt[sl]]:
                 cols = np.arange(grp[src, lag], grp[src, lag + 1])
                 targets = post[src, cols]
-                np.add.at(current, targets, s[src, cols])
+                live = deliver[src, cols]
+                np.add.at(current, targets[live], s[src, cols][live])
                 if src < n_exc:
                     sd[src, cols] -= 1.5 * trace[now, targets]
         v[:] = v + 0.5 * ((0.04 * v + 5.0) * v + 140.0 - u + current)
