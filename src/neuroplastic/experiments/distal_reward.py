@@ -23,13 +23,13 @@ pairing has been buried under the network's other activity. Over an hour the cho
 grows to the maximum while the other weights stay low (the paper's Fig. 1: most end near 0).
 
 Measured, 1 h, final weight / maximum (rewarded; others' 99th percentile; others' median):
-``max_delay_ms=1`` (``daspnet.m``) seed 0: 0.95; 0.99; 0.08 — seed 1: 1.00; 0.93;
-0.07 — seed 2: 0.98; 0.98; 0.08. ``max_delay_ms=20`` (default, as in the paper) seed 0:
-1.00; 0.999; 0.09 — seed 1: 0.99; 0.94; 0.07 — seed 2: 1.00; 0.99; 0.08. The rewarded
-synapse reaches the maximum after 10-35 min and then fluctuates below it (a reward multiplies
-the eligibility of that moment by ~10, so one n2-before-n1 pairing shortly before a reward costs ~1.5); 0.3-1% of the others are
-also at the maximum at 1 h and their 99th percentile is still rising, so "above the others'
-99th percentile" holds narrowly or, for seed 0 at ``max_delay_ms=1``, not at the last sample.
+``max_delay_ms=1`` (``daspnet.m``) seed 0: 0.95; 0.99; 0.08 — seed 1: 1.00; 0.93; 0.07 — seed 2:
+0.98; 0.98; 0.08. ``max_delay_ms=20`` (default, as in the paper) seed 0: 1.00; 0.999; 0.09 — seed
+1: 0.99; 0.94; 0.07 — seed 2: 1.00; 0.99; 0.08. The rewarded synapse reaches the maximum after
+10-35 min and then fluctuates below it (a reward multiplies the eligibility of that moment by ~10,
+so one n2-before-n1 pairing shortly before a reward costs ~1.5); 0.3-1% of the others are also at
+the maximum at 1 h and their 99th percentile is still rising, so "above the others' 99th
+percentile" holds narrowly or, for seed 0 at ``max_delay_ms=1``, not at the last sample.
 
 The whole loop is one compiled kernel (:mod:`neuroplastic.kernels.izhikevich_numba`), run in
 blocks of 1 s; a numpy reference of the same arithmetic is tested to agree bit for bit.
