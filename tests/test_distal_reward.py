@@ -95,3 +95,12 @@ def test_config_validation():
         DistalRewardConfig(n1=900)
     with pytest.raises(ValueError, match="duration_s"):
         DistalRewardConfig(duration_s=0)
+
+
+def test_full_hour_rewarded_synapse_reaches_max_above_others():
+    """The experiment at full scale (1000 neurons, 1 h, 1-20 ms delays): the paper's result."""
+    res = run(DistalRewardConfig(seed=1), progress=False)
+    m = res.metrics
+    assert m["rewarded_weight_frac"] >= 0.9
+    assert m["rewarded_weight_frac"] > m["others_p99_frac"]
+    assert m["others_median_frac"] < 0.2
