@@ -449,7 +449,7 @@ class RecurrentLIF(LIFCell):
             dtype=dtype,
         )
         gain = check_finite("recurrent_gain", recurrent_gain)
-        self.recurrent = nn.Linear(n, n, bias=False)
+        self.recurrent = nn.Linear(n, n, bias=False, dtype=self.v_rest.dtype)
         gen = generator if generator is not None else torch.Generator().manual_seed(0)
         with torch.no_grad():
             w = torch.randn(n, n, generator=gen, dtype=torch.float64) * (gain / n**0.5)
