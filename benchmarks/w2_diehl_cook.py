@@ -8,7 +8,9 @@ script ``peer-bench/w2_bindsnet.py`` does), cycled in order.
 
 * ours: :class:`neuroplastic.models.DiehlCook` (compiled numba kernel), ``max_boosts=0`` so
   every sample is exactly one 350-step presentation, as for the peer (the input-boost rule
-  would re-present a silent sample; here it never triggers anyway). Spikes per sample are
+  would re-present a silent sample; here it never triggers anyway), and ``one_spike=True``
+  (at most one excitatory spike per step, as BindsNET's ``DiehlAndCookNodes`` default;
+  ``--no-one-spike`` turns it off, which roughly doubles our activity). Spikes per sample are
   counted by the kernel.
 * BindsNET 0.3.4 ``models.DiehlAndCook2015`` with its constructor defaults (PostPre STDP, the
   same rule as ours), one ``Ae`` spike monitor, ``reset_state_variables()`` after each sample,
@@ -18,8 +20,11 @@ script ``peer-bench/w2_bindsnet.py`` does), cycled in order.
   number (1.1 / 2.0 samples/s) is quoted in BENCHMARKS.md.
 
 Throughput is measured after a warm-up of ``--warmup`` samples (≥ 50, compilation included
-there), as the median over ``--reps`` blocks of ``--samples`` samples; the mean excitatory
-spikes per sample of each library is printed so that equal activity is checked, not assumed.
+there), as the median over ``--reps`` blocks of ``--samples`` samples. Equal activity is
+checked, not assumed: spikes per sample fall as the thresholds grow during training, so ours'
+mean excitatory spikes per sample is taken over exactly the samples on which the peer is timed
+(same images, same order, same point of training) and compared with the peer's; the run prints
+whether they agree within 15 % (``activity_matched`` in the JSON).
 Both libraries start from fresh random weights, so the two activities differ by what the
 implementations do, not by the training history.
 
@@ -65,7 +70,9 @@ def bench_ours(n: int, imgs, args) -> dict:
     from neuroplastic.models import DiehlCook, DiehlCookParams
 
     X = imgs.reshape(len(imgs), 784).to(torch.float64)
-    params = DiehlCookParams(n_input=784, max_rate_hz=args.intensity, max_boosts=0)
+    params = DiehlCookParams(
+        n_input=784, max_rate_hz=args.intensity, max_boosts=0, one_spike=args.one_spike
+    )
     model = DiehlCook(n, params, seed=args.seed)
     t0 = time.perf_counter()
     model.partial_fit(X[: args.warmup])
@@ -80,10 +87,15 @@ def bench_ours(n: int, imgs, args) -> dict:
         model.partial_fit(X[idx])
         rates.append(args.samples_ours / (time.perf_counter() - t0))
         spikes += model.history_["exc_spikes"][h0:]
+    # activity over exactly the samples the peer is timed on (same images, same order, same
+    # point of training): spikes per sample fall as thresholds grow, so windows must coincide
+    a, b = args.warmup_peer, args.warmup_peer + args.reps * args.samples_peer
     return {
         "samples_per_s": statistics.median(rates),
         "samples_per_s_all": rates,
         "exc_spikes_per_sample": statistics.fmean(spikes),
+        "exc_spikes_per_sample_peer_window": statistics.fmean(model.history_["exc_spikes"][a:b]),
+        "peer_window": [a, b],
         "warmup_s_incl_compile": warm_s,
     }
 
@@ -132,6 +144,15 @@ def bench_bindsnet(n: int, imgs, args) -> dict | None:
     }
 
 
+def _matched(ours: dict, peer: dict | None, tol: float = 0.15) -> bool | None:
+    """Whether ours' spikes per sample on the peer's timed samples are within ``tol`` of the
+    peer's (relative), i.e. whether the two ran at equal activity."""
+    if peer is None:
+        return None
+    o, p = ours["exc_spikes_per_sample_peer_window"], peer["exc_spikes_per_sample"]
+    return abs(o - p) <= tol * max(p, 1e-12)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer peer samples, N=100 only")
@@ -145,6 +166,8 @@ def main() -> None:
     ap.add_argument("--samples-peer", type=int, default=50)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-peers", action="store_true")
+    ap.add_argument("--no-one-spike", dest="one_spike", action="store_false",
+                    help="ours: allow several exc spikes/step (BindsNET: one)")  # fmt: skip
     args = ap.parse_args()
     if args.quick:
         args.samples_peer, args.warmup_peer = 20, 50
@@ -161,6 +184,11 @@ def main() -> None:
         peer = None if args.no_peers else bench_bindsnet(n, imgs, args)
         if peer is not None:
             print(f"N={n} bindsnet: {json.dumps(peer)}", flush=True)
+            o, p = ours["exc_spikes_per_sample_peer_window"], peer["exc_spikes_per_sample"]
+            print(f"N={n} activity on samples {ours['peer_window']}: ours {o:.1f}, bindsnet "
+                  f"{p:.1f} exc spikes/sample -> "
+                  f"{'matched' if _matched(ours, peer) else 'NOT matched'} (within 15%)",
+                  flush=True)  # fmt: skip
         rows[n] = (ours, peer)
     n0 = sizes[0]
     ours0, peer0 = rows[n0]
@@ -181,17 +209,22 @@ def main() -> None:
         "threads": args.threads,
         "n_exc": n0,
         "intensity_hz": args.intensity,
+        "one_spike": args.one_spike,
         "exc_spikes_per_sample": {
-            "ours": round(ours0["exc_spikes_per_sample"], 1),
+            "ours": round(ours0["exc_spikes_per_sample_peer_window"], 1),
             "bindsnet": round(peer0["exc_spikes_per_sample"], 1) if peer0 else None,
+            "window": ours0["peer_window"],
         },
+        "activity_matched": _matched(ours0, peer0),
         "by_n": {
             str(n): {
                 "ours": round(o["samples_per_s"], 2),
                 "bindsnet": round(p["samples_per_s"], 3) if p else None,
                 "ratio": round(o["samples_per_s"] / p["samples_per_s"], 2) if p else None,
-                "ours_exc_spikes": round(o["exc_spikes_per_sample"], 1),
+                "ours_exc_spikes": round(o["exc_spikes_per_sample_peer_window"], 1),
+                "ours_exc_spikes_timed_blocks": round(o["exc_spikes_per_sample"], 1),
                 "bindsnet_exc_spikes": round(p["exc_spikes_per_sample"], 1) if p else None,
+                "activity_matched": _matched(o, p),
             }
             for n, (o, p) in rows.items()
         },

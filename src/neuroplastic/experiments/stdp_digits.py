@@ -7,7 +7,12 @@ held-out digit is classified by all-neuron voting. Default: scikit-learn's 8×8 
 (1797 images, stratified 75/25 split), N = 100, a few epochs — a couple of minutes at most on
 one core. ``dataset="mnist"`` runs the paper's setting (784 inputs; needs MNIST on disk, see
 :func:`neuroplastic.data.mnist.load_mnist`); the paper reports 82.9 % (N = 100) and 87.0 %
-(N = 400) test accuracy after one to three epochs of 60 000 images.
+(N = 400) test accuracy after one to three epochs of 60 000 images. Its defaults differ from
+the digits ones where that was measured to matter: strong lateral inhibition (120 mV, as
+BindsNET's ``eth_mnist`` example) and at most one excitatory spike per step (``one_spike``,
+BindsNET's node default) make the layer nearly winner-take-all; one epoch then gives 87.8 %
+at N = 100 (vs 66.2 % with the paper's 17.5 mV in this current-based network) and 91.6 % at
+N = 400.
 
 Figures: confusion matrix, receptive fields (each neuron's incoming weights as an image),
 weight histogram, and the training curve (excitatory spikes per sample, running accuracy).
@@ -23,7 +28,7 @@ from typing import Literal
 import numpy as np
 import torch
 
-from .._validation import check_choice, check_int, check_positive
+from .._validation import check_choice, check_int, check_nonnegative, check_positive
 from .base import Result, register
 
 __all__ = ["StdpDigitsConfig", "run"]
@@ -42,6 +47,8 @@ class StdpDigitsConfig:
     eta_pre: float = 1e-4  # STDP depression per presynaptic spike
     eta_post: float | None = None  # STDP potentiation per post spike; None: 0.02 digits, 0.01 MNIST
     theta_plus_mv: float = 0.05  # adaptive-threshold increment per spike
+    w_inh_exc_mv: float | None = None  # inhibitory drop per inh spike; None: 17.5 digits, 120 MNIST
+    one_spike: bool | None = None  # at most 1 exc spike per step; None: False digits, True MNIST
     seed: int = 0  # split, initial weights, input spike streams, sample order
 
     def __post_init__(self) -> None:
@@ -51,6 +58,10 @@ class StdpDigitsConfig:
         check_int("n_train", self.n_train, 1)
         check_int("n_test", self.n_test, 1)
         check_positive("max_rate_hz", self.max_rate_hz)
+        if self.w_inh_exc_mv is not None:
+            check_nonnegative("w_inh_exc_mv", self.w_inh_exc_mv)
+        if self.one_spike is not None and not isinstance(self.one_spike, bool):
+            raise ValueError(f"one_spike must be a bool or None, got {self.one_spike!r}")
         check_int("seed", self.seed, 0)
 
 
@@ -161,6 +172,14 @@ def run(config: StdpDigitsConfig, *, progress: bool = True) -> Result:
     if wsum is None:
         wsum = 0.2 if digits else 0.1
     eta_post = config.eta_post if config.eta_post is not None else (0.02 if digits else 0.01)
+    # MNIST: strong lateral inhibition (BindsNET's eth_mnist example uses 120) and at most one
+    # excitatory spike per step (BindsNET's node default) make the layer nearly winner-take-all;
+    # measured on MNIST N=100 (10k training samples): 59.9 % with 17.5 mV and several spikes per
+    # step, 79.3 % with 120 mV, 83.2 % with 120 mV and one spike per step
+    w_ie = config.w_inh_exc_mv
+    if w_ie is None:
+        w_ie = 17.5 if digits else 120.0
+    one_spike = config.one_spike if config.one_spike is not None else not digits
     params = DiehlCookParams(
         n_input=x_tr.shape[1],
         max_rate_hz=config.max_rate_hz,
@@ -169,6 +188,8 @@ def run(config: StdpDigitsConfig, *, progress: bool = True) -> Result:
         eta_pre=config.eta_pre,
         eta_post=eta_post,
         theta_plus_mv=config.theta_plus_mv,
+        w_inh_exc_mv=w_ie,
+        one_spike=one_spike,
     )
     model = DiehlCook(config.n_exc, params, seed=config.seed)
     t0 = time.perf_counter()

@@ -124,6 +124,7 @@ def present(
     th_plus = prm[15]
     ref_e_steps = iprm[0]
     ref_i_steps = iprm[1]
+    one_spike = iprm[2] != 0
 
     v_e = np.full(N, rest_e)
     v_i = np.full(N, rest_i)
@@ -191,6 +192,8 @@ def present(
                     inp[j] += w[i, j]
         # ---- excitatory layer: decay, integrate (unless refractory), threshold, reset
         n_post = 0
+        best_over = 0.0
+        best_j = 0
         for j in range(N):
             v = rest_e + (v_e[j] - rest_e) * dec_e
             if learn:
@@ -202,15 +205,26 @@ def present(
                 v = v + inp[j]
                 v = v - w_ie * float(n_inh_prev - s_i_prev[j])
                 if v >= thr_e + theta[j]:
+                    over = v - (thr_e + theta[j])
+                    if n_post == 0 or over > best_over:
+                        best_over = over
+                        best_j = j
                     s_e[j] = 1
                     v = reset_e
                     ref_e[j] = ref_e_steps
-                    counts[j] += 1
                     post_list[n_post] = j
                     n_post += 1
                     if learn:
                         theta[j] = theta[j] + th_plus
             v_e[j] = v
+        if one_spike and n_post > 1:  # keep only the winner's spike
+            for b in range(n_post):
+                s_e[post_list[b]] = 0
+            s_e[best_j] = 1
+            post_list[0] = best_j
+            n_post = 1
+        for b in range(n_post):
+            counts[post_list[b]] += 1
         n_exc += n_post
         # ---- inhibitory layer, driven one-to-one by the excitatory spikes of step t-1
         n_inh_now = 0

@@ -24,6 +24,11 @@ Network (Diehl & Cook 2015, *Front. Comput. Neurosci.* 9:99; defaults follow Bin
 * Rest: every state variable except :math:`\theta` returns to rest (as the paper intends and
   BindsNET does by resetting); :math:`\theta` decays exactly by :math:`e^{-t_\mathrm{rest}/
   \tau_\theta}` — the rest is fast-forwarded, not simulated.
+* ``one_spike`` (off by default; BindsNET's ``DiehlAndCookNodes`` default): at most one
+  excitatory spike per step. Every neuron that crosses its threshold is reset, made refractory
+  and raises its threshold (as in BindsNET), but only the one with the largest overshoot
+  :math:`v_j - (\vartheta + \theta_j)` (lowest index on ties; BindsNET draws it at random)
+  emits a spike, i.e. counts, drives its inhibitory partner and triggers STDP.
 * Input boost: a presentation with fewer than ``min_spikes`` excitatory spikes is repeated with
   the maximum rate raised by ``boost_rate_hz`` (the paper's ``input_intensity += 1``, i.e. +pixel/8
   = +31.875 Hz), at most ``max_boosts`` times; learning stays on during repeats.
@@ -110,6 +115,7 @@ class DiehlCookParams:
     w_max: float = 1.0  # upper weight bound (lower bound is 0)
     w_init_max: float = 0.3  # initial weights uniform in [0, w_init_max), then normalised
     weight_sum_per_input: float = 0.1  # column sum target / n_input (78.4 for 784 inputs)
+    one_spike: bool = False  # at most one exc spike per step (BindsNET's one_spike=True)
 
     def __post_init__(self) -> None:
         check_int("n_input", self.n_input, 1)
@@ -144,6 +150,8 @@ class DiehlCookParams:
         check_positive("w_max", self.w_max)
         check_range("w_init_max", self.w_init_max, 0.0, self.w_max)
         check_positive("weight_sum_per_input", self.weight_sum_per_input)
+        if not isinstance(self.one_spike, bool):
+            raise ValueError(f"one_spike must be a bool, got {self.one_spike!r}")
         if self.weight_sum_per_input > self.w_max:
             raise ValueError(
                 f"weight_sum_per_input ({self.weight_sum_per_input!r}) must not exceed w_max "
@@ -165,7 +173,7 @@ class DiehlCookCoefficients(NamedTuple):
     """Per-step constants derived once from :class:`DiehlCookParams` (float64 / int64)."""
 
     prm: np.ndarray  # (16,) float64, order documented in kernels.diehl_cook_numba
-    iprm: np.ndarray  # (2,) int64: refractory steps (exc, inh)
+    iprm: np.ndarray  # (3,) int64: refractory steps (exc, inh), one_spike (0/1)
     table_pre: np.ndarray  # (n_steps,) exp(-d dt / tau_pre), d = 0..n_steps-1
     table_post: np.ndarray  # (n_steps,) exp(-d dt / tau_post)
 
@@ -195,7 +203,8 @@ def coefficients(p: DiehlCookParams) -> DiehlCookCoefficients:
         dtype=np.float64,
     )
     iprm = np.array(
-        [int(round(p.t_ref_exc_ms / dt)), int(round(p.t_ref_inh_ms / dt))], dtype=np.int64
+        [int(round(p.t_ref_exc_ms / dt)), int(round(p.t_ref_inh_ms / dt)), int(p.one_spike)],
+        dtype=np.int64,
     )
     d = np.arange(p.n_steps, dtype=np.float64)
     table_pre = np.array([math.exp(-k * dt / p.tau_pre_ms) for k in d])
@@ -302,6 +311,7 @@ def present_reference(
     (dec_e, rest_e, reset_e, thr_e, dec_i, rest_i, reset_i, thr_i, w_ei, w_ie, dec_th,
      dec_th_rest, eta_pre, eta_post, w_max, th_plus) = prm  # fmt: skip
     ref_e_steps, ref_i_steps = int(coef.iprm[0]), int(coef.iprm[1])
+    one_spike = bool(coef.iprm[2])
     tpre = torch.from_numpy(coef.table_pre)
     tpost = torch.from_numpy(coef.table_post)
     n_in, N = w.shape
@@ -339,10 +349,17 @@ def present_reference(
         vin = vin - w_ie * (n_inh_prev - s_i_prev.to(torch.int64)).to(f64)
         v = torch.where(free, vin, v)
         s_e = free & (v >= thr_e + theta)
+        over = v - (thr_e + theta)
         v = torch.where(s_e, torch.full_like(v, reset_e), v)
         ref_e = torch.where(s_e, ref_e_steps, torch.clamp(ref_e - 1, min=0))
         if learn:
             theta.copy_(torch.where(s_e, theta + th_plus, theta))
+        if one_spike and int(s_e.sum()) > 1:
+            # every crosser was reset (and raised its threshold); only the largest overshoot
+            # spikes (argmax: first index on ties)
+            win = int(torch.argmax(torch.where(s_e, over, -math.inf)))
+            s_e = torch.zeros_like(s_e)
+            s_e[win] = True
         v_e = v
         counts += s_e.to(torch.int64)
         n_post = int(s_e.sum())
