@@ -8,7 +8,6 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from .._validation import check_choice, check_int, check_positive, check_range
 from ..network import Network
@@ -132,5 +131,4 @@ def run(config: CubaConfig, *, progress: bool = True) -> Result:
     ax.bar(names, [synops[k] for k in names], color="tab:green")
     ax.set(ylabel="synaptic events", title="SynOps per projection")
     figs["synops"] = fig
-    _ = torch
     return Result(metrics=metrics, figures=figs)

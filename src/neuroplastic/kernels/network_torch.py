@@ -15,7 +15,7 @@ def run_steps_reference(
     sim, t0, n_steps, noise, cur, src, pop_counts, ev, ev_n, rec_v, rec_th, rec_is, rec_n
 ) -> int:
     B, C, D = sim.v.shape[0], sim.C, sim.D
-    n_lif, n_total = sim.n_lif, sim.n_total
+    n_lif = sim.n_lif
     dev = sim.v.device
     coef = sim.coef
     mon = sim.mon_mask.to(torch.bool)
@@ -87,5 +87,4 @@ def run_steps_reference(
             rec_th[r] = sim.theta[:, sim.rec_idx].cpu().numpy()
             rec_is[r] = sim.isyn[:, :, sim.rec_idx].transpose(1, 2).cpu().numpy()
             rec_n[0] = r + 1
-    _ = n_total
     return n_steps

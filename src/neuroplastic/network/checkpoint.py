@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
@@ -171,4 +170,3 @@ def load_checkpoint(net: Network, path: str | Path) -> None:
             m._counts.append(t[f"rate/{name}/counts"].numpy().copy())
     net.step = int(meta["step"])
     sim._block_cache.clear()
-    _ = torch

@@ -13,7 +13,6 @@ Randomness (mismatch, initial potentials, connectivity, noise, Poisson inputs) d
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -476,10 +475,3 @@ class Network:
             f"backend={self.backend!r}, populations=({pops}), "
             f"projections={len(self._projections)}, t_ms={self.t_ms:g})"
         )
-
-
-def _ceil_div(a: int, b: int) -> int:
-    return -(-a // b)
-
-
-_ = math  # keep math import for docs of units

@@ -385,7 +385,3 @@ class Simulation:
                 izeros(1),
             )
         net.compile_s = time.perf_counter() - t0
-
-
-def _unused(x: Any) -> None:  # pragma: no cover
-    _ = x
