@@ -4,9 +4,9 @@ Private module: :mod:`neuroplastic.surrogate.functional` calls these from custom
 functions; the plain torch loop there is the reference they are tested against.
 
 * ``lif_forward`` / ``lif_backward`` — the membrane recurrence over time and its reverse-time
-  adjoint (surrogate gradient), vectorised over ``batch * neurons``; single-threaded on
-  purpose: the loops are memory-bound, and a parallel loop on a loaded 2-core machine waited
-  for descheduled workers (``n_chunks`` still splits the work for cache locality).
+  adjoint (surrogate gradient), SIMD-vectorised over ``batch * neurons`` (running state in
+  private buffers, so LLVM can prove no aliasing); single-threaded on purpose: a parallel
+  loop on a loaded 2-core machine waited for descheduled workers.
 * ``csr_from_dense`` / ``spmm_forward`` / ``spmm_grad_weight`` — event-driven projection: only
   the non-zero input entries (spikes) touch the weights.
 
@@ -46,25 +46,29 @@ def lif_forward(cur, v0, v_rest, decay, drive, thr, v_reset, subtract, n_chunks,
 
     cur, spk, mem: (T, N); v0, v_out and the coefficients: (N,) (tiled over the batch).
     ``mem`` receives the pre-reset membrane ``u_t``, ``spk`` the spikes as 0/1.
+    ``n_chunks`` is unused (kept for the call signature): the inner loop runs over whole rows
+    with the running membrane in a private buffer, which lets LLVM vectorise it.
     """
     T, N = cur.shape
-    width = (N + n_chunks - 1) // n_chunks
-    for ch in prange(n_chunks):
-        j0 = ch * width
-        j1 = min(N, j0 + width)
-        for j in range(j0, j1):
-            v_out[j] = v0[j]
-        for t in range(T):
-            for j in range(j0, j1):
-                acc = v_rest[j] + (v_out[j] - v_rest[j]) * decay[j]
-                acc = acc + drive[j] * cur[t, j]
-                mem[t, j] = acc
-                s = acc - thr[j] > 0
-                spk[t, j] = s
-                if subtract:
-                    v_out[j] = acc - s * (thr[j] - v_reset[j])
-                else:
-                    v_out[j] = acc * (1 - s) + v_reset[j] * s
+    one = np.float32(1.0)
+    zero = np.float32(0.0)
+    rs = thr - v_reset
+    v = v0.copy()
+    for t in range(T):
+        c = cur[t]
+        m = mem[t]
+        sp = spk[t]
+        for j in range(N):
+            acc = v_rest[j] + (v[j] - v_rest[j]) * decay[j]
+            acc = acc + drive[j] * c[j]
+            m[j] = acc
+            s = one if acc - thr[j] > zero else zero
+            sp[j] = s
+            if subtract:
+                v[j] = acc - s * rs[j]
+            else:
+                v[j] = acc * (one - s) + v_reset[j] * s
+    v_out[:] = v
 
 
 @njit(cache=True)
@@ -77,48 +81,53 @@ def lif_backward(
     Writes dL/dcur (T, N), dL/dv0 (N,) and per-neuron-and-batch sums over time of dL/ddecay
     and dL/dthr (N,). Reset: subtract ``v = u - s (thr - v_reset)``; hard
     ``v = u (1 - s) + v_reset s``; with ``detach_reset`` no gradient flows through ``s`` there.
+    Running sums live in private buffers (vectorisable inner loop); ``n_chunks`` is unused.
     """
     T, N = g_cur.shape
-    width = (N + n_chunks - 1) // n_chunks
-    for ch in prange(n_chunks):
-        j0 = ch * width
-        j1 = min(N, j0 + width)
-        for j in range(j0, j1):
-            g_v0[j] = g_vT[j]  # running dL/dv_t
-            g_decay[j] = 0.0
-            g_thr[j] = 0.0
-        for t in range(T - 1, -1, -1):
-            for j in range(j0, j1):
-                gv = g_v0[j]
-                u = mem[t, j]
-                s = spk[t, j]
-                x = u - thr[j]
-                sg = _surrogate(x, kind, slope)
-                gs = g_spk[t, j]
+    gvb = g_vT.copy()  # running dL/dv_t
+    gdb = np.zeros_like(g_decay)
+    gtb = np.zeros_like(g_thr)
+    rs = thr - v_reset
+    for t in range(T - 1, -1, -1):
+        mt = mem[t]
+        st = spk[t]
+        gst = g_spk[t]
+        gct = g_cur[t]
+        tp = t - 1 if t > 0 else 0
+        mp = mem[tp]
+        spp = spk[tp]
+        for j in range(N):
+            gv = gvb[j]
+            u = mt[j]
+            s = st[j]
+            x = u - thr[j]
+            sg = _surrogate(x, kind, slope)
+            gs = gst[j]
+            if subtract:
+                gu = gv
+                if not detach_reset:
+                    gs = gs - gv * rs[j]
+                gtb[j] = gtb[j] - gv * s
+            else:
+                gu = gv * (1 - s)
+                if not detach_reset:
+                    gs = gs + gv * (v_reset[j] - u)
+            gx = gs * sg
+            gu = gu + gx
+            gtb[j] = gtb[j] - gx
+            gct[j] = drive[j] * gu
+            if t > 0:
                 if subtract:
-                    gu = gv
-                    if not detach_reset:
-                        gs = gs - gv * (thr[j] - v_reset[j])
-                    g_thr[j] = g_thr[j] - gv * s
+                    vp = mp[j] - spp[j] * rs[j]
                 else:
-                    gu = gv * (1 - s)
-                    if not detach_reset:
-                        gs = gs + gv * (v_reset[j] - u)
-                gx = gs * sg
-                gu = gu + gx
-                g_thr[j] = g_thr[j] - gx
-                g_cur[t, j] = drive[j] * gu
-                if t > 0:
-                    up = mem[t - 1, j]
-                    sp = spk[t - 1, j]
-                    if subtract:
-                        vp = up - sp * (thr[j] - v_reset[j])
-                    else:
-                        vp = up * (1 - sp) + v_reset[j] * sp
-                else:
-                    vp = v0[j]
-                g_decay[j] = g_decay[j] + gu * (vp - v_rest[j])
-                g_v0[j] = gu * decay[j]
+                    vp = mp[j] * (1 - spp[j]) + v_reset[j] * spp[j]
+            else:
+                vp = v0[j]
+            gdb[j] = gdb[j] + gu * (vp - v_rest[j])
+            gvb[j] = gu * decay[j]
+    g_v0[:] = gvb
+    g_decay[:] = gdb
+    g_thr[:] = gtb
 
 
 @njit(cache=True)
