@@ -25,19 +25,32 @@ from numba import njit, prange
 FAST_SIGMOID, ARCTAN, SIGMOID, TRIANGLE = 0, 1, 2, 3
 
 
-@njit(inline="always", cache=True)
-def _surrogate(x, kind, k):
+@njit(cache=True, error_model="numpy")
+def _surrogate_row(m, thr, kind, c, out):
+    """``out[j] = sigma'(m[j] - thr[j])`` for one row; ``c`` = (1, k, pi k / 2, k / 2) in the
+    arrays' dtype, so that the arithmetic matches :func:`..spike.surrogate_grad` in that dtype.
+
+    The branch on ``kind`` sits outside the loops (each loop vectorises on its own);
+    ``error_model="numpy"`` drops Python's zero-division check, which blocked vectorisation.
+    """
+    one, k, ka, kh = c[0], c[1], c[2], c[3]
+    N = out.shape[0]
     if kind == 0:
-        d = k * abs(x) + 1.0
-        return 1.0 / (d * d)
-    if kind == 1:
-        a = (0.5 * math.pi) * k * x
-        return (0.5 * k) / (1.0 + a * a)
-    if kind == 2:
-        z = 1.0 / (1.0 + math.exp(-(k * x)))
-        return k * z * (1.0 - z)
-    t = 1.0 - k * abs(x)
-    return k * t if t > 0.0 else 0.0
+        for j in range(N):
+            d = k * abs(m[j] - thr[j]) + one
+            out[j] = one / (d * d)
+    elif kind == 1:
+        for j in range(N):
+            a = ka * (m[j] - thr[j])
+            out[j] = kh / (one + a * a)
+    elif kind == 2:
+        for j in range(N):
+            z = one / (one + np.exp(-(k * (m[j] - thr[j]))))
+            out[j] = k * z * (one - z)
+    else:
+        for j in range(N):
+            t = one - k * abs(m[j] - thr[j])
+            out[j] = k * max(t, one - one)
 
 
 @njit(cache=True)
@@ -71,63 +84,79 @@ def lif_forward(cur, v0, v_rest, decay, drive, thr, v_reset, subtract, n_chunks,
     v_out[:] = v
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def lif_backward(
     g_spk, g_vT, mem, spk, v0, v_rest, decay, drive, thr, v_reset, subtract, detach_reset,
-    kind, slope, n_chunks, g_cur, g_v0, g_decay, g_thr,
+    kind, consts, n_chunks, g_cur, g_v0, g_decay, g_thr,
 ):
     """Reverse-time adjoint of :func:`lif_forward` (same flattened layout).
 
     Writes dL/dcur (T, N), dL/dv0 (N,) and per-neuron-and-batch sums over time of dL/ddecay
     and dL/dthr (N,). Reset: subtract ``v = u - s (thr - v_reset)``; hard
     ``v = u (1 - s) + v_reset s``; with ``detach_reset`` no gradient flows through ``s`` there.
-    Running sums live in private buffers (vectorisable inner loop); ``n_chunks`` is unused.
+    ``consts`` = (1, k, pi k / 2, k / 2) in the arrays' dtype (see :func:`_surrogate_row`).
+    Each step runs a few short loops over private row buffers (surrogate, previous membrane,
+    then the adjoint), each simple enough for LLVM to vectorise; ``n_chunks`` is unused.
     """
     T, N = g_cur.shape
+    one = consts[0]
     gvb = g_vT.copy()  # running dL/dv_t
     gdb = np.zeros_like(g_decay)
     gtb = np.zeros_like(g_thr)
+    sgb = np.empty_like(g_thr)  # surrogate derivative of this step
+    vpb = np.empty_like(g_thr)  # post-reset membrane of the previous step, minus v_rest
     rs = thr - v_reset
     for t in range(T - 1, -1, -1):
         mt = mem[t]
         st = spk[t]
         gst = g_spk[t]
         gct = g_cur[t]
-        tp = t - 1 if t > 0 else 0
-        mp = mem[tp]
-        spp = spk[tp]
-        for j in range(N):
-            gv = gvb[j]
-            u = mt[j]
-            s = st[j]
-            x = u - thr[j]
-            sg = _surrogate(x, kind, slope)
-            gs = gst[j]
+        _surrogate_row(mt, thr, kind, consts, sgb)
+        if t > 0:
+            mp = mem[t - 1]
+            spp = spk[t - 1]
             if subtract:
-                gu = gv
+                for j in range(N):
+                    vpb[j] = (mp[j] - spp[j] * rs[j]) - v_rest[j]
+            else:
+                for j in range(N):
+                    vpb[j] = (mp[j] * (one - spp[j]) + v_reset[j] * spp[j]) - v_rest[j]
+        else:
+            for j in range(N):
+                vpb[j] = v0[j] - v_rest[j]
+        if subtract:
+            for j in range(N):
+                gv = gvb[j]
+                gs = gst[j]
                 if not detach_reset:
                     gs = gs - gv * rs[j]
-                gtb[j] = gtb[j] - gv * s
-            else:
-                gu = gv * (1 - s)
+                gx = gs * sgb[j]
+                gu = gv + gx
+                gtb[j] = (gtb[j] - gv * st[j]) - gx
+                gct[j] = drive[j] * gu
+                gdb[j] = gdb[j] + gu * vpb[j]
+                gvb[j] = gu * decay[j]
+        else:
+            for j in range(N):
+                gv = gvb[j]
+                gs = gst[j]
                 if not detach_reset:
-                    gs = gs + gv * (v_reset[j] - u)
-            gx = gs * sg
-            gu = gu + gx
-            gtb[j] = gtb[j] - gx
-            gct[j] = drive[j] * gu
-            if t > 0:
-                if subtract:
-                    vp = mp[j] - spp[j] * rs[j]
-                else:
-                    vp = mp[j] * (1 - spp[j]) + v_reset[j] * spp[j]
-            else:
-                vp = v0[j]
-            gdb[j] = gdb[j] + gu * (vp - v_rest[j])
-            gvb[j] = gu * decay[j]
+                    gs = gs + gv * (v_reset[j] - mt[j])
+                gx = gs * sgb[j]
+                gu = gv * (one - st[j]) + gx
+                gtb[j] = gtb[j] - gx
+                gct[j] = drive[j] * gu
+                gdb[j] = gdb[j] + gu * vpb[j]
+                gvb[j] = gu * decay[j]
     g_v0[:] = gvb
     g_decay[:] = gdb
     g_thr[:] = gtb
+
+
+def surrogate_consts(kind_slope: float, dtype) -> np.ndarray:
+    """The constants (1, k, pi k / 2, k / 2) of :func:`_surrogate_row` in ``dtype``."""
+    k = float(kind_slope)
+    return np.array([1.0, k, (0.5 * math.pi) * k, 0.5 * k], dtype=dtype)
 
 
 @njit(cache=True)

@@ -172,7 +172,9 @@ class _LIFFused(torch.autograd.Function):
             _kernels.lif_backward(
                 g_spk.numpy(), g_vT.numpy(), mem.numpy(), spk.numpy(), v0f.numpy(),
                 vr.numpy(), dc.numpy(), dr.numpy(), th.numpy(), vs.numpy(), subtract, detach,
-                surrogate.code, surrogate.slope, _n_chunks(), g_cur.numpy(), g_v0.numpy(),
+                surrogate.code,
+                _kernels.surrogate_consts(surrogate.slope, mem.numpy().dtype), _n_chunks(),
+                g_cur.numpy(), g_v0.numpy(),
                 g_dec.numpy(), g_thr.numpy(),
             )
         else:
