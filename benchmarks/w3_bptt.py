@@ -26,7 +26,7 @@ import time
 
 T, B, NIN, NH, NOUT, BETA, THR, GAIN = 100, 64, 700, 256, 20, 0.9, 1.0, 2.0
 DENSE_GFLOP = 3 * 2 * T * B * (NIN * NH + NH * NH + NH * NOUT) / 1e9  # fwd + 2x bwd, dense
-LIBS = ("neuroplastic", "neuroplastic-event", "torch-loop", "spikingjelly", "snntorch", "norse")
+LIBS = ("neuroplastic", "neuroplastic-dense", "torch-loop", "spikingjelly", "snntorch", "norse")
 
 
 def pin(threads: int) -> None:
@@ -42,7 +42,7 @@ def build(lib: str):
     if lib.startswith("neuroplastic"):
         from neuroplastic.surrogate import LIF, EventLinear, Sequential, discrete_lif_params
 
-        md = 0.1 if lib.endswith("event") else 0.0  # event-driven projection off by default
+        md = 0.0 if lib.endswith("dense") else 0.1  # default: event-driven below 10% density
         p = discrete_lif_params(BETA, THR, reset_mode="subtract")
         net = Sequential(EventLinear(NIN, NH, max_density=md), LIF(NH, p),
                          EventLinear(NH, NH, max_density=md), LIF(NH, p),
@@ -158,8 +158,14 @@ def worker(lib: str, threads: int, warmup: int, steps: int, seed: int) -> dict:
             times.append((t1 - t0) * 1e3)
             losses.append(float(loss))
             rates.append(float(counts.detach().mean()) / T)
+    engine = None
+    if lib.startswith("neuroplastic"):
+        from neuroplastic.surrogate.functional import kernel_engine
+
+        k = kernel_engine()
+        engine = "torch" if k is None else ("c" if type(k).__name__ == "CEngine" else "numba")
     return {
-        "lib": lib, "ms": statistics.median(times), "ms_min": min(times),
+        "lib": lib, "engine": engine, "ms": statistics.median(times), "ms_min": min(times),
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
         "first_loss": losses[0], "last_loss": losses[-1], "out_rate": statistics.mean(rates),
     }
@@ -237,7 +243,8 @@ def main() -> None:
         "workload": "W3", "unit": "ms/step", "ours": ours, "peers": peers,
         "ratio_vs_best_peer": ours / best if peers else None, "better": "lower",
         "peak_rss_mib": {k: v["peak_rss_mib"] for k, v in summary.items()},
-        "ours_event_projection_ms": summary.get("neuroplastic-event", {}).get("ms"),
+        "ours_dense_projection_ms": summary.get("neuroplastic-dense", {}).get("ms"),
+        "ours_kernel_engine": runs.get("neuroplastic", [{}])[0].get("engine"),
         "sgemm_gflops": round(peak, 1),
         "ours_fraction_of_sgemm_peak": (DENSE_GFLOP / (ours / 1e3)) / peak,
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import shutil
 
 import pytest
 import torch
@@ -34,6 +35,16 @@ from neuroplastic.surrogate import (
 from neuroplastic.surrogate.functional import synaptic_scan
 
 F64 = torch.float64
+HAVE_CC = shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
+
+
+@pytest.fixture(params=["c", "numba"])
+def engine(request, monkeypatch):
+    """Run a test with each compiled kernel engine (the C one needs a C compiler)."""
+    if request.param == "c" and not HAVE_CC:
+        pytest.skip("no C compiler: the C kernels are unavailable")
+    monkeypatch.setenv("NEUROPLASTIC_KERNELS", request.param)
+    return request.param
 
 
 def _smooth(kind: str, k: float, x: torch.Tensor) -> torch.Tensor:
@@ -132,7 +143,7 @@ def test_cuba_layer_equals_lif_step_with_receive_synaptic():
 @pytest.mark.parametrize("reset", ["subtract", "hard"])
 @pytest.mark.parametrize("detach", [False, True])
 @pytest.mark.parametrize("kind", ["fast_sigmoid", "sigmoid"])
-def test_fused_equals_loop_of_cells_forward_and_gradients(reset, detach, kind):
+def test_fused_equals_loop_of_cells_forward_and_gradients(reset, detach, kind, engine):
     p = discrete_lif_params(0.9, 1.0, reset_mode=reset)
     kw = dict(surrogate=Surrogate(kind, 5.0), detach_reset=detach, learn_decay=True,
               learn_threshold=True)
@@ -161,7 +172,7 @@ def test_fused_equals_loop_of_cells_forward_and_gradients(reset, detach, kind):
         torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
 
 
-def test_fused_float32_spikes_equal_loop():
+def test_fused_float32_spikes_equal_loop(engine):
     p = discrete_lif_params(0.9, 1.0)
     x = torch.randn(100, 8, 64, generator=torch.Generator().manual_seed(5)) * 0.7
     s1, v1 = LIF(64, p)(x)
@@ -171,7 +182,7 @@ def test_fused_float32_spikes_equal_loop():
 
 @pytest.mark.parametrize("kind", ["fast_sigmoid", "arctan", "triangle"])
 @pytest.mark.parametrize("reset", ["subtract", "hard"])
-def test_fused_float32_input_gradient_equals_loop_bit_for_bit(kind, reset):
+def test_fused_float32_input_gradient_equals_loop_bit_for_bit(kind, reset, engine):
     # the compiled backward computes the surrogate in the arrays' dtype, as torch does
     p = discrete_lif_params(0.9, 1.0, reset_mode=reset)
     g = torch.Generator().manual_seed(7)
@@ -185,7 +196,7 @@ def test_fused_float32_input_gradient_equals_loop_bit_for_bit(kind, reset):
     assert torch.equal(grads[0], grads[1])
 
 
-def test_synaptic_scan_fused_equals_loop_and_gradient():
+def test_synaptic_scan_fused_equals_loop_and_gradient(engine):
     g = torch.Generator().manual_seed(0)
     x = torch.randn(30, 2, 5, 2, dtype=F64, generator=g).requires_grad_()
     c0 = torch.randn(2, 5, 2, dtype=F64, generator=g).requires_grad_()
@@ -218,7 +229,7 @@ def test_recurrent_lif_with_zero_weights_equals_lif():
     assert not torch.equal(s, LIF(16, p).double()(x)[0])
 
 
-def test_event_linear_matches_dense_forward_and_gradients():
+def test_event_linear_matches_dense_forward_and_gradients(engine):
     g = torch.Generator().manual_seed(0)
     x = (torch.rand(20, 8, 70, generator=g) < 0.05).double().requires_grad_()
     ev = EventLinear(70, 30, max_density=0.2).double()

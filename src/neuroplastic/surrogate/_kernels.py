@@ -16,8 +16,6 @@ fast-math, no FMA contraction), so the spikes agree bit for bit with the referen
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from numba import njit, prange
 
@@ -86,13 +84,14 @@ def lif_forward(cur, v0, v_rest, decay, drive, thr, v_reset, subtract, n_chunks,
 
 @njit(cache=True, error_model="numpy")
 def lif_backward(
-    g_spk, g_vT, mem, spk, v0, v_rest, decay, drive, thr, v_reset, subtract, detach_reset,
+    g_spk, g_vT, mem, v0, v_rest, decay, drive, thr, v_reset, subtract, detach_reset,
     kind, consts, n_chunks, g_cur, g_v0, g_decay, g_thr,
 ):
     """Reverse-time adjoint of :func:`lif_forward` (same flattened layout).
 
-    Writes dL/dcur (T, N), dL/dv0 (N,) and per-neuron-and-batch sums over time of dL/ddecay
-    and dL/dthr (N,). Reset: subtract ``v = u - s (thr - v_reset)``; hard
+    The spikes are recomputed from the saved pre-reset membrane (``H(u - thr)``, as in the
+    forward pass). Writes dL/dcur (T, N), dL/dv0 (N,) and per-neuron-and-batch sums over time
+    of dL/ddecay and dL/dthr (N,). Reset: subtract ``v = u - s (thr - v_reset)``; hard
     ``v = u (1 - s) + v_reset s``; with ``detach_reset`` no gradient flows through ``s`` there.
     ``consts`` = (1, k, pi k / 2, k / 2) in the arrays' dtype (see :func:`_surrogate_row`).
     Each step runs a few short loops over private row buffers (surrogate, previous membrane,
@@ -100,6 +99,7 @@ def lif_backward(
     """
     T, N = g_cur.shape
     one = consts[0]
+    zero = one - one
     gvb = g_vT.copy()  # running dL/dv_t
     gdb = np.zeros_like(g_decay)
     gtb = np.zeros_like(g_thr)
@@ -108,19 +108,19 @@ def lif_backward(
     rs = thr - v_reset
     for t in range(T - 1, -1, -1):
         mt = mem[t]
-        st = spk[t]
         gst = g_spk[t]
         gct = g_cur[t]
         _surrogate_row(mt, thr, kind, consts, sgb)
         if t > 0:
             mp = mem[t - 1]
-            spp = spk[t - 1]
             if subtract:
                 for j in range(N):
-                    vpb[j] = (mp[j] - spp[j] * rs[j]) - v_rest[j]
+                    sp = one if mp[j] - thr[j] > zero else zero
+                    vpb[j] = (mp[j] - sp * rs[j]) - v_rest[j]
             else:
                 for j in range(N):
-                    vpb[j] = (mp[j] * (one - spp[j]) + v_reset[j] * spp[j]) - v_rest[j]
+                    sp = one if mp[j] - thr[j] > zero else zero
+                    vpb[j] = (mp[j] * (one - sp) + v_reset[j] * sp) - v_rest[j]
         else:
             for j in range(N):
                 vpb[j] = v0[j] - v_rest[j]
@@ -132,7 +132,8 @@ def lif_backward(
                     gs = gs - gv * rs[j]
                 gx = gs * sgb[j]
                 gu = gv + gx
-                gtb[j] = (gtb[j] - gv * st[j]) - gx
+                s = one if mt[j] - thr[j] > zero else zero
+                gtb[j] = (gtb[j] - gv * s) - gx
                 gct[j] = drive[j] * gu
                 gdb[j] = gdb[j] + gu * vpb[j]
                 gvb[j] = gu * decay[j]
@@ -143,7 +144,8 @@ def lif_backward(
                 if not detach_reset:
                     gs = gs + gv * (v_reset[j] - mt[j])
                 gx = gs * sgb[j]
-                gu = gv * (one - st[j]) + gx
+                s = one if mt[j] - thr[j] > zero else zero
+                gu = gv * (one - s) + gx
                 gtb[j] = gtb[j] - gx
                 gct[j] = drive[j] * gu
                 gdb[j] = gdb[j] + gu * vpb[j]
@@ -152,11 +154,6 @@ def lif_backward(
     g_decay[:] = gdb
     g_thr[:] = gtb
 
-
-def surrogate_consts(kind_slope: float, dtype) -> np.ndarray:
-    """The constants (1, k, pi k / 2, k / 2) of :func:`_surrogate_row` in ``dtype``."""
-    k = float(kind_slope)
-    return np.array([1.0, k, (0.5 * math.pi) * k, 0.5 * k], dtype=dtype)
 
 
 @njit(cache=True)
@@ -226,37 +223,46 @@ def csr_from_dense(x, max_nnz):
     return indptr, indices, values, nnz
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, error_model="numpy")
 def spmm_forward(indptr, indices, values, wt, bias, has_bias, out):
     """out[r] = bias + sum_p values[p] * wt[indices[p]]  (wt is W^T, shape (N_in, N_out))."""
-    R = out.shape[0]
-    M = out.shape[1]
+    R, M = out.shape
     for r in prange(R):
+        o = out[r]
         if has_bias:
             for c in range(M):
-                out[r, c] = bias[c]
+                o[c] = bias[c]
         else:
             for c in range(M):
-                out[r, c] = 0.0
+                o[c] = 0.0
         for p in range(indptr[r], indptr[r + 1]):
-            j = indices[p]
+            w = wt[indices[p]]
             a = values[p]
             for c in range(M):
-                out[r, c] += a * wt[j, c]
+                o[c] += a * w[c]
 
 
-@njit(parallel=True, cache=True)
-def spmm_grad_weight(indptr, indices, values, g, gwt, n_blocks):
-    """gwt[j] = sum over rows r with x[r, j] != 0 of x[r, j] * g[r]; column blocks in parallel."""
+@njit(parallel=True, cache=True, error_model="numpy")
+def spmm_grad_weight(indptr, indices, values, g, n_in, n_blocks):
+    """W^T gradient (N_in, N_out): row j sums ``x[r, j] * g[r]`` over rows with ``x[r, j] != 0``.
+
+    Column blocks in parallel, each accumulated in a private contiguous buffer (fits in L2
+    for the layer sizes of W3) and copied out once.
+    """
     R, M = g.shape
-    gwt[:] = 0.0
+    gwt = np.empty((n_in, M), g.dtype)
     width = (M + n_blocks - 1) // n_blocks
     for blk in prange(n_blocks):
         c0 = blk * width
         c1 = min(M, c0 + width)
+        w = max(c1 - c0, 0)
+        acc = np.zeros((n_in, w), g.dtype)
         for r in range(R):
+            gr = g[r, c0:c1]
             for p in range(indptr[r], indptr[r + 1]):
-                j = indices[p]
+                ar = acc[indices[p]]
                 a = values[p]
-                for c in range(c0, c1):
-                    gwt[j, c] += a * g[r, c]
+                for c in range(w):
+                    ar[c] += a * gr[c]
+        gwt[:, c0:c1] = acc
+    return gwt

@@ -25,8 +25,13 @@ Three ways to run ``T`` steps, all returning ``(spikes (T, B, n), v_T (B, n))``:
 
 from __future__ import annotations
 
+import functools
+import math
+import os
+import warnings
 from typing import Literal, NamedTuple
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -44,13 +49,55 @@ __all__ = [
     "synaptic_scan",
 ]
 
-try:  # numba is a declared dependency; the torch engine covers other devices
-    from . import _kernels
+KERNEL_ENGINES = ("auto", "c", "numba", "torch")
 
-    _HAVE_NUMBA = True
-except ImportError:  # pragma: no cover
-    _kernels = None
-    _HAVE_NUMBA = False
+
+@functools.cache
+def _load_engine(name: str):
+    """The loaded kernel engine ``name`` ("c" or "numba"); raises when unavailable."""
+    if name == "c":
+        from ._cengine import CEngine, build
+
+        return CEngine(build())
+    from . import _kernels  # numba
+
+    return _kernels
+
+
+@functools.cache
+def _resolve(choice: str):
+    if choice == "torch":
+        return None
+    if choice != "auto":
+        return _load_engine(choice)
+    for name in ("c", "numba"):
+        try:
+            return _load_engine(name)
+        except (ImportError, RuntimeError, OSError) as e:
+            warnings.warn(f"neuroplastic: {name} kernels unavailable ({e}); trying the next",
+                          RuntimeWarning, stacklevel=3)
+    return None
+
+
+def kernel_engine():
+    """The compiled kernels the fused layers use (``None``: plain torch loops).
+
+    Chosen by ``$NEUROPLASTIC_KERNELS``: ``auto`` (default: C, else numba, else torch), ``c``
+    (C compiled once with the system compiler, see :mod:`._cengine`), ``numba`` or ``torch``.
+    """
+    choice = os.environ.get("NEUROPLASTIC_KERNELS", "auto").strip().lower() or "auto"
+    if choice not in KERNEL_ENGINES:
+        raise ValueError(
+            f"NEUROPLASTIC_KERNELS must be one of {KERNEL_ENGINES}, got {choice!r}"
+        )
+    return _resolve(choice)
+
+
+def _engine_for(*ts: Tensor):
+    """The compiled engine if every tensor is a float32/float64 CPU tensor, else ``None``."""
+    if not all(t.device.type == "cpu" and t.dtype in (torch.float32, torch.float64) for t in ts):
+        return None
+    return kernel_engine()
 
 
 class LIFCoef(NamedTuple):
@@ -63,14 +110,28 @@ class LIFCoef(NamedTuple):
     v_reset: Tensor  # reset potential (hard) / thr - v_reset is subtracted (subtract)
 
 
-def _numba_ok(*ts: Tensor) -> bool:
-    return _HAVE_NUMBA and all(
-        t.device.type == "cpu" and t.dtype in (torch.float32, torch.float64) for t in ts
-    )
-
-
 def _n_chunks() -> int:
-    return max(1, torch.get_num_threads())
+    """Threads for one kernel call: ``$NEUROPLASTIC_KERNEL_THREADS``, default 1.
+
+    One by default: on the 2-core benchmark machine, splitting the C kernels between Python
+    threads contended with PyTorch's OpenMP pool (W3: 79-99 ms per step against 69 ms
+    single-threaded). Where cores are plentiful and idle, more may pay.
+    """
+    raw = os.environ.get("NEUROPLASTIC_KERNEL_THREADS", "1")
+    try:
+        n = int(raw)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise ValueError(f"NEUROPLASTIC_KERNEL_THREADS must be a positive integer, got {raw!r}")
+    return n
+
+
+def _surrogate_consts(slope: float, dtype: torch.dtype) -> np.ndarray:
+    """(1, k, pi k / 2, k / 2) in ``dtype``: the kernels' surrogate arithmetic matches torch's."""
+    k = float(slope)
+    return np.array([1.0, k, (0.5 * math.pi) * k, 0.5 * k],
+                    dtype=np.float32 if dtype == torch.float32 else np.float64)
 
 
 # ----------------------------------------------------------------------------- single step
@@ -135,8 +196,9 @@ class _LIFFused(torch.autograd.Function):
         spk = torch.empty_like(cur2)
         mem = torch.empty_like(cur2)
         v_out = torch.empty_like(v0f)
-        if _numba_ok(cur2):
-            _kernels.lif_forward(
+        K = _engine_for(cur2)
+        if K is not None:
+            K.lif_forward(
                 cur2.numpy(), v0f.numpy(), *(c.numpy() for c in co), bool(subtract),
                 _n_chunks(), spk.numpy(), mem.numpy(), v_out.numpy(),
             )
@@ -151,13 +213,13 @@ class _LIFFused(torch.autograd.Function):
                 spk[t] = s
                 v = u - s * (th - vs) if subtract else u * (1 - s) + vs * s
             v_out.copy_(v)
-        ctx.save_for_backward(mem, spk, v0f, *co)
+        ctx.save_for_backward(mem, v0f, *co)  # spikes are H(mem - thr): recomputed
         ctx.cfg = (T, B, n, bool(subtract), bool(detach), surrogate)
         return spk.reshape(T, B, n), v_out.reshape(B, n)
 
     @staticmethod
     def backward(ctx, g_spk, g_vT):
-        mem, spk, v0f, vr, dc, dr, th, vs = ctx.saved_tensors
+        mem, v0f, vr, dc, dr, th, vs = ctx.saved_tensors
         T, B, n, subtract, detach, surrogate = ctx.cfg
         N = B * n
         g_spk = (
@@ -168,19 +230,19 @@ class _LIFFused(torch.autograd.Function):
         g_v0 = torch.empty_like(v0f)
         g_dec = torch.empty_like(v0f)
         g_thr = torch.empty_like(v0f)
-        if _numba_ok(mem):
-            _kernels.lif_backward(
-                g_spk.numpy(), g_vT.numpy(), mem.numpy(), spk.numpy(), v0f.numpy(),
-                vr.numpy(), dc.numpy(), dr.numpy(), th.numpy(), vs.numpy(), subtract, detach,
-                surrogate.code,
-                _kernels.surrogate_consts(surrogate.slope, mem.numpy().dtype), _n_chunks(),
-                g_cur.numpy(), g_v0.numpy(),
-                g_dec.numpy(), g_thr.numpy(),
+        K = _engine_for(mem)
+        if K is not None:
+            K.lif_backward(
+                g_spk.numpy(), g_vT.numpy(), mem.numpy(), v0f.numpy(), vr.numpy(), dc.numpy(),
+                dr.numpy(), th.numpy(), vs.numpy(), subtract, detach, surrogate.code,
+                _surrogate_consts(surrogate.slope, mem.dtype), _n_chunks(), g_cur.numpy(),
+                g_v0.numpy(), g_dec.numpy(), g_thr.numpy(),
             )
         else:
             gv = g_vT.clone()
             g_dec.zero_()
             g_thr.zero_()
+            spk = (mem - th > 0).to(mem.dtype)
             for t in range(T - 1, -1, -1):
                 u, s = mem[t], spk[t]
                 sg = surrogate_grad(u - th, surrogate)
@@ -299,8 +361,9 @@ class _Scan(torch.autograd.Function):
         c0f = c0.detach().reshape(N).contiguous()
         out = torch.empty_like(x2)
         last = torch.empty_like(c0f)
-        if _numba_ok(x2):
-            _kernels.linear_scan(
+        K = _engine_for(x2)
+        if K is not None:
+            K.linear_scan(
                 x2.numpy(), c0f.numpy(), dec.numpy(), _n_chunks(), out.numpy(), last.numpy()
             )
         else:
@@ -323,8 +386,9 @@ class _Scan(torch.autograd.Function):
         g_last = g_last.reshape(N).contiguous()
         g_x = torch.empty_like(g_out)
         g_c0 = torch.empty_like(g_last)
-        if _numba_ok(g_out):
-            _kernels.linear_scan_backward(
+        K = _engine_for(g_out)
+        if K is not None:
+            K.linear_scan_backward(
                 g_out.numpy(), g_last.numpy(), dec.numpy(), _n_chunks(), g_x.numpy(), g_c0.numpy()
             )
         else:
@@ -357,36 +421,33 @@ def synaptic_scan(
 # ----------------------------------------------------------------------------- projection
 class _EventLinear(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x2, weight, bias, indptr, indices, values):
+    def forward(ctx, x2, weight, bias, K, indptr, indices, values):
         R = x2.shape[0]
         M = weight.shape[0]
         wt = weight.detach().t().contiguous()
         out = torch.empty(R, M, dtype=x2.dtype)
         b = bias.detach() if bias is not None else torch.zeros(M, dtype=x2.dtype)
-        _kernels.spmm_forward(
+        K.spmm_forward(
             indptr, indices, values, wt.numpy(), b.contiguous().numpy(), bias is not None,
             out.numpy(),
         )
         ctx.save_for_backward(weight)
-        ctx.csr = (indptr, indices, values, x2.shape[1])
+        ctx.csr = (K, indptr, indices, values, x2.shape[1])
         ctx.has_bias = bias is not None
         return out
 
     @staticmethod
     def backward(ctx, g):
         (weight,) = ctx.saved_tensors
-        indptr, indices, values, n_in = ctx.csr
+        K, indptr, indices, values, n_in = ctx.csr
         g = g.contiguous()
         gx = g @ weight if ctx.needs_input_grad[0] else None
         gw = None
         if ctx.needs_input_grad[1]:
-            gwt = torch.empty(n_in, weight.shape[0], dtype=g.dtype)
-            _kernels.spmm_grad_weight(
-                indptr, indices, values, g.numpy(), gwt.numpy(), 2 * _n_chunks()
-            )
-            gw = gwt.t().contiguous()
+            gwt = K.spmm_grad_weight(indptr, indices, values, g.numpy(), n_in, _n_chunks())
+            gw = torch.from_numpy(gwt).t().contiguous()
         gb = g.sum(0) if ctx.has_bias and ctx.needs_input_grad[2] else None
-        return gx, gw, gb, None, None, None
+        return gx, gw, gb, None, None, None, None
 
 
 def event_linear(
@@ -400,14 +461,15 @@ def event_linear(
     Values agree with the dense product up to summation order.
     """
     n_in = weight.shape[1]
-    if max_density <= 0 or not _numba_ok(x, weight) or x.dtype != weight.dtype:
+    K = _engine_for(x, weight) if max_density > 0 and x.dtype == weight.dtype else None
+    if K is None:
         return F.linear(x, weight, bias)
     lead = x.shape[:-1]
     x2 = x.reshape(-1, n_in)
     xd = x2.detach().contiguous()
     limit = int(max_density * xd.numel())
-    indptr, indices, values, nnz = _kernels.csr_from_dense(xd.numpy(), limit)
+    indptr, indices, values, nnz = K.csr_from_dense(xd.numpy(), limit)
     if nnz < 0:
         return F.linear(x, weight, bias)
-    out = _EventLinear.apply(x2, weight, bias, indptr, indices, values)
+    out = _EventLinear.apply(x2, weight, bias, K, indptr, indices, values)
     return out.reshape(*lead, weight.shape[0])

@@ -1,0 +1,225 @@
+"""C kernels behind the fused layers, compiled once with the system C compiler, loaded by ctypes.
+
+Why not numba here: the surrogate layers are trained inside processes that already hold
+PyTorch; importing numba and starting its LLVM JIT adds about 125 MiB of resident memory
+(measured: 66 MiB at import, 59 MiB at the first call of a cached kernel), more than the whole
+activation memory of the W3 network. A small C library costs nothing at import and runs the
+same loops (vectorised by the compiler; ``-ffp-contract=off`` keeps the arithmetic identical
+to the torch reference). Where no compiler is found, :mod:`.functional` falls back to the
+numba kernels of :mod:`._kernels`.
+
+The library is built from ``csrc/kernels.c`` into a per-user cache directory
+(``$NEUROPLASTIC_CACHE_DIR`` or ``$XDG_CACHE_HOME/neuroplastic``) under a name that hashes
+the source, the compiler flags and the CPU, written atomically (parallel test workers may
+build at once). Every kernel takes a range of independent items; :class:`CEngine` can split
+the range between threads (ctypes releases the GIL during the call) when asked to
+(``$NEUROPLASTIC_KERNEL_THREADS``; one thread by default, see :func:`.functional._n_chunks`).
+
+The Python methods keep the signatures of the numba kernels, so :mod:`.functional` calls
+either engine the same way.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+_SRC = Path(__file__).with_name("csrc")
+_FLAGS = ["-O3", "-ffp-contract=off", "-fno-math-errno", "-fPIC", "-shared"]
+_MIN_SPLIT = 1 << 15  # items * steps below which one thread does the whole call
+
+
+def cache_dir() -> Path:
+    """Where compiled kernels are kept."""
+    env = os.environ.get("NEUROPLASTIC_CACHE_DIR")
+    if env:
+        return Path(env) / "kernels"
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "neuroplastic" / "kernels"
+
+
+def _cpu_tag() -> str:
+    tag = platform.machine() + platform.processor()
+    try:  # Linux: the flags decide what -march=native emits
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith(("flags", "Features", "model name")):
+                    tag += line
+    except OSError:
+        pass
+    return tag
+
+
+def _compiler() -> str | None:
+    for cc in (os.environ.get("CC"), "cc", "gcc", "clang"):
+        if cc and shutil.which(cc):
+            return cc
+    return None
+
+
+def build(force: bool = False) -> Path:
+    """Compile the kernels (if not cached) and return the shared library's path.
+
+    Raises ``RuntimeError`` with the compiler's message when no compiler works.
+    """
+    cc = _compiler()
+    if cc is None:
+        raise RuntimeError("no C compiler found (set CC, or install gcc or clang)")
+    src = (_SRC / "kernels.c").read_bytes() + (_SRC / "kernels_body.h").read_bytes()
+    suffix = ".dll" if sys.platform == "win32" else ".so"
+    last_err = ""
+    for arch in (["-march=native"], []):
+        flags = _FLAGS + arch
+        key = hashlib.sha256(src + " ".join([cc, *flags, _cpu_tag()]).encode()).hexdigest()
+        out = cache_dir() / f"neuroplastic_kernels_{key[:16]}{suffix}"
+        if out.exists() and not force:
+            return out
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(suffix=suffix, dir=out.parent)
+        os.close(fd)
+        cmd = [cc, *flags, "-o", tmp, str(_SRC / "kernels.c"), "-lm"]
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        if r.returncode == 0:
+            os.replace(tmp, out)
+            return out
+        os.unlink(tmp)
+        last_err = r.stderr.strip()[-2000:]
+    raise RuntimeError(f"compiling the C kernels with {cc} failed:\n{last_err}")
+
+
+_F = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}
+
+
+def _p(a: np.ndarray | None):
+    return None if a is None else a.ctypes.data
+
+
+class CEngine:
+    """The compiled kernels with the numba kernels' call signatures (numpy arrays in/out)."""
+
+    def __init__(self, path: Path) -> None:
+        self.lib = ctypes.CDLL(str(path))
+        i64, i32, vp = ctypes.c_int64, ctypes.c_int, ctypes.c_void_p
+        sig = {
+            "lif_forward": [i64] * 4 + [vp] * 7 + [i32] + [vp] * 3,
+            "lif_backward": [i64] * 4 + [vp] * 9 + [i32] * 3 + [vp] * 5,
+            "linear_scan": [i64] * 4 + [vp] * 5,
+            "linear_scan_backward": [i64] * 4 + [vp] * 5,
+            "csr_count": [i64] * 3 + [vp] * 2,
+            "csr_fill": [i64] * 3 + [vp] * 4,
+            "spmm_forward": [i64] * 4 + [vp] * 6,
+            "spmm_grad_weight": [i64] * 5 + [vp] * 5,
+        }
+        self.fn = {}
+        for name, argtypes in sig.items():
+            for sfx in ("f32", "f64"):
+                f = getattr(self.lib, f"{name}_{sfx}")
+                f.argtypes = argtypes
+                f.restype = None
+                self.fn[name, sfx] = f
+        self._pool: ThreadPoolExecutor | None = None
+
+    # ------------------------------------------------------------------ splitting
+    def _split(self, fn, n_items: int, work: int, threads: int, *args) -> None:
+        """Call ``fn(lo, hi, *args)`` over ``[0, n_items)`` in ``threads`` contiguous parts."""
+        k = max(1, min(threads, n_items, work // _MIN_SPLIT))
+        if k == 1:
+            fn(0, n_items, *args)
+            return
+        if self._pool is None or self._pool._max_workers < k:
+            self._pool = ThreadPoolExecutor(max_workers=k, thread_name_prefix="neuroplastic")
+        bounds = [n_items * i // k for i in range(k + 1)]
+        futs = [self._pool.submit(fn, bounds[i], bounds[i + 1], *args) for i in range(1, k)]
+        fn(bounds[0], bounds[1], *args)
+        for f in futs:
+            f.result()
+
+    # ------------------------------------------------------------------ LIF
+    def lif_forward(self, cur, v0, v_rest, decay, drive, thr, v_reset, subtract, n_chunks,
+                    spk, mem, v_out):
+        T, N = cur.shape
+        f = self.fn["lif_forward", _F[cur.dtype]]
+        self._split(
+            lambda lo, hi: f(T, N, lo, hi, *map(_p, (cur, v0, v_rest, decay, drive, thr,
+                                                     v_reset)), int(subtract),
+                             _p(spk), _p(mem), _p(v_out)),
+            N, T * N, n_chunks,
+        )
+
+    def lif_backward(self, g_spk, g_vT, mem, v0, v_rest, decay, drive, thr, v_reset,
+                     subtract, detach_reset, kind, consts, n_chunks, g_cur, g_v0, g_decay,
+                     g_thr):
+        T, N = mem.shape
+        f = self.fn["lif_backward", _F[mem.dtype]]
+        ptrs = tuple(map(_p, (g_spk, g_vT, mem, v0, v_rest, decay, drive, thr, v_reset)))
+        outs = tuple(map(_p, (consts, g_cur, g_v0, g_decay, g_thr)))
+        self._split(
+            lambda lo, hi: f(T, N, lo, hi, *ptrs, int(subtract), int(detach_reset), int(kind),
+                             *outs),
+            N, T * N, n_chunks,
+        )
+
+    # ------------------------------------------------------------------ synaptic scan
+    def linear_scan(self, x, c0, decay, n_chunks, out, c_last):
+        T, N = x.shape
+        f = self.fn["linear_scan", _F[x.dtype]]
+        ptrs = tuple(map(_p, (x, c0, decay, out, c_last)))
+        self._split(lambda lo, hi: f(T, N, lo, hi, *ptrs), N, T * N, n_chunks)
+
+    def linear_scan_backward(self, g_out, g_last, decay, n_chunks, g_x, g_c0):
+        T, N = g_out.shape
+        f = self.fn["linear_scan_backward", _F[g_out.dtype]]
+        ptrs = tuple(map(_p, (g_out, g_last, decay, g_x, g_c0)))
+        self._split(lambda lo, hi: f(T, N, lo, hi, *ptrs), N, T * N, n_chunks)
+
+    # ------------------------------------------------------------------ event projection
+    def csr_from_dense(self, x, max_nnz, n_chunks=2):
+        """Row-compressed copy of ``x`` (R, N): (indptr, indices int32, values, nnz or -1)."""
+        R, N = x.shape
+        sfx = _F[x.dtype]
+        counts = np.zeros(R + 1, dtype=np.int64)
+        fc = self.fn["csr_count", sfx]
+        self._split(lambda lo, hi: fc(N, lo, hi, _p(x), _p(counts)), R, R * N, n_chunks)
+        indptr = np.cumsum(counts)
+        nnz = int(indptr[R])
+        if nnz > max_nnz:
+            return indptr, np.zeros(0, np.int32), np.zeros(0, x.dtype), -1
+        indices = np.empty(nnz, dtype=np.int32)
+        values = np.empty(nnz, dtype=x.dtype)
+        ff = self.fn["csr_fill", sfx]
+        self._split(
+            lambda lo, hi: ff(N, lo, hi, _p(x), _p(indptr), _p(indices), _p(values)),
+            R, R * N, n_chunks,
+        )
+        return indptr, indices, values, nnz
+
+    def spmm_forward(self, indptr, indices, values, wt, bias, has_bias, out, n_chunks=2):
+        R, M = out.shape
+        f = self.fn["spmm_forward", _F[out.dtype]]
+        b = _p(bias) if has_bias else None
+        self._split(
+            lambda lo, hi: f(R, M, lo, hi, _p(indptr), _p(indices), _p(values), _p(wt), b,
+                             _p(out)),
+            M, len(indices) * M, n_chunks,
+        )
+
+    def spmm_grad_weight(self, indptr, indices, values, g, n_in, n_chunks=2):
+        R, M = g.shape
+        gwt = np.empty((n_in, M), dtype=g.dtype)
+        f = self.fn["spmm_grad_weight", _F[g.dtype]]
+        self._split(
+            lambda lo, hi: f(R, M, n_in, lo, hi, _p(indptr), _p(indices), _p(values), _p(g),
+                             _p(gwt)),
+            M, len(indices) * M, n_chunks,
+        )
+        return gwt

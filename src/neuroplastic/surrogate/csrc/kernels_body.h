@@ -1,0 +1,255 @@
+/* Kernels of one floating type; included by kernels.c once per type with
+ * REAL (float or double), NAME(x) (suffixes the function names) and EXP (expf or exp).
+ * Every kernel takes a half-open range [lo, hi) of independent items (neurons, rows or
+ * columns) so that the caller can split the work between threads.
+ * Arithmetic follows neuroplastic.neurons.lif.lif_step operation by operation; the file is
+ * compiled with -ffp-contract=off, so no multiply-add is fused and the spikes agree bit for
+ * bit with the torch reference. */
+
+/* LIF membrane recurrence over T steps; cur, spk, mem: (T, N) row-major. */
+void NAME(lif_forward)(int64_t T, int64_t N, int64_t lo, int64_t hi,
+                       const REAL *restrict cur, const REAL *restrict v0,
+                       const REAL *restrict v_rest, const REAL *restrict decay,
+                       const REAL *restrict drive, const REAL *restrict thr,
+                       const REAL *restrict v_reset, int subtract,
+                       REAL *restrict spk, REAL *restrict mem, REAL *restrict v_out)
+{
+    int64_t n = hi - lo;
+    REAL *v = (REAL *)malloc(sizeof(REAL) * (size_t)(n > 0 ? n : 1));
+    for (int64_t j = 0; j < n; j++) v[j] = v0[lo + j];
+    for (int64_t t = 0; t < T; t++) {
+        const REAL *restrict c = cur + t * N + lo;
+        REAL *restrict m = mem + t * N + lo;
+        REAL *restrict sp = spk + t * N + lo;
+        const REAL *restrict vr = v_rest + lo, *restrict dc = decay + lo,
+                   *restrict dr = drive + lo, *restrict th = thr + lo,
+                   *restrict vs = v_reset + lo;
+        for (int64_t j = 0; j < n; j++) {  /* the loop-invariant branch is unswitched */
+            REAL acc = vr[j] + (v[j] - vr[j]) * dc[j];
+            acc = acc + dr[j] * c[j];
+            m[j] = acc;
+            REAL s = (acc - th[j] > (REAL)0) ? (REAL)1 : (REAL)0;
+            sp[j] = s;
+            v[j] = subtract ? acc - s * (th[j] - vs[j]) : acc * ((REAL)1 - s) + vs[j] * s;
+        }
+    }
+    for (int64_t j = 0; j < n; j++) v_out[lo + j] = v[j];
+    free(v);
+}
+
+/* surrogate derivative of one row segment; c = (1, k, pi k / 2, k / 2) */
+static void NAME(surrogate_row)(int64_t n, const REAL *restrict m, const REAL *restrict th,
+                                int kind, const REAL *restrict c, REAL *restrict out)
+{
+    const REAL one = c[0], k = c[1], ka = c[2], kh = c[3];
+    if (kind == 0) {
+        for (int64_t j = 0; j < n; j++) {
+            REAL x = m[j] - th[j];
+            REAL d = k * (x < 0 ? -x : x) + one;
+            out[j] = one / (d * d);
+        }
+    } else if (kind == 1) {
+        for (int64_t j = 0; j < n; j++) {
+            REAL a = ka * (m[j] - th[j]);
+            out[j] = kh / (one + a * a);
+        }
+    } else if (kind == 2) {
+        for (int64_t j = 0; j < n; j++) {
+            REAL z = one / (one + EXP(-(k * (m[j] - th[j]))));
+            out[j] = k * z * (one - z);
+        }
+    } else {
+        for (int64_t j = 0; j < n; j++) {
+            REAL x = m[j] - th[j];
+            REAL t = one - k * (x < 0 ? -x : x);
+            out[j] = k * (t > 0 ? t : (REAL)0);
+        }
+    }
+}
+
+/* Reverse-time adjoint of lif_forward. The spikes are recomputed from the saved pre-reset
+ * membrane (s = H(u - thr), as in the forward pass), so only mem is kept between passes. */
+void NAME(lif_backward)(int64_t T, int64_t N, int64_t lo, int64_t hi,
+                        const REAL *restrict g_spk, const REAL *restrict g_vT,
+                        const REAL *restrict mem, const REAL *restrict v0,
+                        const REAL *restrict v_rest, const REAL *restrict decay,
+                        const REAL *restrict drive, const REAL *restrict thr,
+                        const REAL *restrict v_reset, int subtract, int detach, int kind,
+                        const REAL *restrict consts, REAL *restrict g_cur,
+                        REAL *restrict g_v0, REAL *restrict g_decay, REAL *restrict g_thr)
+{
+    int64_t n = hi - lo;
+    size_t sz = sizeof(REAL) * (size_t)(n > 0 ? n : 1);
+    REAL *gv = (REAL *)malloc(sz), *gd = (REAL *)malloc(sz), *gt = (REAL *)malloc(sz);
+    REAL *sg = (REAL *)malloc(sz), *vp = (REAL *)malloc(sz), *rs = (REAL *)malloc(sz);
+    const REAL one = consts[0];
+    const REAL *restrict vr = v_rest + lo, *restrict dc = decay + lo, *restrict dr = drive + lo,
+               *restrict th = thr + lo, *restrict vs = v_reset + lo;
+    for (int64_t j = 0; j < n; j++) {
+        gv[j] = g_vT[lo + j];
+        gd[j] = 0;
+        gt[j] = 0;
+        rs[j] = th[j] - vs[j];
+    }
+    for (int64_t t = T - 1; t >= 0; t--) {
+        const REAL *restrict mt = mem + t * N + lo;
+        const REAL *restrict gst = g_spk + t * N + lo;
+        REAL *restrict gct = g_cur + t * N + lo;
+        NAME(surrogate_row)(n, mt, th, kind, consts, sg);
+        if (t > 0) {
+            const REAL *restrict mp = mem + (t - 1) * N + lo;
+            if (subtract) {
+                for (int64_t j = 0; j < n; j++) {
+                    REAL s = (mp[j] - th[j] > (REAL)0) ? one : (REAL)0;
+                    vp[j] = (mp[j] - s * rs[j]) - vr[j];
+                }
+            } else {
+                for (int64_t j = 0; j < n; j++) {
+                    REAL s = (mp[j] - th[j] > (REAL)0) ? one : (REAL)0;
+                    vp[j] = (mp[j] * (one - s) + vs[j] * s) - vr[j];
+                }
+            }
+        } else {
+            for (int64_t j = 0; j < n; j++) vp[j] = v0[lo + j] - vr[j];
+        }
+        if (subtract) {
+            for (int64_t j = 0; j < n; j++) {
+                REAL s = (mt[j] - th[j] > (REAL)0) ? one : (REAL)0;
+                REAL g = gv[j];
+                REAL gs = detach ? gst[j] : gst[j] - g * rs[j];
+                REAL gx = gs * sg[j];
+                REAL gu = g + gx;
+                gt[j] = (gt[j] - g * s) - gx;
+                gct[j] = dr[j] * gu;
+                gd[j] = gd[j] + gu * vp[j];
+                gv[j] = gu * dc[j];
+            }
+        } else {
+            for (int64_t j = 0; j < n; j++) {
+                REAL s = (mt[j] - th[j] > (REAL)0) ? one : (REAL)0;
+                REAL g = gv[j];
+                REAL gs = detach ? gst[j] : gst[j] + g * (vs[j] - mt[j]);
+                REAL gx = gs * sg[j];
+                REAL gu = g * (one - s) + gx;
+                gt[j] = gt[j] - gx;
+                gct[j] = dr[j] * gu;
+                gd[j] = gd[j] + gu * vp[j];
+                gv[j] = gu * dc[j];
+            }
+        }
+    }
+    for (int64_t j = 0; j < n; j++) {
+        g_v0[lo + j] = gv[j];
+        g_decay[lo + j] = gd[j];
+        g_thr[lo + j] = gt[j];
+    }
+    free(gv); free(gd); free(gt); free(sg); free(vp); free(rs);
+}
+
+/* out[t] = c_t with c_0 = c0, c_{t+1} = c_t * decay + x[t]; c_last = c_T. */
+void NAME(linear_scan)(int64_t T, int64_t N, int64_t lo, int64_t hi, const REAL *restrict x,
+                       const REAL *restrict c0, const REAL *restrict decay,
+                       REAL *restrict out, REAL *restrict c_last)
+{
+    for (int64_t j = lo; j < hi; j++) c_last[j] = c0[j];
+    for (int64_t t = 0; t < T; t++) {
+        for (int64_t j = lo; j < hi; j++) {
+            out[t * N + j] = c_last[j];
+            c_last[j] = c_last[j] * decay[j] + x[t * N + j];
+        }
+    }
+}
+
+void NAME(linear_scan_backward)(int64_t T, int64_t N, int64_t lo, int64_t hi,
+                                const REAL *restrict g_out, const REAL *restrict g_last,
+                                const REAL *restrict decay, REAL *restrict g_x,
+                                REAL *restrict g_c0)
+{
+    for (int64_t j = lo; j < hi; j++) g_c0[j] = g_last[j];
+    for (int64_t t = T - 1; t >= 0; t--) {
+        for (int64_t j = lo; j < hi; j++) {
+            g_x[t * N + j] = g_c0[j];
+            g_c0[j] = g_c0[j] * decay[j] + g_out[t * N + j];
+        }
+    }
+}
+
+/* Non-zeros per row of x (R, N), rows [lo, hi): counts[r + 1]. */
+SPARSE_OPT void NAME(csr_count)(int64_t N, int64_t lo, int64_t hi, const REAL *restrict x,
+                     int64_t *restrict counts)
+{
+    for (int64_t r = lo; r < hi; r++) {
+        const REAL *restrict xr = x + r * N;
+        int64_t c = 0;
+        for (int64_t j = 0; j < N; j++) c += (xr[j] != 0);
+        counts[r + 1] = c;
+    }
+}
+
+SPARSE_OPT void NAME(csr_fill)(int64_t N, int64_t lo, int64_t hi, const REAL *restrict x,
+                    const int64_t *restrict indptr, int32_t *restrict indices,
+                    REAL *restrict values)
+{
+    /* branch-free compaction into a private row buffer (always write, advance only past
+     * non-zeros), then one copy of the row's entries */
+    int32_t *bi = (int32_t *)malloc(sizeof(int32_t) * (size_t)(N + 1));
+    REAL *bv = (REAL *)malloc(sizeof(REAL) * (size_t)(N + 1));
+    for (int64_t r = lo; r < hi; r++) {
+        const REAL *restrict xr = x + r * N;
+        int64_t q = 0;
+        for (int64_t j = 0; j < N; j++) {
+            bi[q] = (int32_t)j;
+            bv[q] = xr[j];
+            q += (xr[j] != 0);
+        }
+        memcpy(indices + indptr[r], bi, sizeof(int32_t) * (size_t)q);
+        memcpy(values + indptr[r], bv, sizeof(REAL) * (size_t)q);
+    }
+    free(bi);
+    free(bv);
+}
+
+/* out[r, lo:hi] = bias[lo:hi] + sum_p values[p] * wt[indices[p], lo:hi] for every row r, i.e.
+ * columns [lo, hi) of the product (each thread keeps its slice of W^T in its own cache). */
+SPARSE_OPT void NAME(spmm_forward)(int64_t R, int64_t M, int64_t lo, int64_t hi,
+                        const int64_t *restrict indptr, const int32_t *restrict indices,
+                        const REAL *restrict values, const REAL *restrict wt,
+                        const REAL *restrict bias, REAL *restrict out)
+{
+    int64_t w = hi - lo;
+    for (int64_t r = 0; r < R; r++) {
+        REAL *restrict o = out + r * M + lo;
+        if (bias) {
+            for (int64_t c = 0; c < w; c++) o[c] = bias[lo + c];
+        } else {
+            for (int64_t c = 0; c < w; c++) o[c] = 0;
+        }
+        for (int64_t p = indptr[r]; p < indptr[r + 1]; p++) {
+            const REAL *restrict wr = wt + (int64_t)indices[p] * M + lo;
+            REAL a = values[p];
+            for (int64_t c = 0; c < w; c++) o[c] += a * wr[c];
+        }
+    }
+}
+
+/* gwt[j, lo:hi] = sum over rows r with x[r, j] != 0 of x[r, j] * g[r, lo:hi]: columns
+ * [lo, hi) of the (N_in, M) W^T gradient, accumulated in a private contiguous buffer. */
+SPARSE_OPT void NAME(spmm_grad_weight)(int64_t R, int64_t M, int64_t n_in, int64_t lo, int64_t hi,
+                            const int64_t *restrict indptr, const int32_t *restrict indices,
+                            const REAL *restrict values, const REAL *restrict g,
+                            REAL *restrict gwt)
+{
+    int64_t w = hi - lo;
+    REAL *acc = (REAL *)calloc((size_t)(n_in * w > 0 ? n_in * w : 1), sizeof(REAL));
+    for (int64_t r = 0; r < R; r++) {
+        const REAL *restrict gr = g + r * M + lo;
+        for (int64_t p = indptr[r]; p < indptr[r + 1]; p++) {
+            REAL *restrict ar = acc + (int64_t)indices[p] * w;
+            REAL a = values[p];
+            for (int64_t c = 0; c < w; c++) ar[c] += a * gr[c];
+        }
+    }
+    for (int64_t j = 0; j < n_in; j++)
+        memcpy(gwt + j * M + lo, acc + j * w, sizeof(REAL) * (size_t)w);
+    free(acc);
+}
