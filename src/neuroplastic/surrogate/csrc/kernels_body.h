@@ -67,6 +67,40 @@ static void NAME(surrogate_row)(int64_t n, const REAL *restrict m, const REAL *r
     }
 }
 
+/* One step of the adjoint over a row segment, from private row buffers (sg: surrogate,
+ * sb: spike, hb: v_reset - u, vp: previous post-reset membrane minus v_rest), one loop per
+ * reset mode (each keeps the reference's operation order and vectorises on its own). */
+#ifndef ADJOINT_LOOP
+#define ADJOINT_LOOP(GS, GU, GT)                                                          \
+    for (int64_t j = 0; j < n; j++) {                                                     \
+        REAL g = gv[j];                                                                   \
+        REAL gs = (GS);                                                                   \
+        REAL gx = gs * sg[j];                                                             \
+        REAL gu = (GU);                                                                   \
+        gt[j] = (GT);                                                                     \
+        gct[j] = dr[j] * gu;                                                              \
+        gd[j] = gd[j] + gu * vp[j];                                                       \
+        gv[j] = gu * dc[j];                                                               \
+    }
+#endif
+static void NAME(adjoint_row)(int64_t n, const REAL *restrict gst, const REAL *restrict sg,
+                              const REAL *restrict sb, const REAL *restrict hb,
+                              const REAL *restrict rs, const REAL *restrict vp,
+                              const REAL *restrict dr, const REAL *restrict dc, int subtract,
+                              int detach, REAL one, REAL *restrict gv, REAL *restrict gd,
+                              REAL *restrict gt, REAL *restrict gct)
+{
+    if (subtract && !detach) {
+        ADJOINT_LOOP(gst[j] - g * rs[j], g + gx, (gt[j] - g * sb[j]) - gx)
+    } else if (subtract) {
+        ADJOINT_LOOP(gst[j], g + gx, (gt[j] - g * sb[j]) - gx)
+    } else if (!detach) {
+        ADJOINT_LOOP(gst[j] + g * hb[j], g * (one - sb[j]) + gx, gt[j] - gx)
+    } else {
+        ADJOINT_LOOP(gst[j], g * (one - sb[j]) + gx, gt[j] - gx)
+    }
+}
+
 /* Reverse-time adjoint of lif_forward. The spikes are recomputed from the saved pre-reset
  * membrane (s = H(u - thr), as in the forward pass), so only mem is kept between passes. */
 void NAME(lif_backward)(int64_t T, int64_t N, int64_t lo, int64_t hi,
@@ -82,6 +116,7 @@ void NAME(lif_backward)(int64_t T, int64_t N, int64_t lo, int64_t hi,
     size_t sz = sizeof(REAL) * (size_t)(n > 0 ? n : 1);
     REAL *gv = (REAL *)malloc(sz), *gd = (REAL *)malloc(sz), *gt = (REAL *)malloc(sz);
     REAL *sg = (REAL *)malloc(sz), *vp = (REAL *)malloc(sz), *rs = (REAL *)malloc(sz);
+    REAL *sb = (REAL *)malloc(sz), *hb = (REAL *)malloc(sz);
     const REAL one = consts[0];
     const REAL *restrict vr = v_rest + lo, *restrict dc = decay + lo, *restrict dr = drive + lo,
                *restrict th = thr + lo, *restrict vs = v_reset + lo;
@@ -93,57 +128,29 @@ void NAME(lif_backward)(int64_t T, int64_t N, int64_t lo, int64_t hi,
     }
     for (int64_t t = T - 1; t >= 0; t--) {
         const REAL *restrict mt = mem + t * N + lo;
-        const REAL *restrict gst = g_spk + t * N + lo;
-        REAL *restrict gct = g_cur + t * N + lo;
         NAME(surrogate_row)(n, mt, th, kind, consts, sg);
+        for (int64_t j = 0; j < n; j++) {
+            sb[j] = (mt[j] - th[j] > (REAL)0) ? one : (REAL)0;
+            hb[j] = vs[j] - mt[j];
+        }
         if (t > 0) {
             const REAL *restrict mp = mem + (t - 1) * N + lo;
-            if (subtract) {
-                for (int64_t j = 0; j < n; j++) {
-                    REAL s = (mp[j] - th[j] > (REAL)0) ? one : (REAL)0;
-                    vp[j] = (mp[j] - s * rs[j]) - vr[j];
-                }
-            } else {
-                for (int64_t j = 0; j < n; j++) {
-                    REAL s = (mp[j] - th[j] > (REAL)0) ? one : (REAL)0;
-                    vp[j] = (mp[j] * (one - s) + vs[j] * s) - vr[j];
-                }
+            for (int64_t j = 0; j < n; j++) {
+                REAL s = (mp[j] - th[j] > (REAL)0) ? one : (REAL)0;
+                vp[j] = (subtract ? mp[j] - s * rs[j] : mp[j] * (one - s) + vs[j] * s) - vr[j];
             }
         } else {
             for (int64_t j = 0; j < n; j++) vp[j] = v0[lo + j] - vr[j];
         }
-        if (subtract) {
-            for (int64_t j = 0; j < n; j++) {
-                REAL s = (mt[j] - th[j] > (REAL)0) ? one : (REAL)0;
-                REAL g = gv[j];
-                REAL gs = detach ? gst[j] : gst[j] - g * rs[j];
-                REAL gx = gs * sg[j];
-                REAL gu = g + gx;
-                gt[j] = (gt[j] - g * s) - gx;
-                gct[j] = dr[j] * gu;
-                gd[j] = gd[j] + gu * vp[j];
-                gv[j] = gu * dc[j];
-            }
-        } else {
-            for (int64_t j = 0; j < n; j++) {
-                REAL s = (mt[j] - th[j] > (REAL)0) ? one : (REAL)0;
-                REAL g = gv[j];
-                REAL gs = detach ? gst[j] : gst[j] + g * (vs[j] - mt[j]);
-                REAL gx = gs * sg[j];
-                REAL gu = g * (one - s) + gx;
-                gt[j] = gt[j] - gx;
-                gct[j] = dr[j] * gu;
-                gd[j] = gd[j] + gu * vp[j];
-                gv[j] = gu * dc[j];
-            }
-        }
+        NAME(adjoint_row)(n, g_spk + t * N + lo, sg, sb, hb, rs, vp, dr, dc, subtract, detach,
+                          one, gv, gd, gt, g_cur + t * N + lo);
     }
     for (int64_t j = 0; j < n; j++) {
         g_v0[lo + j] = gv[j];
         g_decay[lo + j] = gd[j];
         g_thr[lo + j] = gt[j];
     }
-    free(gv); free(gd); free(gt); free(sg); free(vp); free(rs);
+    free(gv); free(gd); free(gt); free(sg); free(vp); free(rs); free(sb); free(hb);
 }
 
 /* out[t] = c_t with c_0 = c0, c_{t+1} = c_t * decay + x[t]; c_last = c_T. */
