@@ -108,19 +108,26 @@ def build(lib: str):
 
         return model, fwd, None
     if lib == "norse":
+        # LIFBoxCell (no synaptic current; Norse's LIFCell low-pass filters the input through
+        # one and stayed silent here): v <- v + 0.1 (i - v) with dt 1 ms and tau_mem_inv 100,
+        # i.e. decay 0.9 as ours once the current is scaled by 10. Norse only has a hard reset.
         import norse.torch as norse
 
-        prm = norse.LIFParameters(tau_mem_inv=torch.tensor(100.0), v_th=torch.tensor(THR))
+        prm = norse.LIFBoxParameters(tau_mem_inv=torch.tensor(100.0), v_th=torch.tensor(THR))
         fcs = nn.ModuleList([nn.Linear(NIN, NH), nn.Linear(NH, NH), nn.Linear(NH, NOUT)])
-        lifs = nn.ModuleList([norse.LIF(p=prm, dt=1e-3) for _ in range(3)])
+        cells = nn.ModuleList([norse.LIFBoxCell(p=prm, dt=1e-3) for _ in range(3)])
 
         def fwd(x):
             h = x
-            for fc, lif in zip(fcs, lifs):
-                h, _ = lif(fc(h))
+            for fc, cell in zip(fcs, cells):
+                cur, st, out = fc(h) * (1.0 - BETA) ** -1, None, []
+                for t in range(T):
+                    z, st = cell(cur[t], st)
+                    out.append(z)
+                h = torch.stack(out)
             return h.sum(0)
 
-        return nn.ModuleList([fcs, lifs]), fwd, None
+        return nn.ModuleList([fcs, cells]), fwd, None
     raise ValueError(lib)
 
 

@@ -2,9 +2,22 @@
 
 Layers share the simulator's neuron model (:mod:`neuroplastic.neurons.lif`); see
 :mod:`.layers` for the return convention and :mod:`.functional` for the fused recurrence.
+
+On CPU the fused recurrence and the event-driven projection run compiled kernels: C compiled
+once with the system compiler (:mod:`._cengine`), else numba (:mod:`._kernels`), else torch
+loops; ``$NEUROPLASTIC_KERNELS`` (``auto``/``c``/``numba``/``torch``) picks one explicitly and
+``$NEUROPLASTIC_KERNEL_THREADS`` (default 1) sets their threads.
 """
 
-from .functional import LIFCoef, event_linear, lif_cell_step, lif_fused, lif_loop, lif_sequence
+from .functional import (
+    LIFCoef,
+    event_linear,
+    kernel_engine,
+    lif_cell_step,
+    lif_fused,
+    lif_loop,
+    lif_sequence,
+)
 from .layers import (
     LI,
     LIF,
@@ -58,6 +71,7 @@ __all__ = [
     "Trainer",
     "discrete_lif_params",
     "event_linear",
+    "kernel_engine",
     "first_spike_cross_entropy",
     "first_spike_time",
     "lif_cell_step",

@@ -108,6 +108,7 @@ class CEngine:
     """The compiled kernels with the numba kernels' call signatures (numpy arrays in/out)."""
 
     def __init__(self, path: Path) -> None:
+        self.path = Path(path)
         self.lib = ctypes.CDLL(str(path))
         i64, i32, vp = ctypes.c_int64, ctypes.c_int, ctypes.c_void_p
         sig = {
@@ -128,6 +129,9 @@ class CEngine:
                 f.restype = None
                 self.fn[name, sfx] = f
         self._pool: ThreadPoolExecutor | None = None
+
+    def __repr__(self) -> str:
+        return f"CEngine({str(self.path)!r})"
 
     # ------------------------------------------------------------------ splitting
     def _split(self, fn, n_items: int, work: int, threads: int, *args) -> None:

@@ -41,6 +41,7 @@ from .spike import Surrogate, spike_fn, surrogate_grad
 __all__ = [
     "LIFCoef",
     "event_linear",
+    "kernel_engine",
     "li_loop",
     "lif_cell_step",
     "lif_fused",
