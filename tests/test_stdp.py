@@ -16,6 +16,7 @@ from neuroplastic.plasticity.stdp import (
     ExponentialWindow,
     FunctionWindow,
     STDPParams,
+    STDPState,
     SymmetricWindow,
     TripletParams,
     csr_layout,
@@ -26,6 +27,7 @@ from neuroplastic.plasticity.stdp import (
     normalize_incoming,
     stdp_history_step,
     stdp_pair_sum,
+    stdp_sequence,
     stdp_step,
     triplet_pair_sum,
     triplet_step,
@@ -578,3 +580,208 @@ def test_float32_weights_and_traces():
         w, state = stdp_step(w, pre, (25 + ks == n)[:, None], state, p, dt_ms=1.0)
     assert w.dtype == torch.float32 and state.pre_trace.dtype == torch.float32
     assert torch.allclose(w.flatten(), win(ks.float()), rtol=1e-5, atol=1e-7)
+
+
+# ------------------------------------------------------------------------------------------
+# Compiled multi-step rule (stdp_sequence) = loop of stdp_step
+# ------------------------------------------------------------------------------------------
+
+TRACE_WINDOWS = ["exp_zero", "exp_causal", "exp_acausal", "exp_mean", "sym_exp"]
+
+
+def _step_loop(w, pre_r, post_r, state, params, dt, csr=None):
+    for k in range(pre_r.shape[0]):
+        w, state = stdp_step(w, pre_r[k], post_r[k], state, params, dt_ms=dt, csr=csr)
+    return w, state
+
+
+def _layer(g, dense, per_trial, batch, n_pre, n_post, density, lo, hi):
+    """Random weights in [lo, hi) on a dense layer or a random CSR projection (None if dense)."""
+    mask, indptr, indices = _random_csr(g, n_pre, n_post, density)
+    csr = None if dense else csr_layout(indptr, indices, n_post)
+    shape = (n_pre, n_post) if dense else (indices.numel(),)
+    if per_trial:
+        shape = (batch, *shape)
+    return lo + (hi - lo) * torch.rand(shape, generator=g, dtype=F64), csr
+
+
+def _same(got, ref):
+    (w1, s1), (w2, s2) = got, ref
+    return (
+        torch.equal(w1, w2)
+        and torch.equal(s1.pre_trace, s2.pre_trace)
+        and torch.equal(s1.post_trace, s2.post_trace)
+    )
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    dense=st.booleans(),
+    per_trial=st.booleans(),
+    batch=st.integers(1, 3),
+    n_pre=st.integers(1, 6),
+    n_post=st.integers(1, 6),
+    n_steps=st.integers(0, 60),
+    rate=st.sampled_from([0.02, 0.1, 0.4]),
+    name=st.sampled_from(TRACE_WINDOWS),
+    pairing=st.sampled_from(["all", "nearest"]),
+    mode=st.sampled_from(["unbounded", "hard", "soft"]),
+    reduce=st.sampled_from(["sum", "mean"]),
+)
+def test_stdp_sequence_equals_step_loop_property(
+    seed, dense, per_trial, batch, n_pre, n_post, n_steps, rate, name, pairing, mode, reduce
+):
+    """Random layers, rasters and rule settings: the compiled sequence gives bit-identical
+    weights and traces to T successive stdp_step calls."""
+    g = torch.Generator().manual_seed(seed)
+    lo, hi = (-1.0, 1.0) if mode == "unbounded" else (0.0, 1.0)
+    w0, csr = _layer(g, dense, per_trial, batch, n_pre, n_post, 0.5, lo, hi)
+    bounds = UNBOUNDED if mode == "unbounded" else dict(w_min=0.0, w_max=1.0)
+    params = STDPParams(
+        WINDOWS[name], pairing=pairing, learning_rate=0.7, batch_reduce=reduce,
+        update="multiplicative" if mode == "soft" else "additive", **bounds,
+    )
+    pre_r = _random_raster(g, n_steps, batch, n_pre, rate)
+    post_r = _random_raster(g, n_steps, batch, n_post, rate)
+    s0 = init_stdp_state(batch, n_pre, n_post)
+    s0 = STDPState(s0.pre_trace + torch.rand(batch, n_pre, generator=g, dtype=F64), s0.post_trace)
+    got = stdp_sequence(w0.clone(), pre_r, post_r, s0, params, dt_ms=0.5, csr=csr,
+                        backend="numba")
+    assert _same(got, _step_loop(w0.clone(), pre_r, post_r, s0, params, 0.5, csr))
+
+
+@pytest.mark.parametrize("update", ["additive", "multiplicative"])
+@pytest.mark.parametrize("pairing", ["all", "nearest"])
+@pytest.mark.parametrize("layout", ["csr", "dense", "csr_per_trial", "dense_per_trial"])
+def test_stdp_sequence_matches_step_loop_exactly(layout, pairing, update):
+    """A larger run (20 x 15, 3 trials, 400 steps, W(0) != 0) where the hard bounds are hit:
+    weights and traces equal the stdp_step loop bit for bit."""
+    g = torch.Generator().manual_seed(21)
+    n_pre, n_post, batch, n_steps = 20, 15, 3, 400
+    w0, csr = _layer(g, layout.startswith("dense"), layout.endswith("per_trial"), batch, n_pre,
+                     n_post, 0.4, -0.2, 0.6)
+    win = ExponentialWindow(0.4, 0.45, 15.0, 15.0, at_zero="acausal")
+    params = STDPParams(win, pairing=pairing, update=update, w_min=-0.2, w_max=0.6)
+    pre_r = _random_raster(g, n_steps, batch, n_pre, 0.06)
+    post_r = _random_raster(g, n_steps, batch, n_post, 0.06)
+    s0 = init_stdp_state(batch, n_pre, n_post)
+    got = stdp_sequence(w0.clone(), pre_r, post_r, s0, params, dt_ms=1.0, csr=csr,
+                        backend="numba")
+    ref = _step_loop(w0.clone(), pre_r, post_r, s0, params, 1.0, csr)
+    assert _same(got, ref)
+    w = got[0]
+    assert not torch.equal(w, w0)
+    if update == "additive":  # the clipping was exercised at both bounds
+        assert float(w.min()) == -0.2 and float(w.max()) == 0.6
+
+
+@pytest.mark.parametrize("dense", [False, True])
+def test_stdp_sequence_with_normalisation(dense):
+    g = torch.Generator().manual_seed(8)
+    n_pre, n_post, batch, n_steps = 9, 6, 2, 200
+    w0, csr = _layer(g, dense, False, batch, n_pre, n_post, 0.6, 0.0, 1.0)
+    params = STDPParams(WINDOWS["exp_causal"], w_min=0.0, w_max=1.0, norm_target=1.5,
+                        learning_rate=0.2)
+    pre_r = _random_raster(g, n_steps, batch, n_pre, 0.05)
+    post_r = _random_raster(g, n_steps, batch, n_post, 0.05)
+    s0 = init_stdp_state(batch, n_pre, n_post)
+    got = stdp_sequence(w0.clone(), pre_r, post_r, s0, params, dt_ms=1.0, csr=csr,
+                        backend="numba")
+    ref = _step_loop(w0.clone(), pre_r, post_r, s0, params, 1.0, csr)
+    if dense:
+        # torch.sum over the columns of a dense matrix uses its own (vectorised, multi-
+        # accumulator) order; the kernel adds row by row: the column sums, hence the weights,
+        # may differ in the last bits. The CSR sums (index_add_) are sequential in both.
+        assert torch.allclose(got[0], ref[0], rtol=1e-12, atol=0)
+        assert torch.equal(got[1].pre_trace, ref[1].pre_trace)
+    else:
+        assert _same(got, ref)
+    assert not torch.equal(got[0], w0)
+
+
+@pytest.mark.parametrize("pairing", ["all", "nearest"])
+@pytest.mark.parametrize("name", TRACE_WINDOWS)
+def test_stdp_sequence_single_pair_gives_window(name, pairing):
+    """Synapse i of a diagonal CSR projection (batch 1, shared weights, as benchmark A3) sees
+    one pre spike at step 60 and one post spike at step 60 + k_i, k = -60..60: its weight moves
+    by eta * W(k dt). The trace decays by k multiplications with e^{-dt/tau} while the window
+    evaluates e^{-k dt/tau}, hence 1e-12 instead of bit equality for k != 0; the coincident
+    pair adds exactly eta * W(0)."""
+    win = WINDOWS[name]
+    dt, eta, t_pre = 0.5, 0.37, 60
+    ks = torch.arange(-60, 61)
+    n, n_steps = ks.numel(), 190
+    csr = csr_layout(torch.arange(n + 1), torch.arange(n), n)
+    steps = torch.arange(n_steps)[:, None, None]
+    pre_r = (steps == t_pre).expand(n_steps, 1, n)
+    post_r = steps == (t_pre + ks)[None, None, :]
+    params = STDPParams(win, pairing=pairing, learning_rate=eta, **UNBOUNDED)
+    w = torch.full((n,), 0.25, dtype=F64)
+    w, state = stdp_sequence(w, pre_r, post_r, init_stdp_state(1, n, n), params, dt_ms=dt,
+                             csr=csr, backend="numba")
+    expected = 0.25 + eta * win(ks.to(F64) * dt)
+    assert torch.allclose(w, expected, rtol=1e-12, atol=1e-14)
+    assert float(w[60]) == 0.25 + eta * win.w_zero
+    tau_c, tau_a = win.trace_form().tau_causal_ms, win.trace_form().tau_acausal_ms
+    assert float(state.pre_trace[0, 0]) == pytest.approx(math.exp(-129 * dt / tau_c), rel=1e-12)
+    assert float(state.post_trace[0, -1]) == pytest.approx(math.exp(-69 * dt / tau_a), rel=1e-12)
+
+
+def test_stdp_sequence_in_place_state_untouched_and_empty():
+    g = torch.Generator().manual_seed(4)
+    params = STDPParams(WINDOWS["exp_causal"], **UNBOUNDED)
+    w = torch.zeros(4, 3, dtype=F64)
+    s0 = init_stdp_state(2, 4, 3)
+    pre_r, post_r = _random_raster(g, 50, 2, 4, 0.2), _random_raster(g, 50, 2, 3, 0.2)
+    w_out, s1 = stdp_sequence(w, pre_r, post_r, s0, params, dt_ms=1.0)
+    assert w_out is w and float(w.abs().sum()) > 0  # updated in place
+    assert float(s0.pre_trace.abs().sum()) == 0.0 and float(s1.pre_trace.sum()) > 0
+    w2, s2 = stdp_sequence(w.clone(), pre_r[:0], post_r[:0], s1, params, dt_ms=1.0)
+    assert torch.equal(w2, w) and _same((w2, s2), (w, s1))  # zero steps change nothing
+
+
+def test_stdp_sequence_falls_back_for_float32():
+    """float32 is not compiled: 'auto' loops stdp_step (same result), 'numba' says why not."""
+    g = torch.Generator().manual_seed(6)
+    params = STDPParams(WINDOWS["exp_mean"], **UNBOUNDED)
+    pre_r, post_r = _random_raster(g, 80, 2, 5, 0.1), _random_raster(g, 80, 2, 4, 0.1)
+    w0 = torch.rand(5, 4, generator=g)
+    s0 = init_stdp_state(2, 5, 4, dtype=torch.float32)
+    got = stdp_sequence(w0.clone(), pre_r, post_r, s0, params, dt_ms=1.0)
+    assert got[0].dtype == torch.float32 and got[1].pre_trace.dtype == torch.float32
+    assert _same(got, _step_loop(w0.clone(), pre_r, post_r, s0, params, 1.0))
+    with pytest.raises(ValueError, match="float64"):
+        stdp_sequence(w0.clone(), pre_r, post_r, s0, params, dt_ms=1.0, backend="numba")
+
+
+def test_stdp_sequence_rejects_bad_input():
+    p = STDPParams(WINDOWS["exp_mean"], **UNBOUNDED)
+    s = init_stdp_state(2, 3, 4)
+    pre, post = torch.zeros(5, 2, 3, dtype=torch.bool), torch.zeros(5, 2, 4, dtype=torch.bool)
+    good = dict(w=torch.zeros(3, 4, dtype=F64), pre_spikes=pre, post_spikes=post, state=s,
+                params=p)
+    cases = [
+        (dict(pre_spikes=pre[0]), r"raster of shape \(T, batch, n\)"),
+        (dict(pre_spikes=pre.float()), "boolean"),
+        (dict(post_spikes=post.to(torch.uint8)), "boolean"),
+        (dict(pre_spikes=pre.numpy()), "torch tensor"),
+        (dict(post_spikes=post[:4]), "same T"),
+        (dict(post_spikes=torch.zeros(5, 2, 3, dtype=torch.bool)), r"\(T, 2, 4\)"),
+        (dict(pre_spikes=torch.zeros(5, 1, 3, dtype=torch.bool)), r"\(T, 2, 3\)"),
+        (dict(state=STDPState(torch.zeros(2, 3), torch.zeros(1, 4))), "batch"),
+        (dict(state=(torch.zeros(2, 3), None)), "STDPState"),
+        (dict(w=torch.zeros(4, 3, dtype=F64)), "dense weights"),
+        (dict(params=STDPParams(WINDOWS["function"])), "trace form"),
+        (dict(params="stdp"), "STDPParams"),
+    ]
+    for change, msg in cases:
+        with pytest.raises(ValueError, match=msg):
+            stdp_sequence(**{**good, **change}, dt_ms=1.0)
+    with pytest.raises(ValueError, match="dt_ms"):
+        stdp_sequence(**good, dt_ms=0.0)
+    with pytest.raises(ValueError, match="backend"):
+        stdp_sequence(**good, dt_ms=1.0, backend="cuda")
+    with pytest.raises(ValueError, match="csr layout"):
+        stdp_sequence(**{**good, "w": torch.zeros(2, dtype=F64)}, dt_ms=1.0,
+                      csr=csr_layout(torch.tensor([0, 1, 2]), torch.tensor([0, 1]), 2))

@@ -78,6 +78,7 @@ __all__ = [
     "normalize_incoming",
     "stdp_history_step",
     "stdp_pair_sum",
+    "stdp_sequence",
     "stdp_step",
     "triplet_pair_sum",
     "triplet_step",
@@ -896,6 +897,174 @@ def stdp_step(
         _bump(x_pre, pre_spikes, params.pairing), _bump(x_post, post_spikes, params.pairing)
     )
     return w, new
+
+
+SEQUENCE_BACKENDS = ("auto", "numba", "torch")
+
+
+def _check_rasters(pre_spikes: Any, post_spikes: Any, state: Any) -> tuple[int, int, int, int]:
+    """Validate ``(T, batch, n)`` boolean rasters against the traces; return the sizes."""
+    for name, r in (("pre_spikes", pre_spikes), ("post_spikes", post_spikes)):
+        if not isinstance(r, Tensor):
+            raise ValueError(f"{name} must be a torch tensor, got {type(r).__name__}")
+        if r.ndim != 3:
+            raise ValueError(
+                f"{name} must be a raster of shape (T, batch, n) (one (batch, n) spike array "
+                f"per step), got shape {tuple(r.shape)}"
+            )
+    if pre_spikes.dtype != torch.bool or post_spikes.dtype != torch.bool:
+        raise ValueError(
+            f"pre_spikes and post_spikes must be boolean tensors, got {pre_spikes.dtype} and "
+            f"{post_spikes.dtype}"
+        )
+    traces = (getattr(state, "pre_trace", None), getattr(state, "post_trace", None))
+    if not all(isinstance(x, Tensor) and x.ndim == 2 for x in traces):
+        raise ValueError("state must be an STDPState with 2-D pre_trace and post_trace tensors")
+    if traces[0].shape[0] != traces[1].shape[0]:
+        raise ValueError(
+            f"state traces disagree on the batch: pre_trace {tuple(traces[0].shape)}, post_trace "
+            f"{tuple(traces[1].shape)}"
+        )
+    (batch, n_pre), n_post = traces[0].shape, traces[1].shape[1]
+    n_steps = pre_spikes.shape[0]
+    if pre_spikes.shape != (n_steps, batch, n_pre) or post_spikes.shape != (
+        n_steps, batch, n_post
+    ):
+        raise ValueError(
+            f"spike rasters must be pre (T, batch, n_pre) = (T, {batch}, {n_pre}) and post (T, "
+            f"batch, n_post) = (T, {batch}, {n_post}) with the same T (batch and sizes from the "
+            f"state traces), got {tuple(pre_spikes.shape)} and {tuple(post_spikes.shape)}"
+        )
+    return n_steps, batch, n_pre, n_post
+
+
+def _not_compiled_reason(w: Tensor, pre: Tensor, post: Tensor, state: Any, csr: Any) -> str | None:
+    """Why the compiled kernel cannot run this call (None: it can)."""
+    tensors = [w, pre, post, state.pre_trace, state.post_trace]
+    if csr is not None:
+        tensors += [csr.indptr, csr.indices, csr.col_ptr, csr.perm, csr.perm_rows]
+    if any(x.device.type != "cpu" for x in tensors):
+        return "the compiled kernel runs on the CPU; weights, spikes, state and csr must be there"
+    if any(x.dtype != torch.float64 for x in (w, state.pre_trace, state.post_trace)):
+        return (
+            f"the compiled kernel needs float64 weights and traces, got w {w.dtype}, traces "
+            f"{state.pre_trace.dtype}/{state.post_trace.dtype}"
+        )
+    if any(x.requires_grad for x in (w, state.pre_trace, state.post_trace)):
+        return "the compiled kernel does not track gradients (w or the traces require grad)"
+    return None
+
+
+def stdp_sequence(
+    w: Tensor,
+    pre_spikes: Tensor,
+    post_spikes: Tensor,
+    state: STDPState,
+    params: STDPParams,
+    *,
+    dt_ms: float,
+    csr: CSRLayout | None = None,
+    backend: Literal["auto", "numba", "torch"] = "auto",
+) -> tuple[Tensor, STDPState]:
+    r"""``T`` clock steps of :func:`stdp_step` in one call, compiled (numba) on the CPU.
+
+    Exactly the semantics of ``T`` successive :func:`stdp_step` calls on ``pre_spikes[k]``,
+    ``post_spikes[k]`` (same order within a step, same pairing, update mode, bounds,
+    ``batch_reduce`` and ``norm_target``): the compiled kernel
+    (:mod:`neuroplastic.plasticity._stdp_kernels`) repeats the torch arithmetic operation by
+    operation, so weights and traces agree bit for bit — except with ``norm_target`` on dense
+    weights, where column sums are accumulated in another order (last-bit differences). It is
+    event driven: each step costs ∝ spikes × fan-out plus a pass over the traces to decay them.
+
+    Parameters
+    ----------
+    w : Tensor
+        As in :func:`stdp_step`: dense ``(n_pre, n_post)`` / ``(batch, n_pre, n_post)`` or CSR
+        values ``(nnz,)`` / ``(batch, nnz)``. **Updated in place** and returned.
+    pre_spikes, post_spikes : Tensor, bool ``(T, batch, n_pre)``, ``(T, batch, n_post)``
+        Spike rasters, one ``(batch, n)`` array per clock step.
+    state : STDPState
+        Traces before the first step; not modified (new traces are returned).
+    params : STDPParams
+        Its window must have a trace form.
+    dt_ms : float
+        Clock step (ms).
+    csr : CSRLayout, optional
+        Sparse connectivity; ``None`` for dense weights.
+    backend : {'auto', 'numba', 'torch'}
+        ``'numba'``: the compiled kernel (float64 weights and traces on the CPU, no autograd;
+        anything else raises ``ValueError``). ``'torch'``: a Python loop over :func:`stdp_step`
+        (any dtype or device). ``'auto'`` (default): numba where it applies, else torch.
+        The first numba call of a process compiles or loads the kernel from numba's cache.
+
+    Returns
+    -------
+    (w, state)
+        The updated weights (the same tensor) and the traces after the last step.
+    """
+    if not isinstance(params, STDPParams):
+        raise ValueError(f"params must be STDPParams, got {type(params).__name__}")
+    form = params.window.trace_form()
+    if form is None:
+        raise ValueError(
+            f"window {type(params.window).__name__} has no trace form; loop stdp_history_step"
+        )
+    dt_ms = _check_dt(dt_ms)
+    check_choice("backend", backend, SEQUENCE_BACKENDS)
+    n_steps, batch, n_pre, n_post = _check_rasters(pre_spikes, post_spikes, state)
+    per_trial, _ = _weights_layout(w, batch, n_pre, n_post, csr)
+    reason = None if backend == "torch" else _not_compiled_reason(
+        w, pre_spikes, post_spikes, state, csr
+    )
+    if backend == "numba" and reason is not None:
+        raise ValueError(f"backend='numba' cannot run this call: {reason}")
+    if backend == "torch" or reason is not None:
+        for k in range(n_steps):
+            w, state = stdp_step(
+                w, pre_spikes[k], post_spikes[k], state, params, dt_ms=dt_ms, csr=csr
+            )
+        return w, state
+
+    import numpy as np
+
+    from ._stdp_kernels import stdp_sequence_kernel
+
+    x_pre = state.pre_trace.detach().clone(memory_format=torch.contiguous_format)
+    x_post = state.post_trace.detach().clone(memory_format=torch.contiguous_format)
+    if n_steps == 0:
+        return w, STDPState(x_pre, x_post)
+    w_flat = w.view(batch if per_trial else 1, -1)
+    empty = np.empty(0, dtype=np.int64)
+    lay = [empty] * 5 if csr is None else [
+        x.contiguous().numpy() for x in (csr.indptr, csr.indices, csr.col_ptr, csr.perm,
+                                         csr.perm_rows)
+    ]
+    finite_lo, finite_hi = math.isfinite(params.w_min), math.isfinite(params.w_max)
+    prm = np.array([
+        math.exp(-dt_ms / form.tau_causal_ms),  # the factors stdp_step multiplies by
+        math.exp(-dt_ms / form.tau_acausal_ms),
+        form.a_causal,
+        form.a_acausal,
+        form.w_zero,
+        params.learning_rate * _batch_scale(per_trial, batch, params.batch_reduce),
+        params.w_min,
+        params.w_max,
+        0.0 if params.norm_target is None else params.norm_target,
+    ], dtype=np.float64)
+    flags = np.array([
+        csr is None,
+        form.w_zero != 0.0,
+        params.update == "multiplicative",
+        finite_lo or finite_hi,
+        params.pairing == "nearest",
+        per_trial,
+        params.norm_target is not None,
+    ], dtype=np.int64)
+    stdp_sequence_kernel(
+        w_flat.numpy(), pre_spikes.contiguous().numpy(), post_spikes.contiguous().numpy(),
+        x_pre.numpy(), x_post.numpy(), *lay, prm, flags,
+    )
+    return w, STDPState(x_pre, x_post)
 
 
 # --------------------------------------------------------------------------------------------
