@@ -628,12 +628,15 @@ def _same(got, ref):
     pairing=st.sampled_from(["all", "nearest"]),
     mode=st.sampled_from(["unbounded", "hard", "soft"]),
     reduce=st.sampled_from(["sum", "mean"]),
+    skip=st.integers(0, 3),
 )
 def test_stdp_sequence_equals_step_loop_property(
-    seed, dense, per_trial, batch, n_pre, n_post, n_steps, rate, name, pairing, mode, reduce
+    seed, dense, per_trial, batch, n_pre, n_post, n_steps, rate, name, pairing, mode, reduce, skip
 ):
     """Random layers, rasters and rule settings: the compiled sequence gives bit-identical
-    weights and traces to T successive stdp_step calls."""
+    weights and traces to T successive stdp_step calls. Dropping the first ``skip`` steps of
+    the rasters makes views that start at any byte offset (the kernel scans them by 8-byte
+    words from the first aligned one)."""
     g = torch.Generator().manual_seed(seed)
     lo, hi = (-1.0, 1.0) if mode == "unbounded" else (0.0, 1.0)
     w0, csr = _layer(g, dense, per_trial, batch, n_pre, n_post, 0.5, lo, hi)
@@ -642,8 +645,8 @@ def test_stdp_sequence_equals_step_loop_property(
         WINDOWS[name], pairing=pairing, learning_rate=0.7, batch_reduce=reduce,
         update="multiplicative" if mode == "soft" else "additive", **bounds,
     )
-    pre_r = _random_raster(g, n_steps, batch, n_pre, rate)
-    post_r = _random_raster(g, n_steps, batch, n_post, rate)
+    pre_r = _random_raster(g, n_steps + skip, batch, n_pre, rate)[skip:]
+    post_r = _random_raster(g, n_steps + skip, batch, n_post, rate)[skip:]
     s0 = init_stdp_state(batch, n_pre, n_post)
     s0 = STDPState(s0.pre_trace + torch.rand(batch, n_pre, generator=g, dtype=F64), s0.post_trace)
     got = stdp_sequence(w0.clone(), pre_r, post_r, s0, params, dt_ms=0.5, csr=csr,

@@ -36,6 +36,15 @@ import numpy as np
 from numba import njit
 
 
+def raster_words(raster):
+    """Bytes of a C-contiguous boolean numpy raster, the aligned 8-byte words inside them and the
+    offset of the first word (no copies)."""
+    flat = raster.reshape(-1).view(np.uint8)
+    head = (-flat.ctypes.data) % 8 if flat.size else 0
+    n_words = (flat.size - head) // 8 if flat.size > head else 0
+    return flat, flat[head : head + 8 * n_words].view(np.uint64), head
+
+
 @njit(cache=True, inline="always")
 def _soft(dw, w_old, multiplicative, w_min, w_max):
     """Soft bound of one change, as ``torch.where(dw > 0, dw*(w_max-w), dw*(w-w_min))``."""
@@ -56,7 +65,7 @@ def _clamp(x, w_min, w_max):
     return x
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def _row_changes(w, wb, b, i, t, post, x_post, indptr, indices, dense, n_post, a_a, w0,
                  has_w0, mult, w_min, w_max, scale, buf, n_buf):
     """Changes of row ``i`` (trial ``b``): added to ``w`` (additive) or written to ``buf``."""
@@ -84,7 +93,7 @@ def _row_changes(w, wb, b, i, t, post, x_post, indptr, indices, dense, n_post, a
     return n_buf
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def _col_changes(w, wb, b, j, x_pre, col_ptr, perm, perm_rows, dense, n_pre, n_post, a_c,
                  mult, w_min, w_max, scale, buf, n_buf):
     """Changes of column ``j`` (trial ``b``): added to ``w`` (additive) or written to ``buf``."""
@@ -106,7 +115,7 @@ def _col_changes(w, wb, b, j, x_pre, col_ptr, perm, perm_rows, dense, n_pre, n_p
     return n_buf
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def _apply_row(w, wb, i, indptr, dense, n_post, buf, n_buf, clip, w_min, w_max, add):
     """Add buffered changes of row ``i`` (``add``) or clip it to the bounds."""
     if dense:
@@ -122,7 +131,7 @@ def _apply_row(w, wb, i, indptr, dense, n_post, buf, n_buf, clip, w_min, w_max, 
     return n_buf
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def _apply_col(w, wb, j, col_ptr, perm, dense, n_pre, n_post, buf, n_buf, clip, w_min, w_max,
                add):
     """Add buffered changes of column ``j`` (``add``) or clip it to the bounds."""
@@ -165,25 +174,54 @@ def _normalise(w, indices, dense, n_pre, n_post, target, s):
                 w[wb, k] *= s[indices[k]]
 
 
-@njit(cache=True, error_model="numpy")
-def _decay_and_scan(x, dec, spikes, t, sb, si):
+@njit(cache=True, error_model="numpy", inline="always")
+def _decay_and_scan(x, dec, flat, words, head, t, sb, si):
     """``x *= dec`` for every trace; list the neurons spiking at step ``t`` in (trial, neuron)
-    order into ``sb``/``si``; return their count."""
+    order into ``sb``/``si``; return their count.
+
+    ``flat`` is the raster's bytes (uint8, ``(T * batch * n,)``), ``words`` the 8-byte words
+    of ``flat[head:]`` (aligned): spikes are rare, so whole words of zeros are skipped.
+    """
     batch, n = x.shape
     for b in range(batch):
         for i in range(n):
             x[b, i] *= dec
+    start = t * batch * n
+    stop = start + batch * n
     m = 0
-    for b in range(batch):
-        for i in range(n):
-            if spikes[t, b, i]:
-                sb[m] = b
-                si[m] = i
+    pos = start
+    w_first = (start - head + 7) // 8 if start > head else 0
+    w_last = min((stop - head) // 8 if stop > head else 0, words.shape[0])
+    if w_first < w_last:
+        for p in range(start, head + 8 * w_first):
+            if flat[p]:
+                si[m] = p - start
                 m += 1
+        for wi in range(w_first, w_last):
+            if words[wi] != 0:
+                p0 = head + 8 * wi
+                for p in range(p0, p0 + 8):
+                    if flat[p]:
+                        si[m] = p - start
+                        m += 1
+        pos = head + 8 * w_last
+    for p in range(pos, stop):
+        if flat[p]:
+            si[m] = p - start
+            m += 1
+    # positions within the step -> (trial, neuron)
+    if batch == 1:
+        for a in range(m):
+            sb[a] = 0
+    else:
+        for a in range(m):
+            b = si[a] // n
+            sb[a] = b
+            si[a] -= b * n
     return m
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def _bump(x, sb, si, m, nearest):
     for a in range(m):
         if nearest:
@@ -193,8 +231,8 @@ def _bump(x, sb, si, m, nearest):
 
 
 @njit(cache=True, error_model="numpy")
-def stdp_sequence_kernel(w, pre, post, x_pre, x_post, indptr, indices, col_ptr, perm, perm_rows,
-                         prm, flags):
+def stdp_sequence_kernel(w, pre, post, pre_bytes, pre_words, post_bytes, post_words, heads,
+                         x_pre, x_post, indptr, indices, col_ptr, perm, perm_rows, prm, flags):
     """Run ``pre.shape[0]`` steps of pair STDP; ``w``, ``x_pre``, ``x_post`` updated in place.
 
     Parameters
@@ -203,17 +241,15 @@ def stdp_sequence_kernel(w, pre, post, x_pre, x_post, indptr, indices, col_ptr, 
         Weights, flat per trial (module docstring).
     pre, post : bool (T, batch, n_pre), (T, batch, n_post)
         Spike rasters.
+    pre_bytes, pre_words, post_bytes, post_words, heads
+        The rasters' bytes (uint8, flat), the aligned 8-byte words (uint64) from byte
+        ``heads[0]`` (pre) / ``heads[1]`` (post) on; see :func:`raster_words`.
     x_pre, x_post : float64 (batch, n_pre), (batch, n_post)
         Traces (in/out).
     indptr, indices, col_ptr, perm, perm_rows : int64
         CSR layout and its column view (:class:`CSRLayout`); unused (may be empty) for dense.
     prm : float64 (9,), flags : int64 (7,)
         See the module docstring.
-
-    Returns
-    -------
-    int
-        Number of synapse updates (row and column entries) performed.
     """
     n_steps, batch, n_pre = pre.shape
     n_post = post.shape[2]
@@ -234,10 +270,10 @@ def stdp_sequence_kernel(w, pre, post, x_pre, x_post, indptr, indices, col_ptr, 
     s = np.empty(n_post)
     rbuf = np.empty(16 if mult else 0)
     cbuf = np.empty(16 if mult else 0)
-    updates = 0
     for t in range(n_steps):
-        m_pre = _decay_and_scan(x_pre, dec_pre, pre, t, pre_b, pre_i)
-        m_post = _decay_and_scan(x_post, dec_post, post, t, post_b, post_j)
+        m_pre = _decay_and_scan(x_pre, dec_pre, pre_bytes, pre_words, heads[0], t, pre_b, pre_i)
+        m_post = _decay_and_scan(x_post, dec_post, post_bytes, post_words, heads[1], t, post_b,
+                                 post_j)
         if m_pre == 0 and m_post == 0:
             if normalise:
                 _normalise(w, indices, dense, n_pre, n_post, target, s)
@@ -268,15 +304,6 @@ def stdp_sequence_kernel(w, pre, post, x_pre, x_post, indptr, indices, col_ptr, 
             n_c = _col_changes(w, b if per_trial else 0, b, post_j[a], x_pre, col_ptr, perm,
                                perm_rows, dense, n_pre, n_post, a_c, mult, w_min, w_max, scale,
                                cbuf, n_c)
-        if not mult:
-            for a in range(m_pre):
-                i = pre_i[a]
-                updates += n_post if dense else indptr[i + 1] - indptr[i]
-            for a in range(m_post):
-                j = post_j[a]
-                updates += n_pre if dense else col_ptr[j + 1] - col_ptr[j]
-        else:
-            updates += n_r + n_c
         # passes over the touched synapses: add the buffered changes, then clip
         for add in (True, False):
             if (add and not mult) or (not add and not clip):
@@ -295,4 +322,3 @@ def stdp_sequence_kernel(w, pre, post, x_pre, x_post, indptr, indices, col_ptr, 
             _normalise(w, indices, dense, n_pre, n_post, target, s)
         _bump(x_pre, pre_b, pre_i, m_pre, nearest)
         _bump(x_post, post_b, post_j, m_post, nearest)
-    return updates

@@ -25,7 +25,9 @@ For windows that are one exponential on each side (:class:`ExponentialWindow`, t
 (their acausal pairs, read from the post trace) and on the columns of postsynaptic neurons that
 spiked (causal pairs, read from the pre trace). Within one step, the order is: decay traces,
 update weights from the traces (which hold only *earlier* spikes), add :math:`W(0)` for each
-coincident pre/post pair, then increment the traces. Windows with no trace form
+coincident pre/post pair, then increment the traces. :func:`stdp_sequence` runs many such
+steps from spike rasters in one call, compiled with numba on the CPU (bit-identical to looping
+:func:`stdp_step`). Windows with no trace form
 (:class:`FunctionWindow`, the Mexican-hat :class:`SymmetricWindow`) use
 :func:`stdp_history_step`, which keeps the recent spike times of every neuron instead.
 :func:`triplet_step` is the triplet rule of Pfister & Gerstner (2006).
@@ -1027,7 +1029,7 @@ def stdp_sequence(
 
     import numpy as np
 
-    from ._stdp_kernels import stdp_sequence_kernel
+    from ._stdp_kernels import raster_words, stdp_sequence_kernel
 
     x_pre = state.pre_trace.detach().clone(memory_format=torch.contiguous_format)
     x_post = state.post_trace.detach().clone(memory_format=torch.contiguous_format)
@@ -1060,9 +1062,13 @@ def stdp_sequence(
         per_trial,
         params.norm_target is not None,
     ], dtype=np.int64)
+    pre_np, post_np = pre_spikes.contiguous().numpy(), post_spikes.contiguous().numpy()
+    pre_bytes, pre_words, pre_head = raster_words(pre_np)
+    post_bytes, post_words, post_head = raster_words(post_np)
     stdp_sequence_kernel(
-        w_flat.numpy(), pre_spikes.contiguous().numpy(), post_spikes.contiguous().numpy(),
-        x_pre.numpy(), x_post.numpy(), *lay, prm, flags,
+        w_flat.numpy(), pre_np, post_np, pre_bytes, pre_words, post_bytes, post_words,
+        np.array([pre_head, post_head], dtype=np.int64), x_pre.numpy(), x_post.numpy(), *lay,
+        prm, flags,
     )
     return w, STDPState(x_pre, x_post)
 
