@@ -22,7 +22,11 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture(scope="module")
 def C():
-    return _cengine.CEngine(_cengine.build())
+    """The engine, splitting even tiny calls between threads (the work split is under test)."""
+    saved = _cengine._MIN_SPLIT
+    _cengine._MIN_SPLIT = 1
+    yield _cengine.CEngine(_cengine.build())
+    _cengine._MIN_SPLIT = saved
 
 
 def test_unknown_engine_name_is_rejected(monkeypatch):
@@ -63,6 +67,13 @@ def test_bad_kernel_thread_count_is_rejected(monkeypatch, raw):
         fn._n_chunks()
 
 
+def test_kernel_threads_default_to_torchs(monkeypatch):
+    monkeypatch.delenv("NEUROPLASTIC_KERNEL_THREADS", raising=False)
+    assert fn._n_chunks() == torch.get_num_threads()
+    monkeypatch.setenv("NEUROPLASTIC_KERNEL_THREADS", "3")
+    assert fn._n_chunks() == 3
+
+
 def test_auto_prefers_c_and_torch_engine_is_none(monkeypatch):
     monkeypatch.setenv("NEUROPLASTIC_KERNELS", "auto")
     assert isinstance(fn.kernel_engine(), _cengine.CEngine)
@@ -101,8 +112,7 @@ def test_sparse_kernels_equal_numba_and_dense(C, rows, n_in, n_out, density, see
 @pytest.mark.parametrize("subtract", [True, False])
 @pytest.mark.parametrize("kind", [0, 1, 2, 3])
 @pytest.mark.parametrize("threads", [1, 3])
-def test_lif_kernels_equal_numba(C, subtract, kind, threads, monkeypatch):
-    monkeypatch.setattr(_cengine, "_MIN_SPLIT", 1)  # force the split between threads
+def test_lif_kernels_equal_numba(C, subtract, kind, threads):
     rng = np.random.default_rng(kind)
     T, N = 30, 37
     cur = rng.standard_normal((T, N)) * 0.8

@@ -11,9 +11,9 @@ numba kernels of :mod:`._kernels`.
 The library is built from ``csrc/kernels.c`` into a per-user cache directory
 (``$NEUROPLASTIC_CACHE_DIR`` or ``$XDG_CACHE_HOME/neuroplastic``) under a name that hashes
 the source, the compiler flags and the CPU, written atomically (parallel test workers may
-build at once). Every kernel takes a range of independent items; :class:`CEngine` can split
-the range between threads (ctypes releases the GIL during the call) when asked to
-(``$NEUROPLASTIC_KERNEL_THREADS``; one thread by default, see :func:`.functional._n_chunks`).
+build at once). Every kernel splits its independent items (neurons, rows or columns) between
+OpenMP threads when built with ``-fopenmp``; the library then uses the ``libgomp`` that
+PyTorch has already loaded (same soname), i.e. the same thread pool as PyTorch's own ops.
 
 The Python methods keep the signatures of the numba kernels, so :mod:`.functional` calls
 either engine the same way.
@@ -29,7 +29,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -78,8 +77,8 @@ def build(force: bool = False) -> Path:
     src = (_SRC / "kernels.c").read_bytes() + (_SRC / "kernels_body.h").read_bytes()
     suffix = ".dll" if sys.platform == "win32" else ".so"
     last_err = ""
-    for arch in (["-march=native"], []):
-        flags = _FLAGS + arch
+    for extra in (["-march=native", "-fopenmp"], ["-fopenmp"], ["-march=native"], []):
+        flags = _FLAGS + extra
         key = hashlib.sha256(src + " ".join([cc, *flags, _cpu_tag()]).encode()).hexdigest()
         out = cache_dir() / f"neuroplastic_kernels_{key[:16]}{suffix}"
         if out.exists() and not force:
@@ -105,21 +104,26 @@ def _p(a: np.ndarray | None):
 
 
 class CEngine:
-    """The compiled kernels with the numba kernels' call signatures (numpy arrays in/out)."""
+    """The compiled kernels with the numba kernels' call signatures (numpy arrays in/out).
+
+    ``n_chunks`` (threads) is passed on to the library, which splits the work between OpenMP
+    threads of the runtime PyTorch already loaded (or runs it whole when built without OpenMP);
+    calls with less than ``_MIN_SPLIT`` items x steps run on one thread.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self.lib = ctypes.CDLL(str(path))
         i64, i32, vp = ctypes.c_int64, ctypes.c_int, ctypes.c_void_p
         sig = {
-            "lif_forward": [i64] * 4 + [vp] * 7 + [i32] + [vp] * 3,
-            "lif_backward": [i64] * 4 + [vp] * 9 + [i32] * 3 + [vp] * 5,
-            "linear_scan": [i64] * 4 + [vp] * 5,
-            "linear_scan_backward": [i64] * 4 + [vp] * 5,
-            "csr_count": [i64] * 3 + [vp] * 2,
-            "csr_fill": [i64] * 3 + [vp] * 4,
-            "spmm_forward": [i64] * 4 + [vp] * 6,
-            "spmm_grad_weight": [i64] * 5 + [vp] * 5,
+            "lif_forward": [i64, i64, i32] + [vp] * 7 + [i32] + [vp] * 3,
+            "lif_backward": [i64, i64, i32] + [vp] * 9 + [i32] * 3 + [vp] * 5,
+            "linear_scan": [i64, i64, i32] + [vp] * 5,
+            "linear_scan_backward": [i64, i64, i32] + [vp] * 5,
+            "csr_count": [i64, i64, i32] + [vp] * 2,
+            "csr_fill": [i64, i64, i32] + [vp] * 4,
+            "spmm_forward": [i64, i64, i32] + [vp] * 6,
+            "spmm_grad_weight": [i64, i64, i64, i32] + [vp] * 5,
         }
         self.fn = {}
         for name, argtypes in sig.items():
@@ -128,102 +132,77 @@ class CEngine:
                 f.argtypes = argtypes
                 f.restype = None
                 self.fn[name, sfx] = f
-        self._pool: ThreadPoolExecutor | None = None
 
     def __repr__(self) -> str:
         return f"CEngine({str(self.path)!r})"
 
-    # ------------------------------------------------------------------ splitting
-    def _split(self, fn, n_items: int, work: int, threads: int, *args) -> None:
-        """Call ``fn(lo, hi, *args)`` over ``[0, n_items)`` in ``threads`` contiguous parts."""
-        k = max(1, min(threads, n_items, work // _MIN_SPLIT))
-        if k == 1:
-            fn(0, n_items, *args)
-            return
-        if self._pool is None or self._pool._max_workers < k:
-            self._pool = ThreadPoolExecutor(max_workers=k, thread_name_prefix="neuroplastic")
-        bounds = [n_items * i // k for i in range(k + 1)]
-        futs = [self._pool.submit(fn, bounds[i], bounds[i + 1], *args) for i in range(1, k)]
-        fn(bounds[0], bounds[1], *args)
-        for f in futs:
-            f.result()
+    @staticmethod
+    def _threads(n_chunks: int, work: int) -> int:
+        return max(1, min(int(n_chunks), work // _MIN_SPLIT))
 
     # ------------------------------------------------------------------ LIF
     def lif_forward(self, cur, v0, v_rest, decay, drive, thr, v_reset, subtract, n_chunks,
                     spk, mem, v_out):
         T, N = cur.shape
-        f = self.fn["lif_forward", _F[cur.dtype]]
-        self._split(
-            lambda lo, hi: f(T, N, lo, hi, *map(_p, (cur, v0, v_rest, decay, drive, thr,
-                                                     v_reset)), int(subtract),
-                             _p(spk), _p(mem), _p(v_out)),
-            N, T * N, n_chunks,
+        self.fn["lif_forward", _F[cur.dtype]](
+            T, N, self._threads(n_chunks, T * N),
+            *map(_p, (cur, v0, v_rest, decay, drive, thr, v_reset)), int(subtract),
+            _p(spk), _p(mem), _p(v_out),
         )
 
     def lif_backward(self, g_spk, g_vT, mem, v0, v_rest, decay, drive, thr, v_reset,
                      subtract, detach_reset, kind, consts, n_chunks, g_cur, g_v0, g_decay,
                      g_thr):
         T, N = mem.shape
-        f = self.fn["lif_backward", _F[mem.dtype]]
-        ptrs = tuple(map(_p, (g_spk, g_vT, mem, v0, v_rest, decay, drive, thr, v_reset)))
-        outs = tuple(map(_p, (consts, g_cur, g_v0, g_decay, g_thr)))
-        self._split(
-            lambda lo, hi: f(T, N, lo, hi, *ptrs, int(subtract), int(detach_reset), int(kind),
-                             *outs),
-            N, T * N, n_chunks,
+        self.fn["lif_backward", _F[mem.dtype]](
+            T, N, self._threads(n_chunks, T * N),
+            *map(_p, (g_spk, g_vT, mem, v0, v_rest, decay, drive, thr, v_reset)),
+            int(subtract), int(detach_reset), int(kind),
+            *map(_p, (consts, g_cur, g_v0, g_decay, g_thr)),
         )
 
     # ------------------------------------------------------------------ synaptic scan
     def linear_scan(self, x, c0, decay, n_chunks, out, c_last):
         T, N = x.shape
-        f = self.fn["linear_scan", _F[x.dtype]]
-        ptrs = tuple(map(_p, (x, c0, decay, out, c_last)))
-        self._split(lambda lo, hi: f(T, N, lo, hi, *ptrs), N, T * N, n_chunks)
+        self.fn["linear_scan", _F[x.dtype]](
+            T, N, self._threads(n_chunks, T * N), *map(_p, (x, c0, decay, out, c_last))
+        )
 
     def linear_scan_backward(self, g_out, g_last, decay, n_chunks, g_x, g_c0):
         T, N = g_out.shape
-        f = self.fn["linear_scan_backward", _F[g_out.dtype]]
-        ptrs = tuple(map(_p, (g_out, g_last, decay, g_x, g_c0)))
-        self._split(lambda lo, hi: f(T, N, lo, hi, *ptrs), N, T * N, n_chunks)
+        self.fn["linear_scan_backward", _F[g_out.dtype]](
+            T, N, self._threads(n_chunks, T * N), *map(_p, (g_out, g_last, decay, g_x, g_c0))
+        )
 
     # ------------------------------------------------------------------ event projection
-    def csr_from_dense(self, x, max_nnz, n_chunks=2):
+    def csr_from_dense(self, x, max_nnz, n_chunks=1):
         """Row-compressed copy of ``x`` (R, N): (indptr, indices int32, values, nnz or -1)."""
         R, N = x.shape
         sfx = _F[x.dtype]
+        nth = self._threads(n_chunks, R * N)
         counts = np.zeros(R + 1, dtype=np.int64)
-        fc = self.fn["csr_count", sfx]
-        self._split(lambda lo, hi: fc(N, lo, hi, _p(x), _p(counts)), R, R * N, n_chunks)
+        self.fn["csr_count", sfx](R, N, nth, _p(x), _p(counts))
         indptr = np.cumsum(counts)
         nnz = int(indptr[R])
         if nnz > max_nnz:
             return indptr, np.zeros(0, np.int32), np.zeros(0, x.dtype), -1
         indices = np.empty(nnz, dtype=np.int32)
         values = np.empty(nnz, dtype=x.dtype)
-        ff = self.fn["csr_fill", sfx]
-        self._split(
-            lambda lo, hi: ff(N, lo, hi, _p(x), _p(indptr), _p(indices), _p(values)),
-            R, R * N, n_chunks,
-        )
+        self.fn["csr_fill", sfx](R, N, nth, _p(x), _p(indptr), _p(indices), _p(values))
         return indptr, indices, values, nnz
 
-    def spmm_forward(self, indptr, indices, values, wt, bias, has_bias, out, n_chunks=2):
+    def spmm_forward(self, indptr, indices, values, wt, bias, has_bias, out, n_chunks=1):
         R, M = out.shape
-        f = self.fn["spmm_forward", _F[out.dtype]]
-        b = _p(bias) if has_bias else None
-        self._split(
-            lambda lo, hi: f(R, M, lo, hi, _p(indptr), _p(indices), _p(values), _p(wt), b,
-                             _p(out)),
-            M, len(indices) * M, n_chunks,
+        self.fn["spmm_forward", _F[out.dtype]](
+            R, M, self._threads(n_chunks, len(indices) * M), _p(indptr), _p(indices),
+            _p(values), _p(wt), _p(bias) if has_bias else None, _p(out),
         )
 
-    def spmm_grad_weight(self, indptr, indices, values, g, n_in, n_chunks=2):
+    def spmm_grad_weight(self, indptr, indices, values, g, n_in, n_chunks=1):
         R, M = g.shape
         gwt = np.empty((n_in, M), dtype=g.dtype)
-        f = self.fn["spmm_grad_weight", _F[g.dtype]]
-        self._split(
-            lambda lo, hi: f(R, M, n_in, lo, hi, _p(indptr), _p(indices), _p(values), _p(g),
-                             _p(gwt)),
-            M, len(indices) * M, n_chunks,
+        self.fn["spmm_grad_weight", _F[g.dtype]](
+            R, M, n_in, self._threads(n_chunks, len(indices) * M), _p(indptr), _p(indices),
+            _p(values), _p(g), _p(gwt),
         )
         return gwt

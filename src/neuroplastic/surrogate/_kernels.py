@@ -193,11 +193,11 @@ def linear_scan_backward(g_out, g_last, decay, n_chunks, g_x, g_c0):
 
 
 @njit(parallel=True, cache=True)
-def csr_from_dense(x, max_nnz):
+def csr_from_dense(x, max_nnz, n_chunks=1):
     """Row-compressed copy of ``x`` (R, N); returns (indptr, indices, values, nnz).
 
     Stops early (nnz = -1) once more than ``max_nnz`` entries are non-zero, so a dense
-    input costs one counting pass only.
+    input costs one counting pass only. ``n_chunks`` is unused (numba picks its threads).
     """
     R, N = x.shape
     counts = np.zeros(R + 1, dtype=np.int64)
@@ -224,8 +224,10 @@ def csr_from_dense(x, max_nnz):
 
 
 @njit(parallel=True, cache=True, error_model="numpy")
-def spmm_forward(indptr, indices, values, wt, bias, has_bias, out):
-    """out[r] = bias + sum_p values[p] * wt[indices[p]]  (wt is W^T, shape (N_in, N_out))."""
+def spmm_forward(indptr, indices, values, wt, bias, has_bias, out, n_chunks=1):
+    """out[r] = bias + sum_p values[p] * wt[indices[p]]  (wt is W^T, shape (N_in, N_out)).
+
+    ``n_chunks`` is unused (numba picks its threads)."""
     R, M = out.shape
     for r in prange(R):
         o = out[r]

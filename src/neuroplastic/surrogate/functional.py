@@ -112,13 +112,14 @@ class LIFCoef(NamedTuple):
 
 
 def _n_chunks() -> int:
-    """Threads for one kernel call: ``$NEUROPLASTIC_KERNEL_THREADS``, default 1.
+    """Threads for one kernel call: ``$NEUROPLASTIC_KERNEL_THREADS``, else PyTorch's count.
 
-    One by default: on the 2-core benchmark machine, splitting the C kernels between Python
-    threads contended with PyTorch's OpenMP pool (W3: 79-99 ms per step against 69 ms
-    single-threaded). Where cores are plentiful and idle, more may pay.
+    The C kernels run them as OpenMP threads of the runtime PyTorch loaded (one pool for
+    both); the numba kernels use them to chunk the synaptic scan.
     """
-    raw = os.environ.get("NEUROPLASTIC_KERNEL_THREADS", "1")
+    raw = os.environ.get("NEUROPLASTIC_KERNEL_THREADS")
+    if raw is None:
+        return max(1, torch.get_num_threads())
     try:
         n = int(raw)
     except ValueError:
@@ -430,7 +431,7 @@ class _EventLinear(torch.autograd.Function):
         b = bias.detach() if bias is not None else torch.zeros(M, dtype=x2.dtype)
         K.spmm_forward(
             indptr, indices, values, wt.numpy(), b.contiguous().numpy(), bias is not None,
-            out.numpy(),
+            out.numpy(), _n_chunks(),
         )
         ctx.save_for_backward(weight)
         ctx.csr = (K, indptr, indices, values, x2.shape[1])
@@ -469,7 +470,7 @@ def event_linear(
     x2 = x.reshape(-1, n_in)
     xd = x2.detach().contiguous()
     limit = int(max_density * xd.numel())
-    indptr, indices, values, nnz = K.csr_from_dense(xd.numpy(), limit)
+    indptr, indices, values, nnz = K.csr_from_dense(xd.numpy(), limit, _n_chunks())
     if nnz < 0:
         return F.linear(x, weight, bias)
     out = _EventLinear.apply(x2, weight, bias, K, indptr, indices, values)

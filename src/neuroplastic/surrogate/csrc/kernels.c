@@ -14,6 +14,30 @@
 #define SPARSE_OPT
 #endif
 
+/* Run CALL (which uses lo and hi) over [0, NITEMS) split between NTH OpenMP threads. */
+#ifdef _OPENMP
+#include <omp.h>
+#define PAR_RANGE(NITEMS, NTH, CALL)                                                      \
+    do {                                                                                  \
+        int64_t n_items_ = (NITEMS);                                                      \
+        int nth_ = (NTH) < 1 ? 1 : (NTH);                                                 \
+        if (nth_ > n_items_) nth_ = n_items_ > 0 ? (int)n_items_ : 1;                     \
+        _Pragma("omp parallel num_threads(nth_) if(nth_ > 1)")                            \
+        {                                                                                 \
+            int64_t k_ = omp_get_thread_num(), K_ = omp_get_num_threads();               \
+            int64_t lo = n_items_ * k_ / K_, hi = n_items_ * (k_ + 1) / K_;               \
+            CALL;                                                                         \
+        }                                                                                 \
+    } while (0)
+#else
+#define PAR_RANGE(NITEMS, NTH, CALL)                                                      \
+    do {                                                                                  \
+        (void)(NTH);                                                                      \
+        int64_t lo = 0, hi = (NITEMS);                                                    \
+        CALL;                                                                             \
+    } while (0)
+#endif
+
 #define REAL float
 #define NAME(x) x##_f32
 #define EXP expf

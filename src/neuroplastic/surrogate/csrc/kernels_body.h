@@ -7,7 +7,7 @@
  * bit with the torch reference. */
 
 /* LIF membrane recurrence over T steps; cur, spk, mem: (T, N) row-major. */
-void NAME(lif_forward)(int64_t T, int64_t N, int64_t lo, int64_t hi,
+static void NAME(lif_forward_range)(int64_t T, int64_t N, int64_t lo, int64_t hi,
                        const REAL *restrict cur, const REAL *restrict v0,
                        const REAL *restrict v_rest, const REAL *restrict decay,
                        const REAL *restrict drive, const REAL *restrict thr,
@@ -103,7 +103,7 @@ static void NAME(adjoint_row)(int64_t n, const REAL *restrict gst, const REAL *r
 
 /* Reverse-time adjoint of lif_forward. The spikes are recomputed from the saved pre-reset
  * membrane (s = H(u - thr), as in the forward pass), so only mem is kept between passes. */
-void NAME(lif_backward)(int64_t T, int64_t N, int64_t lo, int64_t hi,
+static void NAME(lif_backward_range)(int64_t T, int64_t N, int64_t lo, int64_t hi,
                         const REAL *restrict g_spk, const REAL *restrict g_vT,
                         const REAL *restrict mem, const REAL *restrict v0,
                         const REAL *restrict v_rest, const REAL *restrict decay,
@@ -154,7 +154,8 @@ void NAME(lif_backward)(int64_t T, int64_t N, int64_t lo, int64_t hi,
 }
 
 /* out[t] = c_t with c_0 = c0, c_{t+1} = c_t * decay + x[t]; c_last = c_T. */
-void NAME(linear_scan)(int64_t T, int64_t N, int64_t lo, int64_t hi, const REAL *restrict x,
+static void NAME(linear_scan_range)(int64_t T, int64_t N, int64_t lo, int64_t hi,
+                                    const REAL *restrict x,
                        const REAL *restrict c0, const REAL *restrict decay,
                        REAL *restrict out, REAL *restrict c_last)
 {
@@ -167,7 +168,7 @@ void NAME(linear_scan)(int64_t T, int64_t N, int64_t lo, int64_t hi, const REAL 
     }
 }
 
-void NAME(linear_scan_backward)(int64_t T, int64_t N, int64_t lo, int64_t hi,
+static void NAME(linear_scan_backward_range)(int64_t T, int64_t N, int64_t lo, int64_t hi,
                                 const REAL *restrict g_out, const REAL *restrict g_last,
                                 const REAL *restrict decay, REAL *restrict g_x,
                                 REAL *restrict g_c0)
@@ -182,7 +183,8 @@ void NAME(linear_scan_backward)(int64_t T, int64_t N, int64_t lo, int64_t hi,
 }
 
 /* Non-zeros per row of x (R, N), rows [lo, hi): counts[r + 1]. */
-SPARSE_OPT void NAME(csr_count)(int64_t N, int64_t lo, int64_t hi, const REAL *restrict x,
+SPARSE_OPT static void NAME(csr_count_range)(int64_t N, int64_t lo, int64_t hi,
+                                             const REAL *restrict x,
                      int64_t *restrict counts)
 {
     for (int64_t r = lo; r < hi; r++) {
@@ -193,7 +195,8 @@ SPARSE_OPT void NAME(csr_count)(int64_t N, int64_t lo, int64_t hi, const REAL *r
     }
 }
 
-SPARSE_OPT void NAME(csr_fill)(int64_t N, int64_t lo, int64_t hi, const REAL *restrict x,
+SPARSE_OPT static void NAME(csr_fill_range)(int64_t N, int64_t lo, int64_t hi,
+                                            const REAL *restrict x,
                     const int64_t *restrict indptr, int32_t *restrict indices,
                     REAL *restrict values)
 {
@@ -218,7 +221,7 @@ SPARSE_OPT void NAME(csr_fill)(int64_t N, int64_t lo, int64_t hi, const REAL *re
 
 /* out[r, lo:hi] = bias[lo:hi] + sum_p values[p] * wt[indices[p], lo:hi] for every row r, i.e.
  * columns [lo, hi) of the product (each thread keeps its slice of W^T in its own cache). */
-SPARSE_OPT void NAME(spmm_forward)(int64_t R, int64_t M, int64_t lo, int64_t hi,
+SPARSE_OPT static void NAME(spmm_forward_range)(int64_t R, int64_t M, int64_t lo, int64_t hi,
                         const int64_t *restrict indptr, const int32_t *restrict indices,
                         const REAL *restrict values, const REAL *restrict wt,
                         const REAL *restrict bias, REAL *restrict out)
@@ -241,7 +244,8 @@ SPARSE_OPT void NAME(spmm_forward)(int64_t R, int64_t M, int64_t lo, int64_t hi,
 
 /* gwt[j, lo:hi] = sum over rows r with x[r, j] != 0 of x[r, j] * g[r, lo:hi]: columns
  * [lo, hi) of the (N_in, M) W^T gradient, accumulated in a private contiguous buffer. */
-SPARSE_OPT void NAME(spmm_grad_weight)(int64_t R, int64_t M, int64_t n_in, int64_t lo, int64_t hi,
+SPARSE_OPT static void NAME(spmm_grad_weight_range)(int64_t R, int64_t M, int64_t n_in,
+                                                    int64_t lo, int64_t hi,
                             const int64_t *restrict indptr, const int32_t *restrict indices,
                             const REAL *restrict values, const REAL *restrict g,
                             REAL *restrict gwt)
@@ -259,4 +263,67 @@ SPARSE_OPT void NAME(spmm_grad_weight)(int64_t R, int64_t M, int64_t n_in, int64
     for (int64_t j = 0; j < n_in; j++)
         memcpy(gwt + j * M + lo, acc + j * w, sizeof(REAL) * (size_t)w);
     free(acc);
+}
+
+/* ---- exported entry points: the range kernels above split over `nth` OpenMP threads (the
+ * runtime PyTorch already loaded, so no second thread pool), or run whole without OpenMP. */
+
+void NAME(lif_forward)(int64_t T, int64_t N, int nth, const REAL *cur, const REAL *v0,
+                       const REAL *v_rest, const REAL *decay, const REAL *drive,
+                       const REAL *thr, const REAL *v_reset, int subtract, REAL *spk, REAL *mem,
+                       REAL *v_out)
+{
+    PAR_RANGE(N, nth, NAME(lif_forward_range)(T, N, lo, hi, cur, v0, v_rest, decay, drive, thr,
+                                              v_reset, subtract, spk, mem, v_out));
+}
+
+void NAME(lif_backward)(int64_t T, int64_t N, int nth, const REAL *g_spk, const REAL *g_vT,
+                        const REAL *mem, const REAL *v0, const REAL *v_rest, const REAL *decay,
+                        const REAL *drive, const REAL *thr, const REAL *v_reset, int subtract,
+                        int detach, int kind, const REAL *consts, REAL *g_cur, REAL *g_v0,
+                        REAL *g_decay, REAL *g_thr)
+{
+    PAR_RANGE(N, nth, NAME(lif_backward_range)(T, N, lo, hi, g_spk, g_vT, mem, v0, v_rest,
+                                               decay, drive, thr, v_reset, subtract, detach,
+                                               kind, consts, g_cur, g_v0, g_decay, g_thr));
+}
+
+void NAME(linear_scan)(int64_t T, int64_t N, int nth, const REAL *x, const REAL *c0,
+                       const REAL *decay, REAL *out, REAL *c_last)
+{
+    PAR_RANGE(N, nth, NAME(linear_scan_range)(T, N, lo, hi, x, c0, decay, out, c_last));
+}
+
+void NAME(linear_scan_backward)(int64_t T, int64_t N, int nth, const REAL *g_out,
+                                const REAL *g_last, const REAL *decay, REAL *g_x, REAL *g_c0)
+{
+    PAR_RANGE(N, nth, NAME(linear_scan_backward_range)(T, N, lo, hi, g_out, g_last, decay, g_x,
+                                                       g_c0));
+}
+
+void NAME(csr_count)(int64_t R, int64_t N, int nth, const REAL *x, int64_t *counts)
+{
+    PAR_RANGE(R, nth, NAME(csr_count_range)(N, lo, hi, x, counts));
+}
+
+void NAME(csr_fill)(int64_t R, int64_t N, int nth, const REAL *x, const int64_t *indptr,
+                    int32_t *indices, REAL *values)
+{
+    PAR_RANGE(R, nth, NAME(csr_fill_range)(N, lo, hi, x, indptr, indices, values));
+}
+
+void NAME(spmm_forward)(int64_t R, int64_t M, int nth, const int64_t *indptr,
+                        const int32_t *indices, const REAL *values, const REAL *wt,
+                        const REAL *bias, REAL *out)
+{
+    PAR_RANGE(M, nth, NAME(spmm_forward_range)(R, M, lo, hi, indptr, indices, values, wt, bias,
+                                               out));
+}
+
+void NAME(spmm_grad_weight)(int64_t R, int64_t M, int64_t n_in, int nth, const int64_t *indptr,
+                            const int32_t *indices, const REAL *values, const REAL *g,
+                            REAL *gwt)
+{
+    PAR_RANGE(M, nth, NAME(spmm_grad_weight_range)(R, M, n_in, lo, hi, indptr, indices, values,
+                                                   g, gwt));
 }
