@@ -6,7 +6,7 @@ Layers share the simulator's neuron model (:mod:`neuroplastic.neurons.lif`); see
 On CPU the fused recurrence and the event-driven projection run compiled kernels: C compiled
 once with the system compiler (:mod:`._cengine`), else numba (:mod:`._kernels`), else torch
 loops; ``$NEUROPLASTIC_KERNELS`` (``auto``/``c``/``numba``/``torch``) picks one explicitly and
-``$NEUROPLASTIC_KERNEL_THREADS`` (default 1) sets their threads.
+``$NEUROPLASTIC_KERNEL_THREADS`` (default: PyTorch's thread count) sets their threads.
 """
 
 from .functional import (
