@@ -537,8 +537,9 @@ class EventLinear(nn.Linear):
     gradient touch only the weight rows of active inputs; otherwise it is the dense product.
     The density is measured on every call, so a layer whose input fills up during training
     falls back to the dense product by itself. Default ``max_density=0.1``: on the 2-core
-    benchmark machine the event path took 5-8 ms against 28 ms for the dense GEMM at 5%
-    density (W3 layer 1) and breaks even near 20%; ``max_density=0`` turns it off.
+    benchmark machine (W3's layer 1, forward + weight gradient) the event path took 11.8 ms
+    against 29.5 ms for the dense product at 5% density, 18.3 against 30.0 ms at 10%, and
+    broke even near 20% (``benchmarks/w3_event_crossover.py``); ``max_density=0`` turns it off.
     """
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, *,
