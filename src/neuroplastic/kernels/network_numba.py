@@ -9,6 +9,13 @@ Schedule of one step ``t`` (as Brian2): integrate LIF neurons → threshold → 
 source spikes; count and record; propagate spikes projection by projection (delay 0 straight
 into the synaptic current, delay ``d`` into ring-buffer slot ``(t + d) % D``); add the slot
 ``t % D`` into the currents; quantize currents of digital neurons.
+
+Plastic projections (pair STDP on traces) learn in the same step, right after propagation
+(step 4b): this step's spikes were delivered with the weights of the start of the step, then
+each plastic projection applies :func:`neuroplastic.plasticity.stdp_step` to them — decay its
+traces, rows of spiking pre neurons, columns of spiking post neurons, clip, bump the traces —
+with the arithmetic of the torch code (and of ``plasticity._stdp_kernels``) operation by
+operation, so weights and traces are bit-identical to the reference loop.
 """
 
 from __future__ import annotations
@@ -43,6 +50,149 @@ def _overflow(x, q, lo, hi, mode):
         return x
     span = hi - lo + q
     return ((x - lo) % span) + lo
+
+
+@njit(cache=True, inline="always")
+def _soft(dw, w_old, mult, w_min, w_max):
+    """``torch.where(dw > 0, dw * (w_max - w), dw * (w - w_min))`` (multiplicative only)."""
+    if not mult:
+        return dw
+    if dw > 0:
+        return dw * (w_max - w_old)
+    return dw * (w_old - w_min)
+
+
+@njit(cache=True)
+def _stdp_projection(
+    p, B, lo, hi, post0, n_post, po, so, indptr, indices, weights, prm, flg, xoff, x,
+    csc_ptr, csc_perm, csc_rows, co, cso, spk, nspk, sflag, pre_b, pre_i, post_b, post_j,
+    rbuf, cbuf,
+):
+    """One step of pair STDP on plastic projection ``p`` (see :func:`stdp_step`); weights and
+    traces in place. Returns the (possibly grown) change buffers."""
+    dec_pre, dec_post, a_c, a_a, w0, scale = prm[0], prm[1], prm[2], prm[3], prm[4], prm[5]
+    w_min, w_max = prm[6], prm[7]
+    has_w0, mult, clip, nearest = flg[0] != 0, flg[1] != 0, flg[2] != 0, flg[3] != 0
+    n_pre = hi - lo
+    xa, xb = xoff[0], xoff[1]
+    # 1. decay the traces; list the spikes in torch.nonzero order (trial, then neuron)
+    for b in range(B):
+        for i in range(n_pre):
+            x[b, xa + i] *= dec_pre
+        for j in range(n_post):
+            x[b, xb + j] *= dec_post
+    m_pre = 0
+    m_post = 0
+    for b in range(B):
+        for s in range(nspk[b]):
+            i = spk[b, s]
+            if i >= lo and i < hi:
+                pre_b[m_pre] = b
+                pre_i[m_pre] = i - lo
+                m_pre += 1
+        for s in range(nspk[b]):
+            i = spk[b, s]
+            if i >= post0 and i < post0 + n_post:
+                post_b[m_post] = b
+                post_j[m_post] = i - post0
+                m_post += 1
+    if m_pre == 0 and m_post == 0:
+        return rbuf, cbuf
+    if mult:  # every change sees the weights at the start of the step: buffer them
+        n_r = 0
+        for a in range(m_pre):
+            r = pre_i[a]
+            n_r += indptr[po + r + 1] - indptr[po + r]
+        n_c = 0
+        for a in range(m_post):
+            j = post_j[a]
+            n_c += csc_ptr[co + j + 1] - csc_ptr[co + j]
+        if n_r > rbuf.shape[0]:
+            rbuf = np.empty(max(n_r, 2 * rbuf.shape[0]))
+        if n_c > cbuf.shape[0]:
+            cbuf = np.empty(max(n_c, 2 * cbuf.shape[0]))
+    # 2. rows of the spiking pre neurons (acausal pairs, + W(0) for coincident post spikes)
+    n_r = 0
+    for a in range(m_pre):
+        b = pre_b[a]
+        r = pre_i[a]
+        for e in range(indptr[po + r], indptr[po + r + 1]):
+            j = indices[so + e]
+            p0 = a_a * x[b, xb + j]
+            k = so + e
+            if mult:
+                w_old = weights[k]
+                d = 0.0 + _soft(p0, w_old, True, w_min, w_max)
+                if has_w0:
+                    p1 = w0 * (1.0 if sflag[b, post0 + j] else 0.0)
+                    d = d + _soft(p1, w_old, True, w_min, w_max)
+                rbuf[n_r] = d * scale
+                n_r += 1
+            else:
+                if has_w0:
+                    d = (0.0 + p0) + w0 * (1.0 if sflag[b, post0 + j] else 0.0)
+                else:
+                    d = p0
+                weights[k] += d * scale
+    # 3. columns of the spiking post neurons (causal pairs)
+    n_c = 0
+    for a in range(m_post):
+        b = post_b[a]
+        j = post_j[a]
+        for q in range(csc_ptr[co + j], csc_ptr[co + j + 1]):
+            k = so + csc_perm[cso + q]
+            d = a_c * x[b, xa + csc_rows[cso + q]]
+            if mult:
+                cbuf[n_c] = (0.0 + _soft(d, weights[k], True, w_min, w_max)) * scale
+                n_c += 1
+            else:
+                weights[k] += d * scale
+    # 4. add the buffered changes (rows, then columns), then clip the touched synapses
+    if mult:
+        n_r = 0
+        for a in range(m_pre):
+            r = pre_i[a]
+            for e in range(indptr[po + r], indptr[po + r + 1]):
+                weights[so + e] += rbuf[n_r]
+                n_r += 1
+        n_c = 0
+        for a in range(m_post):
+            j = post_j[a]
+            for q in range(csc_ptr[co + j], csc_ptr[co + j + 1]):
+                weights[so + csc_perm[cso + q]] += cbuf[n_c]
+                n_c += 1
+    if clip:
+        for a in range(m_pre):
+            r = pre_i[a]
+            for e in range(indptr[po + r], indptr[po + r + 1]):
+                y = weights[so + e]
+                if y < w_min:
+                    y = w_min
+                if y > w_max:
+                    y = w_max
+                weights[so + e] = y
+        for a in range(m_post):
+            j = post_j[a]
+            for q in range(csc_ptr[co + j], csc_ptr[co + j + 1]):
+                k = so + csc_perm[cso + q]
+                y = weights[k]
+                if y < w_min:
+                    y = w_min
+                if y > w_max:
+                    y = w_max
+                weights[k] = y
+    # 5. bump the traces of the neurons that spiked
+    for a in range(m_pre):
+        if nearest:
+            x[pre_b[a], xa + pre_i[a]] = 1.0
+        else:
+            x[pre_b[a], xa + pre_i[a]] += 1.0
+    for a in range(m_post):
+        if nearest:
+            x[post_b[a], xb + post_j[a]] = 1.0
+        else:
+            x[post_b[a], xb + post_j[a]] += 1.0
+    return rbuf, cbuf
 
 
 @njit(cache=True)
@@ -95,6 +245,17 @@ def run_steps(
     indices,
     weights,
     delays,
+    # plasticity (pair STDP on traces; see Simulation._build_plasticity)
+    proj_plastic,
+    stdp_prm,
+    stdp_flags,
+    stdp_xoff,
+    stdp_x,
+    csc_ptr,
+    csc_perm,
+    csc_rows,
+    csc_ptr_off,
+    csc_syn_off,
     # counters and monitors
     spike_count,
     synops,
@@ -137,6 +298,17 @@ def run_steps(
         if theta_plus[i] != 0.0:
             has_theta = True
     R = rec_idx.shape[0]
+    has_plastic = False
+    for p in range(P):
+        if proj_plastic[p]:
+            has_plastic = True
+    sflag = np.zeros((B, N) if has_plastic else (0, 0), dtype=np.uint8)
+    pl_b = np.empty(B * N if has_plastic else 0, dtype=np.int64)
+    pl_i = np.empty(B * N if has_plastic else 0, dtype=np.int64)
+    pl_b2 = np.empty(B * N if has_plastic else 0, dtype=np.int64)
+    pl_j = np.empty(B * N if has_plastic else 0, dtype=np.int64)
+    rbuf = np.empty(16)
+    cbuf = np.empty(16)
     for k in range(n_steps):
         t = t0 + k
         if ev_n[0] + B * n_mon > ev_cap:
@@ -254,6 +426,25 @@ def run_steps(
                             isyn[b, ch, j] += weights[e]
                         else:
                             buf[(t + d) % D, b, ch, j] += weights[e]
+        # ---- 4b. plasticity: pair STDP on this step's spikes, projection by projection
+        if has_plastic:
+            for b in range(B):
+                for s in range(nspk[b]):
+                    sflag[b, spk[b, s]] = 1
+            for p in range(P):
+                if not proj_plastic[p]:
+                    continue
+                rbuf, cbuf = _stdp_projection(
+                    p, B, proj_pre_start[p], proj_pre_stop[p], proj_post_start[p],
+                    stdp_xoff[p, 2],
+                    proj_ptr_off[p], proj_syn_off[p], indptr, indices, weights, stdp_prm[p],
+                    stdp_flags[p], stdp_xoff[p], stdp_x, csc_ptr, csc_perm, csc_rows,
+                    csc_ptr_off[p], csc_syn_off[p], spk, nspk, sflag, pl_b, pl_i, pl_b2, pl_j,
+                    rbuf, cbuf,
+                )
+            for b in range(B):
+                for s in range(nspk[b]):
+                    sflag[b, spk[b, s]] = 0
         # ---- 5. delayed arrivals of this step
         if D > 1:
             for b in range(B):

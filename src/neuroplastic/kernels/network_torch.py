@@ -1,6 +1,7 @@
 """Reference network loop in plain torch: one Python iteration per step, vectorized over
 neurons. It is the specification the compiled kernel is tested against (bit for bit) and the
-backend on non-CPU devices. Same schedule as :mod:`.network_numba`.
+backend on non-CPU devices. Same schedule as :mod:`.network_numba`; plastic projections call
+:func:`neuroplastic.plasticity.stdp_step` itself after propagation.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import numpy as np
 import torch
 
 from ..neurons.lif import LIFState, lif_step, receive_synaptic
+from ..plasticity.stdp import STDPState, stdp_step
 
 
 def run_steps_reference(
@@ -73,6 +75,24 @@ def run_steps_reference(
                     slot = (t + d[~now]) % D
                     idx = ((slot * B + b) * C + ch) * n_lif + j[~now]
                     flat_buf.index_add_(0, idx.to(dev), w[~now].to(dev))
+        # plasticity: stdp_step on this step's spikes, after propagation, projection by projection
+        for p, (params, layout) in sim.stdp_layouts.items():
+            lo, hi = int(sim.proj_pre_start[p]), int(sim.proj_pre_stop[p])
+            post0, so = int(sim.proj_post_start[p]), int(sim.proj_syn_off[p])
+            a, c = int(sim.stdp_xoff[p, 0]), int(sim.stdp_xoff[p, 1])
+            n_post, nnz = layout.n_post, layout.indices.numel()
+            x_pre, x_post = sim.stdp_x[:, a : a + hi - lo], sim.stdp_x[:, c : c + n_post]
+            _, new = stdp_step(
+                sim.weights[so : so + nnz],  # a view: updated in place in the shared store
+                spikes[:, lo:hi],
+                spikes[:, post0 : post0 + n_post],
+                STDPState(x_pre, x_post),
+                params,
+                dt_ms=sim.dt_ms,
+                csr=layout,
+            )
+            x_pre.copy_(new.pre_trace)
+            x_post.copy_(new.post_trace)
         if D > 1:
             slot = t % D
             sim.isyn.add_(sim.buf[slot])

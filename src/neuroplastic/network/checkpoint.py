@@ -1,12 +1,13 @@
 """Checkpoints without pickle: tensors in safetensors, metadata in JSON.
 
 A checkpoint is a directory holding ``state.safetensors`` (weights, neuron and synapse state,
-delay ring buffer, counters, recorded monitor data) and ``meta.json`` (format version, clock
-step, seed, a fingerprint of the network's structure and the SHA-256 of the tensor file).
-Loading checks all of it: a file that is not safetensors (e.g. a pickle), whose hash does not
-match (tampered or truncated), or that belongs to a differently built network is refused with
-a ``CheckpointError`` saying why. Random numbers are counter-based (see ``_rng``), so the clock
-step is all the random state there is: a resumed run is bit-identical to an uninterrupted one.
+delay ring buffer, STDP traces of plastic projections, counters, recorded monitor data) and
+``meta.json`` (format version, clock step, seed, a fingerprint of the network's structure and
+the SHA-256 of the tensor file). Loading checks all of it: a file that is not safetensors
+(e.g. a pickle), whose hash does not match (tampered or truncated), or that belongs to a
+differently built network is refused with a ``CheckpointError`` saying why. Random numbers are
+counter-based (see ``_rng``), so the clock step is all the random state there is: a resumed run
+is bit-identical to an uninterrupted one.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ class CheckpointError(ValueError):
 
 def _fingerprint(net: Network) -> dict:
     sim = net._sim
-    return {
+    fp = {
         "dt_ms": net.dt_ms,
         "batch": net.batch,
         "seed": net.seed,
@@ -44,6 +45,9 @@ def _fingerprint(net: Network) -> dict:
         },
         "indices_sha256": hashlib.sha256(sim.indices.numpy().tobytes()).hexdigest(),
     }
+    if net._plasticity:  # only then, so that checkpoints of networks without it are unchanged
+        fp["plasticity"] = {k: repr(v) for k, v in net._plasticity.items()}
+    return fp
 
 
 def _sha256(path: Path) -> str:
@@ -69,6 +73,8 @@ def save_checkpoint(net: Network, path: str | Path) -> Path:
         "synops": sim.synops,
         "i_ext": sim.i_ext,
     }
+    if sim.stdp_x.numel():
+        tensors["stdp_traces"] = sim.stdp_x
     for name, m in net.spike_monitors.items():
         tensors[f"spikes/{name}/steps"] = m.steps
         tensors[f"spikes/{name}/batch"] = m.batch
@@ -138,9 +144,13 @@ def load_checkpoint(net: Network, path: str | Path) -> None:
     except (SafetensorError, OSError) as e:
         raise CheckpointError(f"{state_path} is not a readable safetensors file: {e}") from None
     sim = net._sim
-    for name in ("v", "isyn", "theta", "ref_left", "buf", "weights", "spike_count", "synops",
-                 "i_ext"):
-        target = getattr(sim, name)
+    names = ["v", "isyn", "theta", "ref_left", "buf", "weights", "spike_count", "synops", "i_ext"]
+    if sim.stdp_x.numel():
+        if "stdp_traces" not in t:
+            raise CheckpointError(f"{state_path} lacks the STDP traces of the plastic projections")
+        names.append("stdp_traces")
+    for name in names:
+        target = sim.stdp_x if name == "stdp_traces" else getattr(sim, name)
         if t[name].shape != target.shape or t[name].dtype != target.dtype:
             raise CheckpointError(
                 f"tensor {name!r} has shape {tuple(t[name].shape)} / {t[name].dtype}, "

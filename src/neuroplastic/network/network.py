@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 
 from .._validation import check_choice, check_finite, check_int, check_nonnegative, check_positive
 from ..neurons.lif import Analog, Digital, LIFCoefficients, LIFParams, Substrate
+from ..plasticity.stdp import STDPParams, STDPState
 from ..synapses.connectivity import Connectivity, FromMatrix, build_connectivity
 from ..synapses.projection import Projection
 from . import _rng
@@ -97,6 +98,7 @@ class Network:
         self.backend = backend
         self._pops: dict[str, dict[str, Any]] = {}
         self._projections: dict[str, Projection] = {}
+        self._plasticity: dict[str, STDPParams] = {}
         self.spike_monitors: dict[str, SpikeMonitor] = {}
         self.state_monitors: dict[str, StateMonitor] = {}
         self.rate_monitors: dict[str, RateMonitor] = {}
@@ -203,6 +205,7 @@ class Network:
         sign: Literal["excitatory", "inhibitory"] | None = None,
         storage: Literal["sparse", "dense"] = "sparse",
         name: str | None = None,
+        plasticity: STDPParams | None = None,
     ) -> Projection:
         """Connect ``pre`` to synaptic ``channel`` of LIF population ``post``.
 
@@ -211,6 +214,21 @@ class Network:
         are magnitudes (must be >= 0) and inhibitory ones are stored negative (Dale's law).
         ``storage="dense"`` stores every (pre, post) pair (absent synapses as zero weights);
         ``"sparse"`` stores CSR rows. Delays are rounded to whole steps.
+
+        ``plasticity``: an :class:`~neuroplastic.plasticity.STDPParams` makes the projection
+        learn while the network runs (pair-based STDP on traces, exactly
+        :func:`~neuroplastic.plasticity.stdp_step` applied each step to the spikes of the pre
+        and post populations, with one pre trace and one post trace per trial for this
+        projection). The spike *step* of each neuron is what is paired; axonal delays are
+        ignored by the rule. In each step STDP runs after this step's spikes have been
+        propagated (so they are delivered with the weights of the start of the step). Trials of
+        a batch share the weights, combined by ``params.batch_reduce`` as in ``stdp_step``.
+        Supported: windows with a trace form (exponential), additive or multiplicative
+        updates, both pairings, sparse storage, initial weights within ``[w_min, w_max]``;
+        ``norm_target``, windows without a trace form and ``storage="dense"`` (whose absent
+        synapses are zero weights that STDP would grow) are refused with a ``ValueError``.
+        The learned weights are ``proj.weights`` / :meth:`weights`, the traces
+        :meth:`stdp_traces`.
         """
         name = self._new_name(name or f"{pre}->{post}")
         for role, pop in (("pre", pre), ("post", post)):
@@ -221,6 +239,8 @@ class Network:
         if self._pops[post]["kind"] != "lif":
             raise ValueError(f"post population {post!r} is an input source; connect to a LIF one")
         check_choice("storage", storage, ("sparse", "dense"))
+        if plasticity is not None:
+            self._check_plasticity(plasticity, storage)
         if sign is not None:
             check_choice("sign", sign, ("excitatory", "inhibitory"))
         n_channels = self._pops[post]["params"].n_channels
@@ -284,8 +304,40 @@ class Network:
             weights=torch.from_numpy(np.ascontiguousarray(w, dtype=np.float64)),
             delays=torch.from_numpy(np.ascontiguousarray(dsteps, dtype=np.int64)),
         )
+        if plasticity is not None:
+            lo_ok = np.all(w >= plasticity.w_min)
+            hi_ok = np.all(w <= plasticity.w_max)
+            if not (lo_ok and hi_ok):
+                raise ValueError(
+                    f"initial weights of plastic projection {name!r} must lie within "
+                    f"[w_min, w_max] = [{plasticity.w_min}, {plasticity.w_max}] (stored signed: "
+                    f"inhibitory weights are negative), got [{w.min()}, {w.max()}]"
+                )
+            self._plasticity[name] = plasticity
         self._projections[name] = proj
         return proj
+
+    @staticmethod
+    def _check_plasticity(params: Any, storage: str) -> None:
+        if not isinstance(params, STDPParams):
+            raise ValueError(
+                f"plasticity must be STDPParams (pair-based STDP), got {type(params).__name__}"
+            )
+        if params.window.trace_form() is None:
+            raise ValueError(
+                f"plasticity window {type(params.window).__name__} has no trace form; the "
+                "simulator runs trace STDP only (exponential windows)"
+            )
+        if params.norm_target is not None:
+            raise ValueError(
+                "plasticity with norm_target is not supported in the simulator; call "
+                "normalize_incoming on the projection's weights between runs instead"
+            )
+        if storage != "sparse":
+            raise ValueError(
+                "plasticity needs storage='sparse' (dense storage keeps absent synapses as zero "
+                "weights, which STDP would change)"
+            )
 
     # ------------------------------------------------------------------ inputs
     def _check_rates(self, name: str, r: Any) -> Tensor:
@@ -381,6 +433,29 @@ class Network:
     @property
     def projections(self) -> dict[str, Projection]:
         return dict(self._projections)
+
+    @property
+    def plasticity(self) -> dict[str, STDPParams]:
+        """The STDP parameters of each plastic projection."""
+        return dict(self._plasticity)
+
+    def weights(self, projection: str) -> Tensor:
+        """The current weights of a projection, ``(nnz,)`` in CSR order: a view of the store
+        the simulator propagates from (learned weights of plastic projections included)."""
+        if projection not in self._projections:
+            raise ValueError(
+                f"unknown projection {projection!r}; known: {', '.join(self._projections)}"
+            )
+        self._ensure_built()
+        return self._projections[projection].weights
+
+    def stdp_traces(self, projection: str) -> STDPState:
+        """Pre ``(batch, n_pre)`` and post ``(batch, n_post)`` traces of a plastic projection
+        (views of the simulation state)."""
+        if projection not in self._plasticity:
+            raise ValueError(f"{projection!r} is not a plastic projection of this network")
+        self._ensure_built()
+        return self._sim.stdp_state(projection)
 
     @property
     def populations(self) -> dict[str, Population]:

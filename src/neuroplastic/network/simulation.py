@@ -8,6 +8,7 @@ numbers, and hands each segment to the compiled kernel or to the torch reference
 
 from __future__ import annotations
 
+import math
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -103,6 +104,7 @@ class Simulation:
         for p, off in zip(projs, self.proj_syn_off.tolist()):
             p.weights = self.weights[off : off + p.nnz]
         self.D = int(self.delays.max()) + 1 if self.delays.numel() else 1
+        self._build_plasticity(net, projs)
         # ---- state
         self.v = torch.zeros(B, self.n_lif, dtype=torch.float64)
         self.isyn = torch.zeros(B, C, self.n_lif, dtype=torch.float64)  # channel-major
@@ -155,6 +157,79 @@ class Simulation:
         self.theta.zero_()
         self.ref_left.zero_()
         self.buf.zero_()
+        if hasattr(self, "stdp_x"):
+            self.stdp_x.zero_()
+
+    # ------------------------------------------------------------------ plasticity
+    def _build_plasticity(self, net: Network, projs: list) -> None:
+        """Per-projection STDP coefficients, trace offsets and column (CSC) views.
+
+        ``stdp_x`` ``(batch, L)`` holds, for each plastic projection, its pre trace
+        (``n_pre`` columns from ``stdp_xoff[p, 0]``) and post trace (``n_post`` columns from
+        ``stdp_xoff[p, 1]``; ``stdp_xoff[p, 2] = n_post``). ``stdp_prm[p]``: the factors
+        :func:`stdp_step` uses, ``dec_pre,
+        dec_post, a_causal, a_acausal, w_zero, eta * batch scale, w_min, w_max``;
+        ``stdp_flags[p]``: ``has_w_zero, multiplicative, clip, nearest``. Column views are
+        concatenated: ``csc_ptr[csc_ptr_off[p]:][:n_post + 1]``, ``csc_perm``/``csc_rows`` from
+        ``csc_syn_off[p]`` (synapse ids and pre neurons local to the projection).
+        """
+        from ..plasticity.stdp import _batch_scale, csr_layout
+
+        P = len(projs)
+        B = net.batch
+        self.dt_ms = net.dt_ms
+        self.proj_plastic = torch.zeros(P, dtype=torch.int64)
+        self.stdp_prm = torch.zeros(P, 8, dtype=torch.float64)
+        self.stdp_flags = torch.zeros(P, 4, dtype=torch.int64)
+        self.stdp_xoff = torch.zeros(P, 3, dtype=torch.int64)
+        self.csc_ptr_off = torch.zeros(P, dtype=torch.int64)
+        self.csc_syn_off = torch.zeros(P, dtype=torch.int64)
+        self.stdp_layouts: dict[int, tuple[Any, Any]] = {}  # p -> (STDPParams, CSRLayout)
+        ptrs, perms, rows = [], [], []
+        L = n_ptr = n_syn = 0
+        for p, proj in enumerate(projs):
+            params = net._plasticity.get(proj.name)
+            if params is None:
+                continue
+            layout = csr_layout(proj.indptr, proj.indices, proj.n_post)
+            form = params.window.trace_form()
+            self.stdp_layouts[p] = (params, layout)
+            self.proj_plastic[p] = 1
+            self.stdp_prm[p] = torch.tensor([
+                math.exp(-net.dt_ms / form.tau_causal_ms),
+                math.exp(-net.dt_ms / form.tau_acausal_ms),
+                form.a_causal,
+                form.a_acausal,
+                form.w_zero,
+                params.learning_rate * _batch_scale(False, B, params.batch_reduce),
+                params.w_min,
+                params.w_max,
+            ], dtype=torch.float64)
+            self.stdp_flags[p] = torch.tensor([
+                form.w_zero != 0.0,
+                params.update == "multiplicative",
+                math.isfinite(params.w_min) or math.isfinite(params.w_max),
+                params.pairing == "nearest",
+            ], dtype=torch.int64)
+            self.stdp_xoff[p] = torch.tensor([L, L + proj.n_pre, proj.n_post])
+            L += proj.n_pre + proj.n_post
+            self.csc_ptr_off[p], self.csc_syn_off[p] = n_ptr, n_syn
+            ptrs.append(layout.col_ptr)
+            perms.append(layout.perm)
+            rows.append(layout.perm_rows)
+            n_ptr += proj.n_post + 1
+            n_syn += proj.nnz
+        cat = lambda xs: torch.cat(xs) if xs else torch.zeros(0, dtype=torch.int64)  # noqa: E731
+        self.csc_ptr, self.csc_perm, self.csc_rows = cat(ptrs), cat(perms), cat(rows)
+        self.stdp_x = torch.zeros(B, L, dtype=torch.float64)
+
+    def stdp_state(self, name: str):
+        from ..plasticity.stdp import STDPState
+
+        p = self.proj_names.index(name)
+        params, lay = self.stdp_layouts[p]
+        a, c = int(self.stdp_xoff[p, 0]), int(self.stdp_xoff[p, 1])
+        return STDPState(self.stdp_x[:, a : a + lay.n_pre], self.stdp_x[:, c : c + lay.n_post])
 
     def set_monitors(self, net: Network) -> None:
         self.mon_mask = torch.zeros(self.n_total, dtype=torch.uint8)
@@ -344,6 +419,16 @@ class Simulation:
             npy(self.indices),
             self.weights.numpy(),
             npy(self.delays),
+            npy(self.proj_plastic),
+            npy(self.stdp_prm),
+            npy(self.stdp_flags),
+            npy(self.stdp_xoff),
+            self.stdp_x.numpy(),
+            npy(self.csc_ptr),
+            npy(self.csc_perm),
+            npy(self.csc_rows),
+            npy(self.csc_ptr_off),
+            npy(self.csc_syn_off),
         )
 
     def _warm_up_kernel(self, net: Network) -> None:
@@ -366,6 +451,7 @@ class Simulation:
             )
             args[0:2] = [0, 0]
             args[4:9] = [a.copy() for a in args[4:9]]
+            args[-6] = args[-6].copy()  # stdp_x
             run_steps(
                 *args,
                 izeros(self.n_total),
