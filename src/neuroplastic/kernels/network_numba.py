@@ -23,6 +23,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from ..plasticity._stdp_kernels import _soft  # the same soft bound as stdp_sequence
+
 
 @njit(cache=True, inline="always")
 def _quantize(x, q, mode):
@@ -50,16 +52,6 @@ def _overflow(x, q, lo, hi, mode):
         return x
     span = hi - lo + q
     return ((x - lo) % span) + lo
-
-
-@njit(cache=True, inline="always")
-def _soft(dw, w_old, mult, w_min, w_max):
-    """``torch.where(dw > 0, dw * (w_max - w), dw * (w - w_min))`` (multiplicative only)."""
-    if not mult:
-        return dw
-    if dw > 0:
-        return dw * (w_max - w_old)
-    return dw * (w_old - w_min)
 
 
 @njit(cache=True)
