@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ..plasticity._stdp_kernels import _soft  # the same soft bound as stdp_sequence
+from neuroplastic.plasticity._stdp_kernels import _soft  # the soft bound of stdp_sequence
 
 
 @njit(cache=True, inline="always")
