@@ -8,7 +8,6 @@ numbers, and hands each segment to the compiled kernel or to the torch reference
 
 from __future__ import annotations
 
-import math
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -157,8 +156,7 @@ class Simulation:
         self.theta.zero_()
         self.ref_left.zero_()
         self.buf.zero_()
-        if hasattr(self, "stdp_x"):
-            self.stdp_x.zero_()
+        self.stdp_x.zero_()
 
     # ------------------------------------------------------------------ plasticity
     def _build_plasticity(self, net: Network, projs: list) -> None:
@@ -173,7 +171,7 @@ class Simulation:
         concatenated: ``csc_ptr[csc_ptr_off[p]:][:n_post + 1]``, ``csc_perm``/``csc_rows`` from
         ``csc_syn_off[p]`` (synapse ids and pre neurons local to the projection).
         """
-        from ..plasticity.stdp import _batch_scale, csr_layout
+        from ..plasticity.stdp import _batch_scale, _kernel_coefficients, _kernel_flags, csr_layout
 
         P = len(projs)
         B = net.batch
@@ -192,25 +190,13 @@ class Simulation:
             if params is None:
                 continue
             layout = csr_layout(proj.indptr, proj.indices, proj.n_post)
-            form = params.window.trace_form()
             self.stdp_layouts[p] = (params, layout)
             self.proj_plastic[p] = 1
-            self.stdp_prm[p] = torch.tensor([
-                math.exp(-net.dt_ms / form.tau_causal_ms),
-                math.exp(-net.dt_ms / form.tau_acausal_ms),
-                form.a_causal,
-                form.a_acausal,
-                form.w_zero,
-                params.learning_rate * _batch_scale(False, B, params.batch_reduce),
-                params.w_min,
-                params.w_max,
-            ], dtype=torch.float64)
-            self.stdp_flags[p] = torch.tensor([
-                form.w_zero != 0.0,
-                params.update == "multiplicative",
-                math.isfinite(params.w_min) or math.isfinite(params.w_max),
-                params.pairing == "nearest",
-            ], dtype=torch.int64)
+            scale = _batch_scale(False, B, params.batch_reduce)
+            self.stdp_prm[p] = torch.tensor(
+                _kernel_coefficients(params, net.dt_ms, scale), dtype=torch.float64
+            )
+            self.stdp_flags[p] = torch.tensor(_kernel_flags(params), dtype=torch.int64)
             self.stdp_xoff[p] = torch.tensor([L, L + proj.n_pre, proj.n_post])
             L += proj.n_pre + proj.n_post
             self.csc_ptr_off[p], self.csc_syn_off[p] = n_ptr, n_syn

@@ -957,6 +957,32 @@ def _not_compiled_reason(w: Tensor, pre: Tensor, post: Tensor, state: Any, csr: 
     return None
 
 
+def _kernel_coefficients(params: STDPParams, dt_ms: float, batch_scale: float) -> list[float]:
+    """The factors :func:`stdp_step` multiplies by, in the compiled kernels' order:
+    ``dec_pre, dec_post, a_causal, a_acausal, w_zero, eta * batch_scale, w_min, w_max``."""
+    form = params.window.trace_form()
+    return [
+        math.exp(-dt_ms / form.tau_causal_ms),
+        math.exp(-dt_ms / form.tau_acausal_ms),
+        form.a_causal,
+        form.a_acausal,
+        form.w_zero,
+        params.learning_rate * batch_scale,
+        params.w_min,
+        params.w_max,
+    ]
+
+
+def _kernel_flags(params: STDPParams) -> list[bool]:
+    """``has_w_zero, multiplicative, clip, nearest`` for the compiled kernels."""
+    return [
+        params.window.trace_form().w_zero != 0.0,
+        params.update == "multiplicative",
+        math.isfinite(params.w_min) or math.isfinite(params.w_max),
+        params.pairing == "nearest",
+    ]
+
+
 def stdp_sequence(
     w: Tensor,
     pre_spikes: Tensor,
@@ -1041,27 +1067,14 @@ def stdp_sequence(
         x.contiguous().numpy() for x in (csr.indptr, csr.indices, csr.col_ptr, csr.perm,
                                          csr.perm_rows)
     ]
-    finite_lo, finite_hi = math.isfinite(params.w_min), math.isfinite(params.w_max)
-    prm = np.array([
-        math.exp(-dt_ms / form.tau_causal_ms),  # the factors stdp_step multiplies by
-        math.exp(-dt_ms / form.tau_acausal_ms),
-        form.a_causal,
-        form.a_acausal,
-        form.w_zero,
-        params.learning_rate * _batch_scale(per_trial, batch, params.batch_reduce),
-        params.w_min,
-        params.w_max,
-        0.0 if params.norm_target is None else params.norm_target,
-    ], dtype=np.float64)
-    flags = np.array([
-        csr is None,
-        form.w_zero != 0.0,
-        params.update == "multiplicative",
-        finite_lo or finite_hi,
-        params.pairing == "nearest",
-        per_trial,
-        params.norm_target is not None,
-    ], dtype=np.int64)
+    prm = np.array(
+        _kernel_coefficients(params, dt_ms, _batch_scale(per_trial, batch, params.batch_reduce))
+        + [0.0 if params.norm_target is None else params.norm_target], dtype=np.float64,
+    )
+    flags = np.array(
+        [csr is None, *_kernel_flags(params), per_trial, params.norm_target is not None],
+        dtype=np.int64,
+    )
     pre_np, post_np = pre_spikes.contiguous().numpy(), post_spikes.contiguous().numpy()
     pre_bytes, pre_words, pre_head = raster_words(pre_np)
     post_bytes, post_words, post_head = raster_words(post_np)

@@ -15,7 +15,7 @@ kind               surrogate derivative :math:`\sigma'`   smooth function it dif
                                                           :math:`|x| < 1/k`
 =================  =====================================  ==========================================
 
-The same formulas run in the compiled kernels of :mod:`._kernels`.
+The same formulas run in the compiled kernels (:mod:`._cengine` C, :mod:`._kernels` numba).
 """
 
 from __future__ import annotations
