@@ -23,15 +23,15 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import json
-import os
 import platform
-import shutil
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from ..lab.checkpointer import Checkpointer
 
 __all__ = [
     "Checkpointer",
@@ -55,6 +55,10 @@ class Result:
     arrays: dict[str, Any] = field(default_factory=dict)  # name -> tensor/ndarray (safetensors)
     text: dict[str, str] = field(default_factory=dict)  # file name -> contents
     curves: dict[str, list[float]] = field(default_factory=dict)  # name -> series (curves.json)
+    # wall-clock measurements (seconds, rates per second): written into metrics.json beside
+    # the others, listed in run.json as "timing_metrics", and the only metrics allowed to
+    # differ between a resumed and an uninterrupted run
+    timings: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -91,79 +95,6 @@ def accepts_checkpoint(fn: Callable[..., Any]) -> bool:
     except (TypeError, ValueError):
         return False
     return "checkpoint" in params
-
-
-def _rank() -> int:
-    if "torch" not in sys.modules:
-        return 0
-    import torch.distributed as dist
-
-    return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
-
-
-class Checkpointer:
-    """Save / load an experiment's state in ``directory`` as safetensors + JSON (no pickle).
-
-    Each :meth:`save` writes ``step-<N>.safetensors`` and ``step-<N>.json``, then atomically
-    replaces ``latest.json`` (the pointer :meth:`load` follows) and deletes older steps, so a
-    process killed at any instant leaves either the previous or the new checkpoint readable.
-    Under ``torch.distributed`` only rank 0 writes.
-
-    Parameters
-    ----------
-    directory
-        Folder of the checkpoint files (created on first save).
-    """
-
-    def __init__(self, directory: str | Path) -> None:
-        self.directory = Path(directory)
-
-    def save(self, step: int, tensors: dict[str, Any], meta: dict[str, Any]) -> None:
-        """Store ``tensors`` (name -> tensor / ndarray) and JSON-able ``meta`` at ``step``."""
-        if isinstance(step, bool) or not isinstance(step, int) or step < 0:
-            raise ValueError(f"step must be an integer >= 0, got {step!r}")
-        if _rank() != 0:
-            return
-        import torch
-        from safetensors.torch import save_file
-
-        d = self.directory
-        d.mkdir(parents=True, exist_ok=True)
-        flat = {k: torch.as_tensor(v).detach().cpu().contiguous() for k, v in tensors.items()}
-        stem = f"step-{step}"
-        save_file(flat, str(d / f"{stem}.safetensors.tmp"))
-        os.replace(d / f"{stem}.safetensors.tmp", d / f"{stem}.safetensors")
-        _atomic_write(d / f"{stem}.json", json.dumps({"step": step, "meta": _jsonable(meta)}))
-        _atomic_write(d / "latest.json", json.dumps({"step": step, "stem": stem}))
-        for old in d.glob("step-*"):
-            if not old.name.startswith(stem + "."):
-                old.unlink(missing_ok=True)
-
-    def load(self) -> tuple[int, dict[str, Any], dict[str, Any]] | None:
-        """``(step, tensors, meta)`` of the latest checkpoint, or ``None`` if there is none."""
-        pointer = self.directory / "latest.json"
-        if not pointer.exists():
-            return None
-        from safetensors.torch import load_file
-
-        stem = json.loads(pointer.read_text())["stem"]
-        info = json.loads((self.directory / f"{stem}.json").read_text())
-        tensors = load_file(str(self.directory / f"{stem}.safetensors"))
-        return int(info["step"]), tensors, info["meta"]
-
-    def clear(self) -> None:
-        """Delete every checkpoint (rank 0)."""
-        if _rank() == 0 and self.directory.exists():
-            shutil.rmtree(self.directory)
-
-    def __repr__(self) -> str:
-        return f"Checkpointer({str(self.directory)!r})"
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def versions() -> dict[str, str]:

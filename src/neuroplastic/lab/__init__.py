@@ -10,13 +10,34 @@
 
 from __future__ import annotations
 
-from ..experiments.base import Checkpointer
-from .compare import Comparison, compare, write_compare
-from .report import build_report, summary_text
-from .runner import is_done, load_modules, reproduce_command, run_point
-from .sweep import plan_sweep, run_sweep, summarize
+_EXPORTS = {
+    "Checkpointer": ".checkpointer",
+    "CheckpointError": ".checkpointer",
+    "Comparison": ".compare",
+    "compare": ".compare",
+    "write_compare": ".compare",
+    "build_report": ".report",
+    "summary_text": ".report",
+    "is_done": ".runner",
+    "load_modules": ".runner",
+    "reproduce_command": ".runner",
+    "run_point": ".runner",
+    "plan_sweep": ".sweep",
+    "run_sweep": ".sweep",
+    "summarize": ".sweep",
+}
+
+
+def __getattr__(name: str):  # lazy: importing one lab module must not import all of them
+    if name in _EXPORTS:
+        import importlib
+
+        return getattr(importlib.import_module(_EXPORTS[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
+    "CheckpointError",
     "Checkpointer",
     "Comparison",
     "build_report",
