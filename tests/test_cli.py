@@ -244,7 +244,7 @@ def test_sweep_refuses_folder_of_another_sweep(tmp_path, capsys):
 def test_run_registered_experiment_without_checkpoint_support(tmp_path, capsys):
     """cuba (no checkpoint keyword) runs unchanged; its SynOps land in the report."""
     out = tmp_path / "cuba"
-    assert main(["run", "cuba", "--set", "n_neurons=200", "--set", "duration_ms=20",
+    assert main(["run", "cuba", "--set", "n_neurons=200", "--set", "duration_ms=150",
                  "--set", "backend=torch", "--out", str(out), "--no-progress", "--resume"]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     run = json.loads((out / "run.json").read_text())

@@ -65,7 +65,7 @@ def test_which_experiments_can_resume():
 def _cli(out, *extra):
     return [sys.executable, "-m", "neuroplastic.cli", "run", "lab-selftest", "--module",
             "neuroplastic.lab.selftest", "--set", "steps=40", "--set", "checkpoint_every=5",
-            "--out", str(out), "--no-progress", *extra]
+            "--out", str(out), "--no-progress", "--checkpoint-every", "0", *extra]
 
 
 def test_resume_after_sigkill_gives_identical_metrics(tmp_path):
@@ -96,7 +96,7 @@ def test_resume_after_sigkill_gives_identical_metrics(tmp_path):
     # resume (step_delay_s only slows the loop; it is not part of the arithmetic)
     assert main(["run", "lab-selftest", "--module", "neuroplastic.lab.selftest", "--set",
                  "steps=40", "--set", "checkpoint_every=5", "--set", "step_delay_s=0.1",
-                 "--out", str(out), "--no-progress", "--resume"]) == 0
+                 "--out", str(out), "--no-progress", "--resume", "--checkpoint-every", "0"]) == 0
     run = json.loads((out / "run.json").read_text())
     assert run["resumed_from_step"] >= step
     a, b = (json.loads((d / "metrics.json").read_text()) for d in (ref, out))

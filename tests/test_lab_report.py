@@ -129,4 +129,4 @@ def test_report_cli_refuses_non_result_folder(tmp_path, capsys):
     from neuroplastic.cli import main
 
     assert main(["report", str(tmp_path)]) == 2
-    assert "not a result folder" in capsys.readouterr().err
+    assert "not a finished result folder (no metrics.json)" in capsys.readouterr().err

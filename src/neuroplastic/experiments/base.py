@@ -5,6 +5,13 @@ imported by :func:`neuroplastic.experiments.registry`, so adding an experiment i
 
 Conventions the lab (:mod:`neuroplastic.lab`) relies on:
 
+* **Config** — a frozen dataclass whose fields are declared with
+  :func:`~neuroplastic.experiments.params.param` (meaning, unit, allowed range) and checked in
+  ``__post_init__``; it lives in :mod:`neuroplastic.experiments.configs` (no heavy imports) so
+  that the command line checks it, and shows it with ``--help``, before torch loads. Its
+  optional ``cost()`` estimates the run's price before it starts.
+* **Timings** — wall-clock measurements go in ``Result.timings``, not ``Result.metrics``.
+
 * **Curves** — per-step / per-epoch series go in ``Result.curves`` (``{name: [float, ...]}``);
   they are written to ``curves.json``, drawn in ``report.html``, overlaid by
   ``neuroplastic compare`` and exported to TensorBoard with ``--tensorboard``.
@@ -22,10 +29,8 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-import json
 import platform
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,7 +48,6 @@ __all__ = [
     "write_result",
 ]
 
-DONE_MARKER = "DONE"  # written last into a finished result folder
 
 
 @dataclass
@@ -82,6 +86,12 @@ def register(name: str, config_cls: type, description: str = "") -> Callable:
     def deco(fn: Callable[..., Result]) -> Callable[..., Result]:
         if name in _REGISTRY:
             raise ValueError(f"experiment {name!r} registered twice")
+        from .configs import config_class
+
+        declared = config_class(name)
+        if declared is not None and declared is not config_cls:
+            raise TypeError(f"experiment {name!r}: registered with {config_cls.__qualname__} "
+                            f"but configs/ declares {declared.__qualname__}")
         _REGISTRY[name] = Experiment(name, config_cls, fn, description or (fn.__doc__ or ""))
         return fn
 
@@ -135,50 +145,9 @@ def write_result(
     argv: list[str] | None,
     extra_meta: dict[str, Any] | None = None,
 ) -> Path:
-    """Write the result folder: config.json, metrics.json, PNG plots, arrays, curves, text.
+    """Write the result files of ``result`` into ``out`` (see
+    :meth:`neuroplastic.lab.run_folder.RunFolder.write_result`); the ``DONE`` marker is not
+    written here (the lab writes it after the report)."""
+    from ..lab.run_folder import RunFolder
 
-    ``run.json`` gets the command, the finish time, the wall time, the library and dependency
-    versions and ``extra_meta``. The ``DONE`` marker is not written here (the lab writes it
-    after the report).
-    """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "config.json").write_text(
-        json.dumps({"experiment": name, "config": _jsonable(config)}, indent=2) + "\n"
-    )
-    metrics = {k: _jsonable(v) for k, v in result.metrics.items()}
-    metrics.setdefault("wall_s", round(wall_s, 4))
-    for k, v in metrics.items():
-        if isinstance(v, (dict, list)):
-            raise TypeError(f"metrics.json must be flat: {k!r} is {type(v).__name__}")
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
-    for fname, fig in result.figures.items():
-        fig.savefig(out / f"{fname}.png", dpi=110, bbox_inches="tight")
-        plt.close(fig)
-    if result.arrays:
-        import torch
-        from safetensors.torch import save_file
-
-        tensors = {k: torch.as_tensor(v).contiguous() for k, v in result.arrays.items()}
-        save_file(tensors, str(out / "arrays.safetensors"))
-    if result.curves:
-        curves = {str(k): [float(x) for x in _jsonable(list(v))] for k, v in result.curves.items()}
-        (out / "curves.json").write_text(json.dumps(curves) + "\n")
-    for fname, txt in result.text.items():
-        (out / fname).write_text(txt)
-    meta = {
-        "experiment": name,
-        "command": " ".join(argv) if argv else None,
-        "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "wall_s": round(wall_s, 4),
-        "figures": list(result.figures),
-        "versions": versions(),
-        **(extra_meta or {}),
-    }
-    (out / "run.json").write_text(json.dumps(meta, indent=2) + "\n")
-    return out
+    return RunFolder(out).write_result(name, config, result, wall_s, argv, extra_meta)

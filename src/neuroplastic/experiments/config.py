@@ -71,8 +71,12 @@ def parse_value(key: str, text: str, tp: Any) -> Any:
 
 
 def _unknown(key: str, config_cls: type, fields: set[str], origin: str) -> ValueError:
+    import difflib
+
+    close = difflib.get_close_matches(key, sorted(fields), n=1, cutoff=0.6)
+    hint = f"did you mean {close[0]!r}? " if close else ""
     return ValueError(
-        f"{origin} {key}: unknown key for {config_cls.__name__}; known keys: "
+        f"{origin} {key}: unknown key for {config_cls.__name__}; {hint}known keys: "
         f"{', '.join(sorted(fields))}"
     )
 

@@ -64,6 +64,15 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+def _kill_after() -> int:
+    """``NEUROPLASTIC_KILL_AFTER_SAVES=K``: the process SIGKILLs itself right after its K-th
+    checkpoint (tests use it to interrupt a run at a known point; unset in normal use)."""
+    try:
+        return int(os.environ.get("NEUROPLASTIC_KILL_AFTER_SAVES", "0"))
+    except ValueError:
+        return 0
+
+
 def _digest(obj: Any) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()
 
@@ -142,6 +151,10 @@ class Checkpointer:
         atomic_write(d / "latest.json", json.dumps(
             {"step": step, "stem": stem, "sha256": hashlib.sha256(text.encode()).hexdigest()}))
         self.saves += 1
+        if self.saves == _kill_after():  # fault injection for the kill-and-resume tests
+            import signal
+
+            os.kill(os.getpid(), signal.SIGKILL)
         for old in self._steps()[self.keep:]:
             (d / f"step-{old}.json").unlink(missing_ok=True)
             (d / f"step-{old}.safetensors").unlink(missing_ok=True)

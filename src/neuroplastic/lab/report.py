@@ -22,18 +22,31 @@ ENERGY_PATTERN = re.compile(r"synop|energy|joule|_[pnumk]?j$|_[pnum]j_|macs?(_|$
 
 
 def _read_json(path: Path) -> Any:
-    return json.loads(path.read_text()) if path.is_file() else None
+    from .run_folder import read_json
+
+    return read_json(path, "result file") if path.is_file() else None
 
 
 def load_folder(folder: str | Path) -> dict[str, Any]:
     """Everything a report needs from a result folder (missing files give ``None`` / ``{}``)."""
     folder = Path(folder)
+    if not folder.is_dir():
+        raise ValueError(f"{folder}: no such result folder")
     if not (folder / "metrics.json").is_file():
-        raise ValueError(f"{folder}: not a result folder (no metrics.json)")
+        hint = (" (an unfinished run: continue it with neuroplastic run NAME --resume --out "
+                f"{folder})") if (folder / "config.json").is_file() else ""
+        raise ValueError(f"{folder}: not a finished result folder (no metrics.json){hint}")
     cfg = _read_json(folder / "config.json") or {}
     run = _read_json(folder / "run.json") or {}
+    metrics = _read_json(folder / "metrics.json")
+    for path, obj in (("config.json", cfg), ("run.json", run), ("metrics.json", metrics)):
+        if not isinstance(obj, dict):
+            raise ValueError(f"{folder / path}: expected a JSON object, got "
+                             f"{type(obj).__name__}; rerun the experiment or restore the file")
     figures = run.get("figures")
-    pngs = sorted(p.name[:-4] for p in folder.glob("*.png"))
+    written = run.get("files")  # what this run wrote: files of earlier runs are not shown
+    pngs = sorted(p.name[:-4] for p in folder.glob("*.png")
+                  if written is None or p.name in written)
     if figures is None:
         figures = pngs
     else:
@@ -42,9 +55,10 @@ def load_folder(folder: str | Path) -> dict[str, Any]:
         "folder": folder,
         "experiment": cfg.get("experiment") or run.get("experiment") or folder.name,
         "config": cfg.get("config", {}),
-        "metrics": _read_json(folder / "metrics.json") or {},
+        "metrics": metrics,
         "run": run,
-        "curves": _read_json(folder / "curves.json") or {},
+        "curves": (_read_json(folder / "curves.json") or {})
+        if written is None or "curves.json" in written else {},
         "figures": figures,
     }
 

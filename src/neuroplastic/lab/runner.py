@@ -8,7 +8,6 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import importlib.util
-import json
 import os
 import shlex
 import sys
@@ -17,22 +16,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..experiments.base import (
-    DONE_MARKER,
-    Checkpointer,
-    Experiment,
-    _jsonable,
-    accepts_checkpoint,
-    write_result,
-)
+from ..experiments.base import Experiment, _jsonable, accepts_checkpoint
+from .run_folder import RunFolder, is_done, read_json
 
 __all__ = ["find_experiment", "is_done", "load_modules", "reproduce_command", "run_point"]
-
-
-def is_done(folder: str | Path) -> bool:
-    """A result folder is finished when it holds ``metrics.json`` and the ``DONE`` marker."""
-    folder = Path(folder)
-    return (folder / "metrics.json").is_file() and (folder / DONE_MARKER).is_file()
 
 
 def load_modules(modules: Sequence[str]) -> None:
@@ -124,60 +111,60 @@ def run_point(
     *,
     progress: bool = True,
     resume: bool = False,
+    force: bool = False,
     tensorboard: bool = False,
     modules: Sequence[str] = (),
     argv: Sequence[str] | None = None,
+    checkpoint_every_s: float = 30.0,
 ) -> dict[str, Any]:
-    """Run ``exp`` with ``config`` into ``out`` and return its metrics.
+    """Run ``exp`` with ``config`` into the result folder ``out`` and return its metrics.
 
-    With ``resume`` a finished folder is left as it is (its metrics are returned) and an
-    interrupted one continues from ``out/checkpoint`` if the experiment accepts a
-    ``checkpoint`` keyword; without it any old checkpoint is discarded first. Under
-    ``torch.distributed`` every rank runs, rank 0 writes.
+    The folder is prepared by :meth:`RunFolder.prepare`: a non-empty one is refused unless
+    ``resume`` (continue it: a finished folder is left as it is and its metrics returned, an
+    interrupted one continues from its newest good checkpoint) or ``force`` (replace it).
+    Under ``torch.distributed`` every rank runs, rank 0 writes.
     """
-    out = Path(out)
     rank, world = _world()
-    ckpt = Checkpointer(out / "checkpoint")
-    if resume and is_done(out):
-        return json.loads((out / "metrics.json").read_text())
-    if rank == 0:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / DONE_MARKER).unlink(missing_ok=True)
-        if not resume:
-            ckpt.clear()
-        (out / "config.json").write_text(
-            json.dumps({"experiment": exp.name, "config": _jsonable(config)}, indent=2) + "\n"
-        )
+    folder = RunFolder.prepare(out, exp.name, config, resume=resume, force=force,
+                               write=rank == 0)
+    if resume and folder.done:
+        return read_json(folder.path / "metrics.json", "metrics file")
     if world > 1:
         import torch.distributed as dist
 
         dist.barrier()
+    ckpt = folder.checkpointer(checkpoint_every_s)
     kwargs: dict[str, Any] = {"progress": progress and rank == 0}
     resumed_from = None
     if accepts_checkpoint(exp.run):
         kwargs["checkpoint"] = ckpt
-        state = ckpt.load() if resume else None
-        resumed_from = None if state is None else state[0]
-        if resumed_from is not None and progress and rank == 0:
-            print(f"[neuroplastic] resuming {exp.name} from step {resumed_from}", flush=True)
+        if resume:
+            state = ckpt.load()  # verified; a damaged newest one falls back to the previous
+            resumed_from = None if state is None else state[0]
+            if resumed_from is not None and rank == 0:
+                print(f"[neuroplastic] resuming {exp.name} from step {resumed_from}",
+                      file=sys.stderr, flush=True)
+        elif rank == 0:
+            ckpt.clear()
     t0 = time.perf_counter()
     result = exp.run(config, **kwargs)
     wall = time.perf_counter() - t0
-    metrics = {k: _jsonable(v) for k, v in result.metrics.items()}
-    metrics.setdefault("wall_s", round(wall, 4))
     if rank != 0:
+        metrics = {k: _jsonable(v) for k, v in result.metrics.items()}
+        metrics.setdefault("wall_s", round(wall, 4))
         return metrics
     command = reproduce_command(exp.name, config, out, modules)
     meta = {"reproduce": command, "resumed_from_step": resumed_from, "world_size": world,
-            "modules": list(modules)}
-    write_result(out, exp.name, config, result, wall, list(argv) if argv else None, meta)
+            "modules": list(modules), "checkpoints_written": ckpt.saves,
+            "checkpoint_warnings": ckpt.warnings}
+    folder.write_result(exp.name, config, result, wall, list(argv) if argv else None, meta)
     if tensorboard:
         from .tensorboard import write_events
 
-        write_events(out / "tensorboard", result.curves, metrics)
+        write_events(folder.path / "tensorboard", result.curves,
+                     read_json(folder.path / "metrics.json", "metrics file"))
     from .report import build_report
 
-    build_report(out)
-    ckpt.clear()
-    (out / DONE_MARKER).write_text(time.strftime("%Y-%m-%dT%H:%M:%S%z") + "\n")
-    return json.loads((out / "metrics.json").read_text())
+    build_report(folder.path)
+    folder.mark_done()
+    return read_json(folder.path / "metrics.json", "metrics file")

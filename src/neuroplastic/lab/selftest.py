@@ -19,34 +19,35 @@ import torch
 import torch.distributed as dist
 from tqdm.auto import tqdm
 
-from .._validation import check_int, check_nonnegative, check_positive
 from ..experiments.base import Checkpointer, Result, register
+from ..experiments.params import Cost, check_fields, param
 
 __all__ = ["SelfTestConfig", "run"]
 
 
 @dataclass(frozen=True)
 class SelfTestConfig:
-    steps: int = 60  # SGD steps
-    n_samples: int = 256  # rows of the synthetic data set
-    n_features: int = 8  # columns (weights to learn)
-    batch: int = 32  # minibatch size (shared across ranks)
-    lr: float = 0.05  # SGD learning rate
-    noise: float = 0.1  # standard deviation of the label noise
-    checkpoint_every: int = 10  # steps between checkpoints
-    step_delay_s: float = 0.0  # sleep per step, so that a run can be killed mid-way in tests
-    seed: int = 0  # data, initial weights and minibatch order
+    """Linear regression by minibatch SGD on a seeded synthetic problem."""
+
+    steps: int = param(60, "SGD steps", low=1, high=1_000_000)
+    n_samples: int = param(256, "rows of the synthetic data set", low=2, high=1_000_000)
+    n_features: int = param(8, "columns (weights to learn)", low=1, high=10_000)
+    batch: int = param(32, "minibatch size (shared across ranks)", low=1)
+    lr: float = param(0.05, "SGD learning rate", low=0, low_open=True, high=10)
+    noise: float = param(0.1, "standard deviation of the label noise", low=0, high=1e6)
+    checkpoint_every: int = param(10, "steps between checkpoint opportunities", low=1)
+    step_delay_s: float = param(0.0, "sleep per step, so that tests can kill a run mid-way",
+                                unit="s", low=0, high=60)
+    seed: int = param(0, "data, initial weights and minibatch order", low=0)
 
     def __post_init__(self) -> None:
-        check_int("steps", self.steps, 1, 1_000_000)
-        check_int("n_samples", self.n_samples, 2, 1_000_000)
-        check_int("n_features", self.n_features, 1, 10_000)
-        check_int("batch", self.batch, 1, self.n_samples)
-        check_positive("lr", self.lr)
-        check_nonnegative("noise", self.noise)
-        check_int("checkpoint_every", self.checkpoint_every, 1)
-        check_nonnegative("step_delay_s", self.step_delay_s)
-        check_int("seed", self.seed, 0)
+        check_fields(self)
+        if self.batch > self.n_samples:
+            raise ValueError(f"batch ({self.batch}) must be <= n_samples ({self.n_samples})")
+
+    def cost(self) -> Cost:
+        return Cost(1.5 + self.steps * (self.step_delay_s + 2e-5 * self.n_samples),
+                    f"{self.steps} steps")
 
 
 def _world() -> tuple[int, int]:
@@ -90,7 +91,8 @@ def run(
         if config.step_delay_s:
             time.sleep(config.step_delay_s)
         done = step + 1
-        if checkpoint is not None and (done % config.checkpoint_every == 0) and done < config.steps:
+        if (checkpoint is not None and done % config.checkpoint_every == 0 and done < config.steps
+                and checkpoint.due()):
             checkpoint.save(done, {"w": w, "batch_gen_state": batch_gen.get_state()},
                             {"losses": losses})
     metrics = {
