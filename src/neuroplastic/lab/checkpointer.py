@@ -151,13 +151,13 @@ class Checkpointer:
         atomic_write(d / "latest.json", json.dumps(
             {"step": step, "stem": stem, "sha256": hashlib.sha256(text.encode()).hexdigest()}))
         self.saves += 1
+        for old in self._steps()[self.keep:]:
+            (d / f"step-{old}.json").unlink(missing_ok=True)
+            (d / f"step-{old}.safetensors").unlink(missing_ok=True)
         if self.saves == _kill_after():  # fault injection for the kill-and-resume tests
             import signal
 
             os.kill(os.getpid(), signal.SIGKILL)
-        for old in self._steps()[self.keep:]:
-            (d / f"step-{old}.json").unlink(missing_ok=True)
-            (d / f"step-{old}.safetensors").unlink(missing_ok=True)
 
     # -- reading ---------------------------------------------------------------------------
     def _steps(self) -> list[int]:
