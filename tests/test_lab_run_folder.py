@@ -283,3 +283,50 @@ def test_cost_guard_asks_for_yes(tmp_path, capsys):
     line = _one_line_error(capsys, "estimated at about", "--yes")
     assert "about 67 min (200 steps)" in line
     assert not (tmp_path / "r").exists()  # refused before anything was written
+
+
+# -- sweeps killed mid-way; progress output in logs --------------------------------------------
+def test_a_sweep_killed_mid_way_resumes_to_the_uninterrupted_summary(tmp_path):
+    import signal
+    import time
+
+    base = [sys.executable, "-m", "neuroplastic.cli", "sweep", "lab-selftest", *SELFTEST,
+            "--grid", "lr=0.05,0.1", "--seeds", "2", "--set", "steps=30", "--set",
+            "checkpoint_every=3", "--no-progress", "--checkpoint-every", "0"]
+    ref, out = tmp_path / "ref", tmp_path / "killed"
+    subprocess.run([*base, "--out", str(ref)], check=True, capture_output=True, timeout=600)
+    slow = [*base, "--set", "step_delay_s=0.05", "--out", str(out)]
+    proc = subprocess.Popen(slow, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + 300
+        while not list((out / "points").glob("*/checkpoint/latest.json")):
+            assert proc.poll() is None, "sweep ended before any checkpoint"
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(30)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert not (out / "summary.csv").exists()
+    subprocess.run(slow, check=True, capture_output=True, timeout=600)
+    resumed = [json.loads((p / "run.json").read_text())["resumed_from_step"]
+               for p in sorted((out / "points").iterdir())]
+    assert any(r is not None for r in resumed)
+    for p in sorted((ref / "points").iterdir()):
+        a, b = (json.loads((d / p.name / "metrics.json").read_text())
+                for d in (ref / "points", out / "points"))
+        a.pop("wall_s"), b.pop("wall_s")
+        assert a == b, p.name
+
+
+def test_progress_bars_print_no_escape_codes_into_a_log(tmp_path):
+    """Without a terminal (a pipe, a log file) tqdm bars are off: no \\r or ANSI codes."""
+    r = subprocess.run([sys.executable, "-m", "neuroplastic.cli", "run", "lab-selftest",
+                        *SELFTEST, "--set", "steps=30", "--out", str(tmp_path / "r")],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    for stream in (r.stdout, r.stderr):
+        assert "\r" not in stream and "\x1b[" not in stream
+    assert "estimated about" in r.stderr

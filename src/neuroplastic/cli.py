@@ -289,6 +289,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
             raise ValueError(f"--workers {args.workers}: expected an integer >= 1")
         if args.retries < 0:
             raise ValueError(f"--retries {args.retries}: expected an integer >= 0")
+        if not 0 <= args.checkpoint_every < float("inf"):
+            raise ValueError(f"--checkpoint-every {args.checkpoint_every}: expected seconds >= 0")
         if args.backend == "ray" and importlib.util.find_spec("ray") is None:
             raise ValueError("--backend ray: the 'ray' package is not installed "
                              "(pip install 'neuroplastic[ray]' or pip install ray)")
@@ -298,7 +300,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     except (ValueError, TypeError) as e:
         return _err(str(e))
     failed = run_sweep(plan, out, backend=args.backend, workers=args.workers,
-                       retries=args.retries, address=args.address, progress=not args.no_progress)
+                       retries=args.retries, address=args.address, progress=not args.no_progress,
+                       checkpoint_every_s=args.checkpoint_every)
     for key, why in failed.items():
         print(f"neuroplastic: point {key} failed: {why}", file=sys.stderr)
     if failed:
@@ -382,6 +385,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=1, metavar="K", help="parallel runs")
     p.add_argument("--address", help="Ray cluster address (default: start a local one)")
     p.add_argument("--retries", type=int, default=1, help="re-runs of a point whose worker died")
+    p.add_argument("--checkpoint-every", type=float, default=30.0, metavar="SECONDS",
+                   help="seconds between checkpoints of each point (default 30)")
     p.add_argument("--out", help="sweep folder (default results/sweep-NAME)")
     p.add_argument("--no-progress", action="store_true", help="quiet")
     module_arg(p)

@@ -110,7 +110,7 @@ def plan_sweep(
 
 
 def _point_worker(name: str, overrides: Sequence[str], out: str,
-                  modules: Sequence[str]) -> dict[str, Any]:
+                  modules: Sequence[str], checkpoint_every_s: float = 30.0) -> dict[str, Any]:
     """Run one point in a worker process (spawned or Ray); resumes its own checkpoint."""
     from ..experiments.config import apply_overrides
     from .runner import find_experiment, load_modules, run_point
@@ -119,6 +119,7 @@ def _point_worker(name: str, overrides: Sequence[str], out: str,
     exp = find_experiment(name)
     config = apply_overrides(exp.config_cls, list(overrides))
     return run_point(exp, config, out, progress=False, resume=True, modules=modules,
+                     checkpoint_every_s=checkpoint_every_s,
                      argv=["neuroplastic", "run", name,
                            *itertools.chain.from_iterable(("--set", s) for s in overrides)])
 
@@ -129,14 +130,14 @@ def _log(progress: bool, msg: str) -> None:
 
 
 def _run_local(plan: SweepPlan, todo: list[Point], root: Path, workers: int,
-               progress: bool) -> dict[str, str]:
+               progress: bool, checkpoint_every_s: float) -> dict[str, str]:
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
     failed: dict[str, str] = {}
     with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
         futs = {pool.submit(_point_worker, plan.name, p.overrides, str(root / p.key),
-                            plan.modules): p for p in todo}
+                            plan.modules, checkpoint_every_s): p for p in todo}
         for fut in as_completed(futs):
             p = futs[fut]
             try:
@@ -149,7 +150,7 @@ def _run_local(plan: SweepPlan, todo: list[Point], root: Path, workers: int,
 
 
 def _run_ray(plan: SweepPlan, todo: list[Point], root: Path, workers: int, retries: int,
-             address: str | None, progress: bool) -> dict[str, str]:
+             address: str | None, progress: bool, checkpoint_every_s: float) -> dict[str, str]:
     try:
         import ray
     except ImportError:
@@ -164,7 +165,7 @@ def _run_ray(plan: SweepPlan, todo: list[Point], root: Path, workers: int, retri
     try:
         remote = ray.remote(num_cpus=1, max_retries=retries)(_point_worker)
         refs = {remote.remote(plan.name, p.overrides, str(root.resolve() / p.key),
-                              plan.modules): p for p in todo}
+                              plan.modules, checkpoint_every_s): p for p in todo}
         pending = list(refs)
         while pending:
             ready, pending = ray.wait(pending, num_returns=1)
@@ -185,8 +186,13 @@ def check_sweep_folder(plan: SweepPlan, out: str | Path) -> dict[str, Any]:
     """The ``sweep.json`` of ``plan``; raises if ``out`` already holds a different sweep."""
     spec = {"experiment": plan.name, "grid": plan.grid, "seeds": plan.seeds,
             "set": list(plan.base_overrides), "modules": list(plan.modules)}
+    from .run_folder import _file_ancestor, read_json
+
+    blocker = _file_ancestor(Path(out))
+    if blocker is not None:
+        raise ValueError(f"--out {out}: {blocker} is a file, not a folder; choose another --out")
     old = Path(out) / "sweep.json"
-    if old.is_file() and json.loads(old.read_text()) != spec:
+    if old.is_file() and read_json(old, "sweep file") != spec:
         raise ValueError(f"{out} holds a different sweep ({old}); use another --out")
     return spec
 
@@ -200,13 +206,16 @@ def run_sweep(
     retries: int = 1,
     address: str | None = None,
     progress: bool = True,
+    checkpoint_every_s: float = 30.0,
 ) -> dict[str, str]:
     """Run the unfinished points of ``plan`` into ``out/points``; summarise; return failures.
 
     ``backend="local"``: a spawn-context process pool of ``workers`` processes (a pool whose
     worker died is rebuilt and its unfinished points re-run, up to ``retries`` times).
     ``backend="ray"``: Ray tasks (``num_cpus=1`` each, ``max_retries=retries``) on the cluster
-    at ``address`` or on a local one started with ``num_cpus=workers``.
+    at ``address`` or on a local one started with ``num_cpus=workers``. Each point
+    checkpoints every ``checkpoint_every_s`` seconds, so a sweep killed at any moment and
+    restarted redoes no finished point and continues unfinished ones from their checkpoints.
     """
     if backend not in ("local", "ray"):
         raise ValueError(f"backend must be 'local' or 'ray', got {backend!r}")
@@ -226,9 +235,10 @@ def run_sweep(
             failed = {}
             break
         if backend == "local":
-            failed = _run_local(plan, todo, root, workers, progress)
+            failed = _run_local(plan, todo, root, workers, progress, checkpoint_every_s)
         else:
-            failed = _run_ray(plan, todo, root, workers, retries, address, progress)
+            failed = _run_ray(plan, todo, root, workers, retries, address, progress,
+                              checkpoint_every_s)
         if not failed:
             break
     summarize(out, plan)
