@@ -146,7 +146,7 @@ def main() -> None:
         targets = ["cython"] if args.quick else ["cython", "cpp_standalone"]
     except ImportError:
         print("brian2 not installed: skipping the Brian2 peers "
-              "(../shared/tools/install-peers.sh installs them)")
+              "(benchmarks/install-peers.sh installs them)")
         targets = []
     peers = {}
     for t in targets:

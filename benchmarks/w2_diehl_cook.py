@@ -53,7 +53,7 @@ import sys
 import time
 from pathlib import Path
 
-STUBS = Path("/work/shared/reference/peer-bench/stubs")  # torchvision stand-in for bindsnet
+STUBS = Path(__file__).resolve().parent / "peer_stubs"  # torchvision stand-in for bindsnet
 
 
 def _pin_threads(n: int) -> None:
