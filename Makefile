@@ -14,7 +14,7 @@ $(BIN)/neuroplastic: pyproject.toml requirements-ci.txt
 	touch $@
 
 demo: $(BIN)/neuroplastic
-	$(BIN)/neuroplastic run $(or $(EXPERIMENT),stdp-digits) --out results/demo
+	$(BIN)/neuroplastic run $(or $(EXPERIMENT),stdp-digits) --out results/demo --force
 
 # The report test opens report.html in Debian's headless Chromium (skipped if unavailable).
 browser:
