@@ -330,3 +330,14 @@ def test_progress_bars_print_no_escape_codes_into_a_log(tmp_path):
     for stream in (r.stdout, r.stderr):
         assert "\r" not in stream and "\x1b[" not in stream
     assert "estimated about" in r.stderr
+
+
+def test_compare_selects_metrics_and_names_an_unknown_one(tmp_path, capsys):
+    a = tmp_path / "a"
+    assert main(_selftest(a)) == 0
+    capsys.readouterr()
+    assert main(["compare", str(a), "--metric", "final_loss", "--out", str(tmp_path / "c")]) == 0
+    out = capsys.readouterr().out
+    assert "final_loss" in out and "w_error" not in out
+    assert main(["compare", str(a), "--metric", "final_los", "--out", str(tmp_path / "c")]) == 2
+    _one_line_error(capsys, "--metric final_los", "did you mean 'final_loss'?")

@@ -268,7 +268,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     from .lab.compare import compare, write_compare
 
     try:
-        cmp = compare(args.dirs)
+        cmp = compare(args.dirs, metrics=args.metric)
     except ValueError as e:
         return _err(str(e))
     print(cmp.text())
@@ -371,6 +371,8 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("compare", help="compare result folders (table + overlaid curves)")
     p.add_argument("dirs", nargs="+")
     p.add_argument("--out", help="where compare.html/.png/.csv go (default results/compare-*)")
+    p.add_argument("--metric", action="append", metavar="NAME",
+                   help="only these metrics in the table (repeatable)")
     debug_arg(p)
     p.set_defaults(fn=_cmd_compare)
 

@@ -44,8 +44,11 @@ def _labels(folders: list[Path]) -> list[str]:
     return [str(f) for f in folders]
 
 
-def compare(folders: list[str | Path]) -> Comparison:
-    """Load the result folders and line them up (raises ``ValueError`` for a non-result)."""
+def compare(folders: list[str | Path], metrics: list[str] | None = None) -> Comparison:
+    """Load the result folders and line them up (raises ``ValueError`` for a non-result).
+
+    ``metrics`` restricts the metrics table to these names (an unknown name is a
+    ``ValueError`` listing the known ones and the closest match)."""
     if len(folders) < 1:
         raise ValueError("compare needs at least one result folder")
     runs = [load_folder(f) for f in folders]
@@ -65,6 +68,16 @@ def compare(folders: list[str | Path]) -> Comparison:
     mkeys: list[str] = []
     for r in runs:
         mkeys += [k for k in r["metrics"] if k not in mkeys]
+    if metrics:
+        unknown = [m for m in metrics if m not in mkeys]
+        if unknown:
+            import difflib
+
+            close = difflib.get_close_matches(unknown[0], mkeys, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise ValueError(f"--metric {unknown[0]}: no such metric in these folders; {hint}"
+                             f"known: {', '.join(mkeys)}")
+        mkeys = list(dict.fromkeys(metrics))
     metrics = [(k, *(_fmt(r["metrics"][k]) if k in r["metrics"] else "-" for r in runs))
                for k in mkeys]
     curves = {lab: r["curves"] for lab, r in zip(labels, runs) if r["curves"]}
