@@ -1,0 +1,388 @@
+"""A continual learner: one network, one method, task after task (ANN or surrogate-gradient SNN).
+
+Methods (``LearnerParams.method``):
+
+* ``naive`` — plain sequential training (the lower bound; also the time reference);
+* ``ewc``, ``online-ewc``, ``si``, ``mas`` — quadratic penalty with the importance of
+  :mod:`.importance`; ``laplace`` — diagonal online Laplace (:mod:`.laplace`);
+* ``vcl`` — mean-field Gaussian weights with the previous posterior as prior (:mod:`.vcl`);
+* ``replay`` — class-conditional generative replay with distillation (:mod:`.replay`), no
+  stored inputs;
+* ``joint`` — trains on the union of all tasks so far (the upper bound; stores raw samples).
+
+With ``controller=True`` the losses are weighted by the stability–plasticity controller
+(:mod:`.controller`): ``(α·L_learn + β·L_forget)/(α+β)``, α from the loss surprise on incoming
+data, β released at each consolidation. Without it the weights are ``1/t`` and ``1 - 1/t``
+(``t`` tasks so far) for replay, and ``1`` and ``strength`` for penalties.
+
+Networks: ``ann`` = MLP ``n_in-H-H-C`` (ReLU); ``snn`` = the same layer sizes with LIF hidden
+layers (:class:`~neuroplastic.surrogate.LIF`, surrogate gradients) driven by the pixel values
+as a constant input current for ``num_steps`` steps, read out by a leaky integrator
+(:class:`~neuroplastic.surrogate.LI`) whose mean membrane is the logit.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .._validation import check_choice, check_int, check_nonnegative, check_positive, check_range
+from .controller import ControllerParams, StabilityPlasticityController, controlled_loss
+from .importance import (
+    Importance,
+    SynapticIntelligence,
+    combine_maps,
+    fisher_diagonal,
+    mas_importance,
+    named_parameters,
+)
+from .laplace import OnlineLaplace
+from .metrics import accuracy
+from .penalty import QuadraticPenalty
+from .replay import ClassConditionalGenerator, distillation_loss
+from .streams import Task
+from .vcl import MeanFieldLinear, model_kl, update_prior
+
+__all__ = ["METHODS", "ContinualLearner", "LearnerParams", "SpikingMLP", "build_model"]
+
+METHODS = ("naive", "ewc", "online-ewc", "si", "mas", "laplace", "vcl", "replay", "joint")
+PENALTY_METHODS = ("ewc", "online-ewc", "si", "mas", "laplace")
+
+
+@dataclass(frozen=True)
+class LearnerParams:
+    method: Literal["naive", "ewc", "online-ewc", "si", "mas", "laplace", "vcl", "replay",
+                    "joint"] = "replay"
+    network: Literal["ann", "snn"] = "ann"
+    hidden: int = 256
+    epochs: int = 20  # per task
+    batch_size: int = 32
+    lr: float = 1e-3  # Adam
+    strength: float = 1000.0  # penalty lambda (EWC/SI/MAS/online-EWC) or Laplace data scale
+    online_decay: float = 0.9  # gamma of online EWC
+    si_damping: float = 0.1
+    importance_samples: int = 200  # samples per task for Fisher / MAS
+    replay_components: int = 10  # PPCA directions per class
+    temperature: float = 2.0  # distillation
+    temperature_weight: float = 1.0  # weight of the distillation term of the replay loss
+    controller: bool = True
+    num_steps: int = 10  # SNN time steps
+    beta_mem: float = 0.9  # SNN membrane decay per step
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        check_choice("method", self.method, METHODS)
+        check_choice("network", self.network, ("ann", "snn"))
+        check_int("hidden", self.hidden, 1)
+        check_int("epochs", self.epochs, 1)
+        check_int("batch_size", self.batch_size, 1)
+        check_positive("lr", self.lr)
+        check_nonnegative("strength", self.strength)
+        check_range("online_decay", self.online_decay, 0.0, 1.0)
+        check_positive("si_damping", self.si_damping)
+        check_int("importance_samples", self.importance_samples, 1)
+        check_int("replay_components", self.replay_components, 1)
+        check_positive("temperature", self.temperature)
+        check_nonnegative("temperature_weight", self.temperature_weight)
+        check_int("num_steps", self.num_steps, 1)
+        check_range("beta_mem", self.beta_mem, 0.0, 1.0)
+        check_int("seed", self.seed, 0)
+
+
+class SpikingMLP(nn.Module):
+    """``n_in -> LIF(H) -> LIF(H) -> LI(C)``; input = pixel values as constant current."""
+
+    def __init__(self, n_in: int, hidden: int, n_out: int, *, num_steps: int, beta: float,
+                 linear: type = nn.Linear, **kw) -> None:
+        super().__init__()
+        from ..surrogate import LI, LIF, TimeDistributed, discrete_lif_params
+
+        p = discrete_lif_params(beta, 1.0, reset_mode="subtract")
+        self.num_steps = num_steps
+        self.fc1 = linear(n_in, hidden, **kw)
+        self.lif1 = LIF(hidden, p)
+        self.fc2 = TimeDistributed(linear(hidden, hidden, **kw))
+        self.lif2 = LIF(hidden, p)
+        self.fc3 = TimeDistributed(linear(hidden, n_out, **kw))
+        self.out = LI(n_out, p)
+
+    def forward(self, x: Tensor) -> Tensor:
+        cur = self.fc1(x).unsqueeze(0).expand(self.num_steps, -1, -1).contiguous()
+        s1, _ = self.lif1(cur)
+        s2, _ = self.lif2(self.fc2(s1))
+        mem, _ = self.out(self.fc3(s2))
+        return mem.mean(0)
+
+
+def build_model(p: LearnerParams, n_in: int, n_out: int) -> nn.Module:
+    """The network of ``p`` (seeded by ``p.seed``)."""
+    torch.manual_seed(p.seed)
+    kw: dict = {}
+    linear: type = nn.Linear
+    if p.method == "vcl":
+        linear = MeanFieldLinear
+        kw = {"prior_sigma": 1.0, "init_sigma": 1e-3,
+              "generator": torch.Generator().manual_seed(p.seed + 1)}
+    if p.network == "snn":
+        return SpikingMLP(n_in, p.hidden, n_out, num_steps=p.num_steps, beta=p.beta_mem,
+                          linear=linear, **kw)
+    return nn.Sequential(linear(n_in, p.hidden, **kw), nn.ReLU(),
+                         linear(p.hidden, p.hidden, **kw), nn.ReLU(),
+                         linear(p.hidden, n_out, **kw))
+
+
+class ContinualLearner:
+    """Train one model on a stream of tasks; see the module docstring."""
+
+    def __init__(self, p: LearnerParams, n_in: int, n_classes: int) -> None:
+        self.p, self.n_in, self.n_classes = p, n_in, n_classes
+        self.model = build_model(p, n_in, n_classes)
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=p.lr)
+        self.gen = torch.Generator().manual_seed(p.seed)  # batches, replay, Fisher samples
+        self.seen: list[int] = []  # classes seen so far (in order)
+        self.tasks_done = 0
+        self.penalty = QuadraticPenalty(p.strength)
+        self.importance: dict[str, Importance] | None = None
+        self.si = (SynapticIntelligence(named_parameters(self.model), p.si_damping)
+                   if p.method == "si" else None)
+        self.laplace = OnlineLaplace(self.model, 0.0) if p.method == "laplace" else None
+        self.generator = (ClassConditionalGenerator(n_in, p.replay_components)
+                          if p.method == "replay" else None)
+        self.teacher: nn.Module | None = None
+        self.teacher_classes: list[int] = []
+        self.joint: list[tuple[Tensor, Tensor]] = []
+        self._joint_ids: list[int] = []
+        self.controller = StabilityPlasticityController(
+            ControllerParams(alpha_base=1.0, alpha_release=1.0, beta_release=1.0))
+        self.n_train_task = 1
+
+    # ------------------------------------------------------------------ stored data
+    @property
+    def stored_raw_samples(self) -> int:
+        return sum(int(y.numel()) for _, y in self.joint)
+
+    # ------------------------------------------------------------------ training
+    def begin_task(self, task: Task) -> None:
+        for c in task.classes:
+            if c not in self.seen:
+                self.seen.append(c)
+        self.n_train_task = int(task.y_train.numel())
+        if self.p.method == "joint":
+            self.joint.append((task.x_train, task.y_train))
+            self._joint_ids.append(task.index)
+
+    def _task_data(self, task: Task) -> tuple[Tensor, Tensor]:
+        if self.p.method == "joint":
+            return (torch.cat([x for x, _ in self.joint]), torch.cat([y for _, y in self.joint]))
+        return task.x_train, task.y_train
+
+    def _forget_loss(self, x_cur: Tensor) -> Tensor | None:
+        p = self.p
+        if p.method in ("ewc", "online-ewc", "si", "mas") and self.importance is not None:
+            return self.penalty(self.model)
+        if p.method == "laplace" and self.tasks_done > 0:
+            return self.laplace.penalty(self.model, self.n_train_task)
+        if p.method == "replay" and self.teacher is not None:
+            xr, yr = self.generator.sample(x_cur.shape[0], generator=self.gen)
+            z = self.model(xr)
+            # conditional replay: the replayed class competes with every class seen so far
+            # (this keeps the new classes' outputs low on old inputs) ...
+            mask = torch.full((self.n_classes,), -torch.inf)
+            mask[torch.tensor(sorted(self.seen))] = 0.0
+            hard = F.cross_entropy(z + mask, yr)
+            if p.temperature_weight == 0:
+                return hard
+            # ... and the previous network's soft outputs are distilled
+            with torch.no_grad():
+                tz = self.teacher(xr)
+            soft = distillation_loss(z, tz, self.teacher_classes, p.temperature)
+            return hard + p.temperature_weight * soft
+        return None
+
+    def train_epoch(self, task: Task) -> dict[str, float]:
+        p = self.p
+        self.model.train()
+        x, y = self._task_data(task)
+        order = torch.randperm(y.numel(), generator=self.gen)
+        active = torch.tensor(sorted(self.seen))
+        loss_sum = n = 0.0
+        for lo in range(0, order.numel(), p.batch_size):
+            idx = order[lo : lo + p.batch_size]
+            xb, yb = x[idx], y[idx]
+            if self.generator is not None:
+                self.generator.observe(xb, yb)
+            logits = self.model(xb)
+            mask = torch.full((self.n_classes,), -torch.inf)
+            mask[active] = 0.0
+            learn = F.cross_entropy(logits + mask, yb)
+            self.controller.step(float(learn.detach()))
+            if p.method == "vcl":
+                learn = learn + model_kl(self.model) / self.n_train_task
+            forget = self._forget_loss(xb)
+            if forget is None:
+                total = learn
+            elif p.controller:
+                total = controlled_loss(self.controller.alpha, self.controller.beta, learn,
+                                        forget, normalize=True)
+            elif p.method == "replay":
+                t = self.tasks_done + 1
+                total = learn / t + (1 - 1 / t) * forget
+            else:
+                total = learn + forget
+            self.opt.zero_grad(set_to_none=True)
+            total.backward()
+            if self.si is not None:
+                self.si.before_step()
+            self.opt.step()
+            if self.si is not None:
+                self.si.after_step()
+            loss_sum += float(learn.detach()) * yb.numel()
+            n += yb.numel()
+        return {"loss": loss_sum / n, "alpha": self.controller.alpha,
+                "beta": self.controller.beta}
+
+    def end_task(self, task: Task) -> None:
+        """Consolidate what the task taught (importance, posterior, generator, teacher)."""
+        p = self.p
+        m = p.method
+        x = task.x_train[: p.importance_samples]
+        if m in ("ewc", "online-ewc"):
+            new = fisher_diagonal(self.model, x, mode="sample", generator=self.gen)
+            self.importance = combine_maps(
+                self.importance, new, decay=p.online_decay if m == "online-ewc" else 1.0,
+                anchor="latest" if m == "online-ewc" else "weighted")
+        elif m == "mas":
+            self.importance = combine_maps(self.importance, mas_importance(self.model, x),
+                                           anchor="weighted")
+        elif m == "si":
+            self.importance = self.si.end_task()
+        elif m == "laplace":
+            fisher = fisher_diagonal(self.model, x, mode="sample", generator=self.gen)
+            self.laplace.consolidate(self.model, fisher, int(task.y_train.numel()))
+        elif m == "vcl":
+            update_prior(self.model)
+        elif m == "replay":
+            self.generator.consolidate()
+            self.teacher = copy.deepcopy(self.model).eval()
+            for q in self.teacher.parameters():
+                q.requires_grad_(False)
+            self.teacher_classes = sorted(self.seen)
+        if self.importance is not None:
+            self.penalty.update(self.importance)
+        self.tasks_done += 1
+
+    # ------------------------------------------------------------------ evaluation
+    @torch.no_grad()
+    def logits(self, x: Tensor) -> Tensor:
+        self.model.eval()
+        out = torch.cat([self.model(x[i : i + 512]) for i in range(0, x.shape[0], 512)])
+        self.model.train()
+        return out
+
+    def evaluate(self, tasks: list[Task]) -> tuple[list[float], list[float]]:
+        """Class-IL (among the classes seen so far) and task-IL accuracy on every task."""
+        seen = sorted(self.seen) if self.seen else list(range(self.n_classes))
+        cls, tsk = [], []
+        for t in tasks:
+            z = self.logits(t.x_test)
+            cls.append(accuracy(z, t.y_test, seen))
+            tsk.append(accuracy(z, t.y_test, t.classes))
+        return cls, tsk
+
+    # ------------------------------------------------------------------ checkpoint state
+    def state(self) -> tuple[dict[str, Tensor], dict]:
+        """All state as tensors + JSON meta (model, optimizer, method, controller, RNG)."""
+        t: dict[str, Tensor] = {f"model.{k}": v for k, v in self.model.state_dict().items()}
+        osd = self.opt.state_dict()
+        for idx, st in osd["state"].items():
+            for key, val in st.items():
+                t[f"opt.{idx}.{key}"] = torch.as_tensor(val)
+        t["rng"] = self.gen.get_state()
+        for name, imp in (self.importance or {}).items():
+            t[f"imp.values.{name}"], t[f"imp.anchor.{name}"] = imp.values, imp.anchor
+        if self.si is not None:
+            t.update({f"si.{k}": v for k, v in self.si.state_tensors().items()})
+        if self.laplace is not None:
+            for name, imp in self.laplace.posterior.items():
+                t[f"lap.values.{name}"], t[f"lap.anchor.{name}"] = imp.values, imp.anchor
+        if self.generator is not None:
+            t.update({f"gen.{k}": v for k, v in self.generator.state_tensors().items()})
+        if self.teacher is not None:
+            t.update({f"teacher.{k}": v for k, v in self.teacher.state_dict().items()})
+        for k, v in self.controller.state._asdict().items():
+            t[f"ctl.{k}"] = v
+        vcl = self._vcl_generator()
+        if vcl is not None:
+            t["vclrng"] = vcl.get_state()
+        meta = {
+            "seen": self.seen, "tasks_done": self.tasks_done,
+            "teacher_classes": self.teacher_classes, "n_train_task": self.n_train_task,
+            "alpha_history": self.controller.alpha_history,
+            "beta_history": self.controller.beta_history,
+            "switch_steps": self.controller.switch_steps,
+            "importance_method": (next(iter(self.importance.values())).method
+                                  if self.importance else None),
+            "joint_tasks": self._joint_ids,
+        }
+        return t, meta
+
+    def load_state(self, t: Mapping[str, Tensor], meta: Mapping, tasks: list[Task]) -> None:
+        from .controller import ControllerState
+
+        self.model.load_state_dict({k[6:]: v for k, v in t.items() if k.startswith("model.")})
+        osd = self.opt.state_dict()
+        state: dict[int, dict] = {}
+        for k, v in t.items():
+            if k.startswith("opt."):
+                _, idx, key = k.split(".", 2)
+                state.setdefault(int(idx), {})[key] = v.clone()
+        self.opt.load_state_dict({"state": state, "param_groups": osd["param_groups"]})
+        self.gen.set_state(t["rng"])
+        self.seen = list(meta["seen"])
+        self.tasks_done = int(meta["tasks_done"])
+        self.teacher_classes = list(meta["teacher_classes"])
+        self.n_train_task = int(meta["n_train_task"])
+        names = [k[len("imp.values."):] for k in t if k.startswith("imp.values.")]
+        if names:
+            self.importance = {n: Importance(t[f"imp.values.{n}"].clone(),
+                                             t[f"imp.anchor.{n}"].clone(),
+                                             meta["importance_method"]) for n in names}
+            self.penalty.update(self.importance)
+        if self.si is not None:
+            self.si.load_state_tensors({k[3:]: v for k, v in t.items() if k.startswith("si.")})
+        if self.laplace is not None:
+            self.laplace.posterior = {
+                n: Importance(t[f"lap.values.{n}"].clone(), t[f"lap.anchor.{n}"].clone(),
+                              "laplace") for n in self.laplace.posterior}
+        if self.generator is not None:
+            self.generator.load_state_tensors(
+                {k[4:]: v for k, v in t.items() if k.startswith("gen.")})
+        if any(k.startswith("teacher.") for k in t):
+            self.teacher = copy.deepcopy(self.model).eval()
+            self.teacher.load_state_dict(
+                {k[8:]: v for k, v in t.items() if k.startswith("teacher.")})
+            for q in self.teacher.parameters():
+                q.requires_grad_(False)
+        self.controller.state = ControllerState(
+            *[t[f"ctl.{f}"].clone() for f in ControllerState._fields])
+        self.controller.alpha_history = list(meta["alpha_history"])
+        self.controller.beta_history = list(meta["beta_history"])
+        self.controller.switch_steps = list(meta["switch_steps"])
+        vcl = self._vcl_generator()
+        if vcl is not None:
+            vcl.set_state(t["vclrng"])
+        self.joint = [(tasks[i].x_train, tasks[i].y_train) for i in meta["joint_tasks"]]
+        self._joint_ids = list(meta["joint_tasks"])
+
+    def _vcl_generator(self) -> torch.Generator | None:
+        """The generator shared by the mean-field layers (one per model)."""
+        for m in self.model.modules():
+            if isinstance(m, MeanFieldLinear) and m.generator is not None:
+                return m.generator
+        return None

@@ -1,0 +1,71 @@
+"""Config of ``continual-digits`` (torch-free: checked before the heavy imports)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from ..params import Cost, check_fields, param
+
+__all__ = ["EXPERIMENTS", "REDUCED", "ContinualDigitsConfig"]
+
+
+@dataclass(frozen=True)
+class ContinualDigitsConfig:
+    method: Literal["naive", "ewc", "online-ewc", "si", "mas", "laplace", "vcl", "replay",
+                    "joint"] = param(
+        "replay", "continual-learning method (replay: generative replay, no stored samples)")
+    network: Literal["ann", "snn"] = param(
+        "ann", "MLP with ReLU (ann) or LIF hidden layers trained with surrogate gradients (snn)")
+    n_tasks: int = param(5, "tasks the 10 digit classes are split into (1, 2, 5 or 10)",
+                         low=1, high=10)
+    hidden: int = param(256, "neurons per hidden layer (64-H-H-10)", low=1, high=4096)
+    epochs: int = param(20, "training epochs per task", low=1, high=1000)
+    batch_size: int = param(32, "samples per Adam step", low=1, high=1347)
+    lr: float = param(1e-3, "Adam learning rate", low=0, high=1, low_open=True)
+    strength: float = param(1000.0, "penalty strength lambda (ewc, online-ewc, si, mas)",
+                            low=0, high=1e9)
+    online_decay: float = param(0.9, "online EWC: decay gamma of the old importance",
+                                low=0, high=1)
+    si_damping: float = param(0.1, "SI: damping xi of the path-integral normalisation",
+                              low=0, high=1e3, low_open=True)
+    importance_samples: int = param(200, "samples per task for the Fisher / MAS estimate",
+                                    low=1, high=1347)
+    replay_components: int = param(10, "replay: principal directions of each class's "
+                                   "generator (PPCA)", low=1, high=64)
+    temperature: float = param(2.0, "replay: distillation temperature", low=0, high=100,
+                               low_open=True)
+    temperature_weight: float = param(1.0, "replay: weight of the distillation term",
+                                      low=0, high=100)
+    controller: bool = param(False, "weight learn/forget losses by the controller's "
+                             "alpha/(alpha+beta) (else 1/t for replay, 1 and lambda else)")
+    num_steps: int = param(10, "snn: time steps per sample", low=1, high=1000)
+    beta_mem: float = param(0.9, "snn: membrane decay per step", low=0, high=1, low_open=True,
+                            high_open=True)
+    test_size: float = param(0.25, "held-out fraction of the digits (stratified)", low=0.05,
+                             high=0.95)
+    seed: int = param(0, "split, initial weights, batch order, replay draws", low=0)
+
+    def __post_init__(self) -> None:
+        check_fields(self)
+        if 10 % self.n_tasks:
+            raise ValueError(f"n_tasks must divide the 10 classes (1, 2, 5 or 10), got "
+                             f"{self.n_tasks}")
+        n_train = int(1797 * (1 - self.test_size))
+        if self.batch_size > n_train:
+            raise ValueError(f"batch_size must be <= {n_train} training samples, got "
+                             f"{self.batch_size}")
+
+    def cost(self) -> Cost:
+        per_epoch = 0.0012 * (self.hidden / 256) ** 2 * 10 + 0.002  # s per epoch of one task
+        if self.network == "snn":
+            per_epoch *= 1.5 * self.num_steps
+        if self.method in ("replay", "joint"):
+            per_epoch *= 2.0
+        s = 1.5 + per_epoch * self.epochs * self.n_tasks * (1347 / 5) / 270 * (5 / self.n_tasks)
+        return Cost(s, f"{self.n_tasks} tasks x {self.epochs} epochs, {self.network} "
+                       f"64-{self.hidden}-{self.hidden}-10, {self.method}")
+
+
+EXPERIMENTS = {"continual-digits": ContinualDigitsConfig}
+REDUCED = {"continual-digits": {"epochs": 2, "hidden": 32, "importance_samples": 20}}
