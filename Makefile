@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test browser bench-w1 clean
+.PHONY: demo test docs browser bench-w1 clean
 
 $(BIN)/neuroplastic: pyproject.toml requirements-ci.txt
 	$(PY) -m venv $(VENV)
@@ -23,11 +23,15 @@ browser:
 	  echo "chromium not installed: the browser test of report.html will be skipped"; }
 
 test: $(BIN)/neuroplastic browser
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks docs
 	$(BIN)/python -m pytest -n 2 -q
+
+# HTML documentation (API reference + executed tutorials) into docs/_build/html
+docs: $(BIN)/neuroplastic
+	$(BIN)/python -m sphinx -W --keep-going -b html docs docs/_build/html
 
 bench-w1: $(BIN)/neuroplastic
 	$(BIN)/python benchmarks/w1_cuba.py
 
 clean:
-	rm -rf $(VENV) results
+	rm -rf $(VENV) results docs/_build

@@ -341,3 +341,9 @@ def test_compare_selects_metrics_and_names_an_unknown_one(tmp_path, capsys):
     assert "final_loss" in out and "w_error" not in out
     assert main(["compare", str(a), "--metric", "final_los", "--out", str(tmp_path / "c")]) == 2
     _one_line_error(capsys, "--metric final_los", "did you mean 'final_loss'?")
+
+
+def test_run_help_without_a_name_shows_the_options(capsys):
+    assert main(["run", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "--checkpoint-every" in out and "--resume" in out and "--force" in out

@@ -158,7 +158,10 @@ COST_LIMIT_S = 1800.0  # runs estimated longer than this need --yes
 def _cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
     if args.help:
         if not args.name:
-            _parser().parse_args(["run", "--help"])
+            sub = next(a for a in _parser()._actions
+                       if isinstance(a, argparse._SubParsersAction))
+            sub.choices["run"].print_help()
+            return 0
         return _print_experiment_help(args)
     if not args.name:
         raise ValueError("run: which experiment? (neuroplastic list shows them)")

@@ -240,7 +240,9 @@ def calcium_step(
 
 
 class CalciumSpines(nn.Module):
-    """Thin module over :func:`calcium_step`; the state is explicit::
+    """Thin module over :func:`calcium_step`.
+
+    The state is explicit::
 
         spines = CalciumSpines(CalciumParams(), dt_ms=0.1)
         state = spines.init_state(batch, n_spines)
