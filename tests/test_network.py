@@ -217,6 +217,54 @@ def test_checkpoint_refuses_tampered_pickled_and_foreign_files(tmp_path):
         mixed_network("numba").load_checkpoint(tmp_path / "missing")
 
 
+_READ_ALONE = r"""
+import json, sys
+from neuroplastic.network.checkpoint import CheckpointError, read_checkpoint
+good = read_checkpoint(sys.argv[1])
+try:
+    read_checkpoint(sys.argv[2])
+    tampered = "accepted"
+except CheckpointError as e:
+    tampered = str(e)
+print(json.dumps({
+    "step": good.step,
+    "seed": good.fingerprint["seed"],
+    "n_tensors": len(good.tensors),
+    "v_shape": list(good.tensors["v"].shape),
+    "tampered": tampered,
+    "loaded": sorted(m for m in sys.modules if m.startswith("neuroplastic")),
+}))
+"""
+
+
+def test_checkpoint_file_is_read_and_verified_without_the_simulator(tmp_path):
+    """The format module alone reads a checkpoint and checks its digest: importing it in a fresh
+    interpreter imports neither the Network class nor the simulation loop."""
+    import subprocess
+    import sys
+
+    net = mixed_network("numba")
+    net.run(5.0)
+    ck = tmp_path / "ck"
+    net.save_checkpoint(ck)
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    data = bytearray((ck / "state.safetensors").read_bytes())
+    data[-3] ^= 0xFF
+    (bad / "state.safetensors").write_bytes(bytes(data))
+    (bad / "meta.json").write_text((ck / "meta.json").read_text())
+    out = subprocess.run(
+        [sys.executable, "-c", _READ_ALONE, str(ck), str(bad)],
+        capture_output=True, text=True, timeout=120, check=True,
+    )
+    got = json.loads(out.stdout)
+    assert got["step"] == net.step and got["seed"] == net.seed
+    assert got["v_shape"] == [2, 65] and got["n_tensors"] >= 9
+    assert "SHA-256" in got["tampered"]
+    assert "neuroplastic.network.network" not in got["loaded"]
+    assert "neuroplastic.network.simulation" not in got["loaded"]
+
+
 # ---------------------------------------------------------------- validation
 @settings(max_examples=25, deadline=None)
 @given(dt=st.one_of(st.floats(max_value=0.0), st.just(float("nan")), st.just(float("inf"))))

@@ -25,8 +25,8 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
-from .._validation import check_choice, check_int, check_positive, check_range
-from .rate import check_unit_interval
+from .._validation import check_choice, check_positive, check_range
+from .rate import check_num_steps, check_unit_interval
 
 __all__ = [
     "LatencyEncoder",
@@ -50,8 +50,14 @@ class LatencyParams:
     tau_ms: float = 20.0  # membrane time constant of the "log" code (ms)
 
     def __post_init__(self) -> None:
-        check_int("num_steps", self.num_steps, low=1)
+        check_num_steps(self.num_steps)
         check_positive("dt_ms", self.dt_ms)
+        if not math.isfinite(self.num_steps * self.dt_ms):
+            raise ValueError(
+                f"dt_ms={self.dt_ms!r} makes the window num_steps * dt_ms = "
+                f"{self.num_steps} * {self.dt_ms!r} overflow float64; dt_ms must be at most "
+                f"{1.7976931348623157e308 / self.num_steps:.6g} ms for {self.num_steps} steps"
+            )
         check_choice("mode", self.mode, ("linear", "log"))
         check_range("threshold", self.threshold, 0.0, 1.0)
         if self.threshold >= 1.0:

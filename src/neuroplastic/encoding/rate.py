@@ -25,12 +25,27 @@ from torch import Tensor, nn
 from .._validation import check_int, check_positive
 
 __all__ = [
+    "MAX_NUM_STEPS",
+    "P_MIN",
     "PoissonEncoder",
     "PoissonParams",
+    "check_num_steps",
     "check_unit_interval",
     "poisson_encode",
     "rate_decode",
 ]
+
+#: Longest spike train an encoder builds (steps): the output is a dense ``(num_steps, ...)``
+#: tensor, and a longer one is a configuration error, not something to hand to the allocator.
+MAX_NUM_STEPS = 2**31 - 1
+#: Smallest spike probability per step of a value 1: the smallest normal float32, so that the
+#: per-step probabilities ``x * p_max`` (in ``x``'s dtype, float32 by default) do not vanish.
+P_MIN = 2.0**-126
+
+
+def check_num_steps(value: int) -> int:
+    """``num_steps`` of an encoder: an integer in ``[1, MAX_NUM_STEPS]``."""
+    return check_int("num_steps", value, low=1, high=MAX_NUM_STEPS)
 
 
 @dataclass(frozen=True)
@@ -38,7 +53,8 @@ class PoissonParams:
     """Parameters of the Poisson rate code.
 
     ``max_rate_hz * dt_ms / 1000`` is the spike probability per step of a value 1 and must not
-    exceed 1 (a Bernoulli step cannot carry more than one spike).
+    exceed 1 (a Bernoulli step cannot carry more than one spike), nor fall below
+    :data:`P_MIN` (it would round to no spikes at all, and :func:`rate_decode` divides by it).
     """
 
     num_steps: int = 100  # length of the spike train (time steps)
@@ -46,14 +62,21 @@ class PoissonParams:
     dt_ms: float = 1.0  # clock step (ms)
 
     def __post_init__(self) -> None:
-        check_int("num_steps", self.num_steps, low=1)
+        check_num_steps(self.num_steps)
         check_positive("max_rate_hz", self.max_rate_hz)
         check_positive("dt_ms", self.dt_ms)
         if self.p_max > 1.0:
             raise ValueError(
                 f"max_rate_hz * dt_ms / 1000 (spike probability per step) must be <= 1, got "
                 f"max_rate_hz={self.max_rate_hz!r}, dt_ms={self.dt_ms!r} -> p={self.p_max!r}; "
-                "lower max_rate_hz or dt_ms"
+                f"lower max_rate_hz or dt_ms (max_rate_hz <= 1000 / dt_ms = "
+                f"{1e3 / self.dt_ms:.6g} Hz)"
+            )
+        if self.p_max < P_MIN:
+            raise ValueError(
+                f"max_rate_hz * dt_ms / 1000 (spike probability per step) must be >= {P_MIN:.6g} "
+                f"(the smallest normal float32), got max_rate_hz={self.max_rate_hz!r}, "
+                f"dt_ms={self.dt_ms!r} -> p={self.p_max!r}; raise max_rate_hz or dt_ms"
             )
 
     @property

@@ -47,6 +47,7 @@ Wrap-around of the timestamp counter
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -59,7 +60,9 @@ from .._validation import check_choice, check_int, check_positive
 __all__ = [
     "TONIC_DTYPE",
     "AERFormat",
+    "MAX_WRAP_MARKERS",
     "EventStream",
+    "check_us_fit_int64",
     "decode",
     "encode",
     "encode_ticks",
@@ -76,6 +79,39 @@ __all__ = [
 TONIC_DTYPE = np.dtype([("x", "<i2"), ("y", "<i2"), ("t", "<i8"), ("p", "<i1")])
 
 _TIME_UNITS_US = {"s": 1e6, "ms": 1e3, "us": 1.0}
+_INT64_MAX = 2**63 - 1
+#: Most wrap-marker words one :func:`encode_ticks` call emits (``wrap="marker"``): one per
+#: ``2**timestamp_bits - 1`` counter periods of silence; more means timestamps far beyond what
+#: the counter width is meant for.
+MAX_WRAP_MARKERS = 2**24
+
+
+def check_us_fit_int64(name: str, stream: EventStream) -> None:
+    """Refuse a stream whose last event is beyond 2**63 - 1 whole microseconds (int64 µs, as
+    in Tonic arrays and EVT 3.0 files); ``name`` is the caller's parameter."""
+    if not len(stream):
+        return
+    last, res = int(stream.ticks[-1]), stream.resolution_us
+    if float(res).is_integer():
+        fits = last * int(res) <= _INT64_MAX  # exact: ticks * resolution is what is written
+    else:
+        fits = last * res < 2.0**63  # rint of a float below 2**63 fits int64
+    if not fits:
+        raise ValueError(
+            f"{name}: the last event, tick {last} of resolution_us={res!r} "
+            f"({last * res:.6g} us), is beyond 2**63 - 1 microseconds (int64)"
+        )
+
+
+def _check_dt_ms(dt_ms) -> float:
+    """A simulation step (ms) whose length in µs, ``1000 * dt_ms``, is a finite float64."""
+    dt = check_positive("dt_ms", dt_ms)
+    if not math.isfinite(1000.0 * dt):
+        raise ValueError(
+            f"dt_ms must be at most {1.7976931348623157e308 / 1000.0:.6g} ms (its length in "
+            f"microseconds, 1000 * dt_ms, must be a finite float64), got {dt_ms!r}"
+        )
+    return dt
 
 
 def _as_numpy(a, name: str) -> np.ndarray:
@@ -96,6 +132,8 @@ def _as_int_array(a, name: str, dtype, low: int, high: int) -> np.ndarray:
             raise ValueError(f"{name} must hold integers, got dtype {arr.dtype}")
     if arr.size:
         lo, hi = arr.min(), arr.max()
+        if arr.dtype.kind == "f":  # integral floats: compare exactly (2.0**63 > 2**63 - 1)
+            lo, hi = int(lo), int(hi)
         if lo < low or hi > high:
             raise ValueError(f"{name} must lie in [{low}, {high}], got values in [{lo}, {hi}]")
     return arr.astype(dtype, copy=False)
@@ -104,6 +142,9 @@ def _as_int_array(a, name: str, dtype, low: int, high: int) -> np.ndarray:
 @dataclass(frozen=True, eq=False)
 class EventStream:
     """A time-sorted stream of address events (columns of equal length ``n``).
+
+    Inputs are converted to the dtypes below (values are range-checked, never wrapped).
+    Use :meth:`equals` for comparison (arrays make ``==`` ambiguous).
 
     Parameters
     ----------
@@ -117,9 +158,6 @@ class EventStream:
         Duration of one tick in microseconds.
     x, y : ndarray of uint16, shape (n,), optional
         Pixel coordinates (event cameras); both or neither.
-
-    Inputs are converted to the dtypes above (values are range-checked, never wrapped).
-    Use :meth:`equals` for comparison (arrays make ``==`` ambiguous).
     """
 
     address: np.ndarray
@@ -141,6 +179,12 @@ class EventStream:
                 raise ValueError(f"{name} has {arr.shape[0]} events but address has {n}")
         if n > 1 and np.any(np.diff(ticks) < 0):
             raise ValueError("ticks must be non-decreasing (AER streams are time-ordered)")
+        if n and not math.isfinite(float(ticks[-1]) * self.resolution_us):
+            raise ValueError(
+                f"resolution_us={self.resolution_us!r} times the last tick {int(ticks[-1])} "
+                f"overflows float64 microseconds: resolution_us must be at most "
+                f"{1.7976931348623157e308 / float(ticks[-1]):.6g} for these ticks"
+            )
         if (self.x is None) != (self.y is None):
             raise ValueError("x and y must be given together (or both left out)")
         object.__setattr__(self, "address", address)
@@ -224,6 +268,13 @@ class AERFormat:
             raise ValueError(
                 f"timestamp_bits + address_bits + polarity must be <= 64, got {self.word_bits}"
             )
+        if not math.isfinite(self.wrap_period_us):
+            raise ValueError(
+                f"timestamp_resolution_us must be at most "
+                f"{1.7976931348623157e308 / self.wrap_ticks:.6g} us with timestamp_bits="
+                f"{self.timestamp_bits} (the wrap period, 2**timestamp_bits ticks, must be a "
+                f"finite float64), got {self.timestamp_resolution_us!r}"
+            )
 
     @property
     def word_bits(self) -> int:
@@ -265,11 +316,19 @@ def quantize_times(times_us, resolution_us: float) -> np.ndarray:
     """
     check_positive("resolution_us", resolution_us)
     t = _as_numpy(times_us, "times_us").astype(np.float64, copy=False)
-    if t.size and (not np.all(np.isfinite(t)) or t.min() < 0):
-        raise ValueError("times_us must be finite and >= 0")
-    ticks = np.rint(t / resolution_us)
-    if ticks.size and ticks.max() >= 2.0**63:
-        raise ValueError("times_us too large for int64 ticks at this resolution")
+    if t.size:
+        bad = ~np.isfinite(t) | (t < 0)
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise ValueError(f"times_us must be finite and >= 0, got {float(t[i])!r} (event {i})")
+    with np.errstate(over="ignore"):  # overflow to inf is refused just below
+        ticks = np.rint(t / resolution_us)
+    if ticks.size and not ticks.max() < 2.0**63:
+        raise ValueError(
+            f"times_us up to {float(t.max())!r} us are {ticks.max():.6g} ticks of resolution_us="
+            f"{resolution_us!r}: int64 ticks hold at most 2**63 - 1 "
+            f"({_INT64_MAX * resolution_us:.6g} us at this resolution)"
+        )
     return ticks.astype(np.int64)
 
 
@@ -294,7 +353,14 @@ def encode(times, addresses, polarity, fmt: AERFormat, *, unit: str = "us") -> n
     ndarray of ``fmt.dtype``, shape (n + number of wrap markers,)
     """
     check_choice("unit", unit, tuple(_TIME_UNITS_US))
-    t_us = _as_numpy(times, "times").astype(np.float64) * _TIME_UNITS_US[unit]
+    t = _as_numpy(times, "times").astype(np.float64)
+    with np.errstate(over="ignore"):  # overflow to inf is refused just below
+        t_us = t * _TIME_UNITS_US[unit]
+    if t.size and np.all(np.isfinite(t)) and not np.all(np.isfinite(t_us)):
+        raise ValueError(
+            f"times up to {float(t.max())!r} {unit} overflow float64 in microseconds; at most "
+            f"{1.7976931348623157e308 / _TIME_UNITS_US[unit]:.6g} {unit}"
+        )
     ticks = quantize_times(t_us, fmt.timestamp_resolution_us)
     return encode_ticks(ticks, addresses, polarity, fmt)
 
@@ -339,6 +405,13 @@ def encode_ticks(ticks, addresses, polarity, fmt: AERFormat) -> np.ndarray:
     per_marker = fmt.wrap_ticks - 1
     n_markers = -(-crossed // per_marker)  # ceil
     total_markers = int(n_markers.sum())
+    if total_markers > MAX_WRAP_MARKERS:
+        raise ValueError(
+            f"ticks up to {int(ticks[-1])} need {total_markers} wrap markers (one per "
+            f"{per_marker} periods of 2**{T} ticks), more than the limit of {MAX_WRAP_MARKERS} "
+            f"(2**24): timestamps far beyond this format's counter; use more timestamp_bits "
+            f"or a coarser timestamp_resolution_us"
+        )
     if total_markers == 0:
         return words.astype(fmt.dtype)
     out = np.empty(n + total_markers, dtype=np.uint64)
@@ -369,9 +442,16 @@ def decode(words, fmt: AERFormat) -> EventStream:
     ts = (w >> np.uint64(A + P)).astype(np.int64)
     addr = (w >> np.uint64(P)) & np.uint64((1 << A) - 1)
     pol = (w & np.uint64(1)).astype(np.int8) if P else np.ones(w.shape[0], np.int8)
+    max_epoch = _INT64_MAX >> T  # counter periods before int64 ticks overflow
     if fmt.wrap == "marker":
         is_marker = addr == np.uint64(fmt.marker_address)
         epoch = np.cumsum(np.where(is_marker, ts, 0))
+        # partial sums of non-negative int64 words: the first overflow turns one negative
+        if epoch.size and (epoch.min() < 0 or epoch.max() > max_epoch):
+            raise ValueError(
+                f"words: the wrap markers add up to more than {max_epoch} counter periods of "
+                f"2**{T} ticks, beyond the int64 tick range (2**63 - 1 ticks)"
+            )
         keep = ~is_marker
         ticks = (epoch[keep] << T) + ts[keep]
         addr, pol = addr[keep], pol[keep]
@@ -379,6 +459,11 @@ def decode(words, fmt: AERFormat) -> EventStream:
         wrapped = np.zeros(ts.shape[0], dtype=np.int64)
         if ts.shape[0] > 1:
             wrapped[1:] = np.cumsum(ts[1:] < ts[:-1])
+        if wrapped.size and wrapped[-1] > max_epoch:
+            raise ValueError(
+                f"words: the counter wraps {int(wrapped[-1])} times, more than the {max_epoch} "
+                f"periods of 2**{T} ticks that int64 ticks (2**63 - 1) hold"
+            )
         ticks = (wrapped << T) + ts
     return EventStream(
         address=addr.astype(np.uint32),
@@ -401,7 +486,7 @@ def from_monitor(step_index, neuron, dt_ms: float) -> EventStream:
     dt_ms : float
         Simulation step in ms; becomes ``resolution_us = 1000 * dt_ms``.
     """
-    check_positive("dt_ms", dt_ms)
+    _check_dt_ms(dt_ms)
     return EventStream(
         address=_as_int_array(neuron, "neuron", np.uint32, 0, 2**32 - 1),
         ticks=_as_int_array(step_index, "step_index", np.int64, 0, 2**63 - 1),
@@ -416,11 +501,18 @@ def to_monitor(stream: EventStream, dt_ms: float) -> tuple[Tensor, Tensor]:
     Each event goes to the step nearest its time, ``rint(t_us / (1000 dt_ms))``, which is
     exact when the stream's resolution is the step (as after :func:`from_monitor`).
     """
-    check_positive("dt_ms", dt_ms)
+    _check_dt_ms(dt_ms)
     ratio = stream.resolution_us / (1000.0 * dt_ms)
     if ratio == 1.0:
         steps = stream.ticks.copy()
     else:
+        last_us = float(stream.ticks[-1]) * stream.resolution_us if len(stream) else 0.0
+        if not (math.isfinite(ratio) and last_us / (1000.0 * dt_ms) < 2.0**63):
+            raise ValueError(
+                f"dt_ms={dt_ms!r} puts the last event ({last_us!r} us) at step "
+                f"{last_us / (1000.0 * dt_ms):.6g}: int64 step indices hold at most 2**63 - 1; "
+                f"dt_ms must be at least {last_us / 1000.0 / 2.0**63:.6g} ms for this stream"
+            )
         steps = np.rint(stream.ticks * ratio).astype(np.int64)
     return torch.from_numpy(steps), torch.from_numpy(stream.address.astype(np.int64))
 
@@ -457,7 +549,7 @@ def from_raster(raster, dt_ms: float) -> EventStream:
 
     Events are ordered by time, then neuron (the simulator's monitor order).
     """
-    check_positive("dt_ms", dt_ms)
+    _check_dt_ms(dt_ms)
     r = torch.as_tensor(raster)
     if r.ndim != 2:
         raise ValueError(f"raster must have shape (time, neurons), got {tuple(r.shape)}")
@@ -483,6 +575,7 @@ def to_tonic(stream: EventStream, *, width: int | None = None) -> np.ndarray:
     if len(stream) and (x.max() > 32767 or y.max() > 32767):
         raise ValueError("x/y exceed the int16 range of Tonic arrays")
     out["x"], out["y"], out["p"] = x, y, stream.polarity
+    check_us_fit_int64("stream", stream)
     if float(stream.resolution_us).is_integer():
         out["t"] = stream.ticks * int(stream.resolution_us)
     else:

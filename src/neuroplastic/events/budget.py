@@ -52,7 +52,14 @@ from typing import Literal, Protocol
 
 import numpy as np
 
-from .._validation import check_choice, check_int, check_nonnegative, check_positive
+from .._validation import (
+    check_choice,
+    check_finite,
+    check_int,
+    check_nonnegative,
+    check_positive,
+    check_range,
+)
 
 __all__ = [
     "LinkPlan",
@@ -93,10 +100,15 @@ def _window_params(window) -> tuple[float, float, float, float, float]:
             "window must be an exponential STDP window with a_plus, a_minus, tau_plus_ms, "
             f"tau_minus_ms and w_zero ({exc})"
         ) from None
-    check_positive("window.tau_plus_ms", tp)
-    check_positive("window.tau_minus_ms", tm)
+    for name, tau in (("window.tau_plus_ms", tp), ("window.tau_minus_ms", tm)):
+        check_range(name, tau, 1e-300, 1e300)  # normal floats with room for the error sums
     if a == 0 and b == 0:
         raise ValueError("window must have a nonzero amplitude (a_plus or a_minus)")
+    for name, v in (("window.a_plus", a), ("window.a_minus", b), ("window.w_zero", w0)):
+        check_finite(name, v)
+    top = max(abs(a), abs(b), abs(w0))
+    if not 1e-100 <= top <= 1e100:  # the error is relative: rescale before squaring amplitudes
+        a, b, w0 = a / top, b / top, w0 / top
     return a, b, tp, tm, w0
 
 
@@ -111,7 +123,8 @@ def _side_error(amp: float, tau: float, w0: float, delta: float) -> float:
     tail = -math.expm1(-2 * d)
     geom = math.exp(-2 * d) / tail if tail > 0 else math.inf
     first = np.sum(_GL_W * ((1 - x) * (w0 - amp * e) ** 2 + x * amp**2 * (math.exp(-d) - e) ** 2))
-    return delta * (amp**2 * cell * geom + first)
+    cells = amp**2 * cell * geom if cell > 0 else 0.0  # cell = 0: d so small that e == 1
+    return delta * (cells + first)
 
 
 def stdp_quantization_error(resolution_ms: float, window: STDPWindowLike) -> float:
@@ -144,7 +157,8 @@ def resolution_for_tolerance(tolerance: float, window: STDPWindowLike) -> float:
     """
     check_positive("tolerance", tolerance)
     a, b, tp, tm, w0 = _window_params(window)
-    lo, hi = 1e-9 * min(tp, tm), 1e3 * max(tp, tm)
+    # 1e-9 .. 1e3 time constants, kept within normal, finite float64
+    lo, hi = max(1e-9 * min(tp, tm), 1e-300), min(1e3 * max(tp, tm), 1e300)
     if stdp_quantization_error(hi, window) <= tolerance:
         raise ValueError(
             f"tolerance={tolerance} is above the error of any resolution up to {hi} ms"
@@ -179,7 +193,13 @@ def events_per_second(
     check_nonnegative("rate_hz", rate_hz)
     check_int("fan_out", fan_out, 1)
     check_choice("routing", routing, ("multicast", "unicast"))
-    return n_neurons * rate_hz * (fan_out if routing == "unicast" else 1)
+    events = n_neurons * rate_hz * (fan_out if routing == "unicast" else 1)
+    if not math.isfinite(events):
+        raise ValueError(
+            f"rate_hz={rate_hz!r} makes n_neurons * rate_hz (x fan_out) = {events!r} events/s; "
+            f"rate_hz must be at most {1.7976931348623157e308 / (events / rate_hz):.6g} Hz"
+        )
+    return events
 
 
 def bits_per_event(

@@ -59,10 +59,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .aer import EventStream
+from .aer import EventStream, _as_int_array, check_us_fit_int64
 
 __all__ = [
     "EVT3_TYPES",
+    "MAX_EVT3_TIME_US",
     "NPEV_MAGIC",
     "TRIGGER_DTYPE",
     "EventFileError",
@@ -97,6 +98,8 @@ EVT3_TYPES = {
 }
 _EVT3_RESERVED = (0x1, 0x9, 0xB, 0xC)
 _MAX_HIGH_STEP = 2047  # keep-alive spacing of TIME_HIGH words (OpenEB wrap rule needs <= 2048)
+# Latest time the writer encodes: 2**28 keep-alive TIME_HIGH words (512 MiB of them), ~71 years.
+MAX_EVT3_TIME_US = 2**28 * _MAX_HIGH_STEP * 4096
 
 #: dtype of external trigger events: time (µs), channel id, edge value.
 TRIGGER_DTYPE = np.dtype([("t", "<i8"), ("id", "<u1"), ("value", "<u1")])
@@ -388,7 +391,7 @@ def encode_evt3_words(x, y, t_us, p, *, backend: str = "numba") -> np.ndarray:
     _check_backend(backend)
     x = np.asarray(x, np.int64)
     y = np.asarray(y, np.int64)
-    t = np.asarray(t_us, np.int64)
+    t = _as_int_array(t_us, "t_us", np.int64, -(2**63), 2**63 - 1)  # no silent float casts
     p = np.asarray(p, np.int64)
     n = t.shape[0]
     if not (x.shape == y.shape == p.shape == (n,)):
@@ -401,6 +404,12 @@ def encode_evt3_words(x, y, t_us, p, *, backend: str = "numba") -> np.ndarray:
         raise ValueError("polarity must be 0 or 1")
     if n and (t.min() < 0 or np.any(np.diff(t) < 0)):
         raise ValueError("t_us must be non-negative and non-decreasing")
+    if n and t[-1] > MAX_EVT3_TIME_US:
+        raise ValueError(
+            f"t_us up to {int(t[-1])} us is beyond the {MAX_EVT3_TIME_US} us (~71 years) this "
+            f"writer encodes: EVT 3.0 needs a TIME_HIGH keep-alive word every "
+            f"{_MAX_HIGH_STEP} * 4096 us, at most 2**28 of them"
+        )
     if backend == "numba":
         from ..kernels.evt3_numba import evt3_encode
 
@@ -554,6 +563,7 @@ def write_evt3(path, events: EventStream, *, width: int, height: int, header=Non
             raise ValueError(f"{name} must be an integer in 1..2048, got {val!r}")
     if len(events) and (events.x.max() >= width or events.y.max() >= height):
         raise ValueError(f"events fall outside the {width}x{height} sensor")
+    check_us_fit_int64("events", events)
     if float(events.resolution_us).is_integer():
         t = events.ticks * int(events.resolution_us)
     else:

@@ -13,6 +13,9 @@ import numpy as np
 import torch
 
 BLOCK = 1000  # steps per random block
+# Blocks are keyed by their index modulo 2**32 (see ``subseed``), so the streams are distinct for
+# the first 2**32 blocks only: the clock of a network may not run past this step.
+MAX_STEPS = BLOCK * 2**32
 
 
 def subseed(seed: int, *keys: str | int) -> int:

@@ -8,6 +8,12 @@ the SHA-256 of the tensor file). Loading checks all of it: a file that is not sa
 differently built network is refused with a ``CheckpointError`` saying why. Random numbers are
 counter-based (see ``_rng``), so the clock step is all the random state there is: a resumed run
 is bit-identical to an uninterrupted one.
+
+This module is the file format alone: :func:`write_checkpoint` and :func:`read_checkpoint` move
+named tensors, a clock step and a fingerprint (any JSON-able dict) to and from a directory and
+verify them; it does not import the simulator, so a checkpoint can be read and checked without
+building a network. Which tensors a network saves, its fingerprint and how a state is restored
+live in :mod:`._state`, used by ``Network.save_checkpoint`` / ``Network.load_checkpoint``.
 """
 
 from __future__ import annotations
@@ -15,14 +21,21 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any, NamedTuple
 
-import numpy as np
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
+from torch import Tensor
 
-if TYPE_CHECKING:
-    from .network import Network
+__all__ = [
+    "FORMAT",
+    "VERSION",
+    "Checkpoint",
+    "CheckpointError",
+    "read_checkpoint",
+    "sha256_file",
+    "write_checkpoint",
+]
 
 FORMAT = "neuroplastic-network-checkpoint"
 VERSION = 1
@@ -32,25 +45,18 @@ class CheckpointError(ValueError):
     """A checkpoint that cannot be trusted or does not fit the network."""
 
 
-def _fingerprint(net: Network) -> dict:
-    sim = net._sim
-    fp = {
-        "dt_ms": net.dt_ms,
-        "batch": net.batch,
-        "seed": net.seed,
-        "populations": {k: [p.kind, p.n, p.start] for k, p in sim.populations.items()},
-        "projections": {
-            p.name: [p.pre, p.post, p.n_pre, p.n_post, p.nnz, p.channel, p.storage]
-            for p in net._projections.values()
-        },
-        "indices_sha256": hashlib.sha256(sim.indices.numpy().tobytes()).hexdigest(),
-    }
-    if net._plasticity:  # only then, so that checkpoints of networks without it are unchanged
-        fp["plasticity"] = {k: repr(v) for k, v in net._plasticity.items()}
-    return fp
+class Checkpoint(NamedTuple):
+    """A verified checkpoint as read from disk."""
+
+    step: int  # clock step at which it was saved
+    fingerprint: dict  # structure of the network that saved it (JSON values)
+    tensors: dict[str, Tensor]  # every tensor of state.safetensors, by name (CPU)
+    meta: dict  # the whole of meta.json
+    directory: Path  # where it was read from
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: str | Path) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB chunks."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -58,52 +64,40 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def save_checkpoint(net: Network, path: str | Path) -> Path:
-    sim = net._sim
+def _json(value: Any) -> Any:
+    """``value`` as it reads back from JSON (tuples become lists, keys strings)."""
+    return json.loads(json.dumps(value))
+
+
+def write_checkpoint(
+    path: str | Path, tensors: dict[str, Tensor], *, step: int, fingerprint: dict
+) -> Path:
+    """Write ``tensors`` (safetensors, atomically renamed into place) and ``meta.json`` (format,
+    version, ``step``, ``fingerprint`` and the tensor file's SHA-256) into directory ``path``."""
     out = Path(path)
     out.mkdir(parents=True, exist_ok=True)
-    tensors = {
-        "v": sim.v,
-        "isyn": sim.isyn,
-        "theta": sim.theta,
-        "ref_left": sim.ref_left,
-        "buf": sim.buf,
-        "weights": sim.weights,
-        "spike_count": sim.spike_count,
-        "synops": sim.synops,
-        "i_ext": sim.i_ext,
-    }
-    if sim.stdp_x.numel():
-        tensors["stdp_traces"] = sim.stdp_x
-    for name, m in net.spike_monitors.items():
-        tensors[f"spikes/{name}/steps"] = m.steps
-        tensors[f"spikes/{name}/batch"] = m.batch
-        tensors[f"spikes/{name}/neurons"] = m.neurons
-    for name, m in net.state_monitors.items():
-        tensors[f"state/{name}/times"] = m.times_ms
-        tensors[f"state/{name}/v"] = m.v
-        tensors[f"state/{name}/theta"] = m.theta
-        tensors[f"state/{name}/i_syn"] = m.i_syn
-    for name, m in net.rate_monitors.items():
-        tensors[f"rate/{name}/counts"] = m.counts
-    for name, p in net._pops.items():
-        if p["kind"] == "poisson":
-            tensors[f"rates/{name}"] = p["rates"]
     tmp = out / "state.safetensors.tmp"
     save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(tmp))
     tmp.replace(out / "state.safetensors")
     meta = {
         "format": FORMAT,
         "version": VERSION,
-        "step": net.step,
-        "fingerprint": _fingerprint(net),
-        "sha256": _sha256(out / "state.safetensors"),
+        "step": step,
+        "fingerprint": fingerprint,
+        "sha256": sha256_file(out / "state.safetensors"),
     }
     (out / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
     return out
 
 
-def load_checkpoint(net: Network, path: str | Path) -> None:
+def read_checkpoint(path: str | Path, *, fingerprint: dict | None = None) -> Checkpoint:
+    """Read and verify a checkpoint directory.
+
+    Checks, in this order: both files exist, ``meta.json`` is JSON of this format and version,
+    the tensor file is not a pickle / ``torch.save`` archive, its SHA-256 is the recorded one,
+    the recorded fingerprint equals ``fingerprint`` (when given; compared as JSON values), and
+    the tensors parse as safetensors. Any failure raises :class:`CheckpointError` saying why.
+    """
     src = Path(path)
     meta_path, state_path = src / "meta.json", src / "state.safetensors"
     if not src.is_dir() or not meta_path.exists() or not state_path.exists():
@@ -114,10 +108,11 @@ def load_checkpoint(net: Network, path: str | Path) -> None:
         meta = json.loads(meta_path.read_text())
     except json.JSONDecodeError as e:
         raise CheckpointError(f"{meta_path} is not valid JSON: {e}") from None
-    if meta.get("format") != FORMAT or meta.get("version") != VERSION:
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT or meta.get("version") != VERSION:
+        got = meta if isinstance(meta, dict) else {}
         raise CheckpointError(
             f"{meta_path} is not a {FORMAT} v{VERSION} file "
-            f"(format={meta.get('format')!r}, version={meta.get('version')!r})"
+            f"(format={got.get('format')!r}, version={got.get('version')!r})"
         )
     with open(state_path, "rb") as f:
         head = f.read(2)
@@ -126,57 +121,26 @@ def load_checkpoint(net: Network, path: str | Path) -> None:
             f"{state_path} looks like a pickle / torch.save file; only safetensors is accepted "
             "(pickle can run arbitrary code)"
         )
-    digest = _sha256(state_path)
-    if digest != meta.get("sha256"):
+    if sha256_file(state_path) != meta.get("sha256"):
         raise CheckpointError(
             f"{state_path} does not match the SHA-256 recorded in meta.json: the file was "
             "modified or truncated after saving"
         )
-    fp = _fingerprint(net)
-    if meta.get("fingerprint") != json.loads(json.dumps(fp)):
-        diff = [k for k in fp if meta["fingerprint"].get(k) != json.loads(json.dumps(fp[k]))]
-        raise CheckpointError(
-            f"checkpoint was saved from a differently built network (differs in: "
-            f"{', '.join(diff)})"
-        )
+    if fingerprint is not None:
+        expected, saved = _json(fingerprint), meta.get("fingerprint")
+        if saved != expected:
+            saved = saved if isinstance(saved, dict) else {}
+            diff = [k for k in expected if saved.get(k) != expected[k]]
+            raise CheckpointError(
+                f"checkpoint was saved from a differently built network (differs in: "
+                f"{', '.join(diff)})"
+            )
+    step = meta.get("step")
+    if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+        raise CheckpointError(f"{meta_path} has no valid clock step (step={step!r})")
     try:
-        t = load_file(str(state_path))
+        tensors = load_file(str(state_path))
     except (SafetensorError, OSError) as e:
         raise CheckpointError(f"{state_path} is not a readable safetensors file: {e}") from None
-    sim = net._sim
-    names = ["v", "isyn", "theta", "ref_left", "buf", "weights", "spike_count", "synops", "i_ext"]
-    if sim.stdp_x.numel():
-        if "stdp_traces" not in t:
-            raise CheckpointError(f"{state_path} lacks the STDP traces of the plastic projections")
-        names.append("stdp_traces")
-    for name in names:
-        target = sim.stdp_x if name == "stdp_traces" else getattr(sim, name)
-        if t[name].shape != target.shape or t[name].dtype != target.dtype:
-            raise CheckpointError(
-                f"tensor {name!r} has shape {tuple(t[name].shape)} / {t[name].dtype}, "
-                f"expected {tuple(target.shape)} / {target.dtype}"
-            )
-        target.copy_(t[name])
-    for name, p in net._pops.items():
-        if p["kind"] == "poisson":
-            p["rates"] = t[f"rates/{name}"].clone()
-    for name, m in net.spike_monitors.items():
-        m.clear()
-        if f"spikes/{name}/steps" in t:
-            m._steps.append(t[f"spikes/{name}/steps"].numpy().copy())
-            m._batch.append(t[f"spikes/{name}/batch"].numpy().copy())
-            m._neurons.append(t[f"spikes/{name}/neurons"].numpy().copy())
-    for name, m in net.state_monitors.items():
-        m.clear()
-        if f"state/{name}/v" in t:
-            steps = np.round(t[f"state/{name}/times"].numpy() / net.dt_ms).astype(np.int64)
-            m._steps.append(steps)
-            m._v.append(t[f"state/{name}/v"].numpy().copy())
-            m._theta.append(t[f"state/{name}/theta"].numpy().copy())
-            m._isyn.append(t[f"state/{name}/i_syn"].numpy().copy())
-    for name, m in net.rate_monitors.items():
-        m.clear()
-        if f"rate/{name}/counts" in t and t[f"rate/{name}/counts"].numel():
-            m._counts.append(t[f"rate/{name}/counts"].numpy().copy())
-    net.step = int(meta["step"])
-    sim._block_cache.clear()
+    return Checkpoint(step, meta.get("fingerprint"), tensors, meta, src)
+

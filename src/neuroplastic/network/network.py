@@ -13,7 +13,7 @@ Randomness (mismatch, initial potentials, connectivity, noise, Poisson inputs) d
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -23,27 +23,39 @@ from tqdm.auto import tqdm
 
 from .._validation import check_choice, check_finite, check_int, check_nonnegative, check_positive
 from ..neurons.lif import Analog, Digital, LIFCoefficients, LIFParams, Substrate
-from ..plasticity.stdp import STDPParams, STDPState
+from ..plasticity.stdp_pair import STDPState
+from ..plasticity.stdp_params import STDPParams
 from ..synapses.connectivity import Connectivity, FromMatrix, build_connectivity
 from ..synapses.projection import Projection
 from . import _rng
+from ._state import fingerprint, restore_state, state_tensors
+from .checkpoint import read_checkpoint, write_checkpoint
 from .monitors import RateMonitor, SpikeMonitor, StateMonitor
+from .population import Population
+from .simulation import MAX_DELAY_STEPS, Simulation
 
 __all__ = ["Network", "Population"]
 
 BACKENDS = ("auto", "numba", "torch")
+MAX_SEED = 2**63 - 1  # seeds are mixed as 64-bit words (see _rng.subseed); int64 everywhere
+_DELAY_WHY = "spikes wait in a ring buffer of one slot per step of the longest delay"
+_CLOCK_WHY = (
+    f"the clock stops at step {_rng.MAX_STEPS} (2**32 random blocks of {_rng.BLOCK} steps, "
+    "each with its own stream)"
+)
 
 
-@dataclass(frozen=True)
-class Population:
-    """A named block of the global neuron index space."""
-
-    name: str
-    kind: Literal["lif", "poisson", "spike_times"]
-    n: int
-    start: int  # global index of neuron 0 (assigned at build; LIF first, then sources)
-    params: LIFParams | None = None
-    substrate: Substrate | None = None
+def _steps_of(name: str, value_ms: Any, dt_ms: float, limit: int, why: str) -> int:
+    """A non-negative time (ms) as a whole number of clock steps, refusing NaN, inf, negative
+    values and times of more than ``limit`` steps (``why`` says where the limit comes from)."""
+    v = check_nonnegative(name, value_ms)
+    steps = v / dt_ms
+    if not steps <= limit:
+        raise ValueError(
+            f"{name}={value_ms!r} ms is {steps:.6g} steps of dt_ms={dt_ms!r}, above the limit "
+            f"of {limit} steps ({limit * dt_ms:.6g} ms): {why}"
+        )
+    return int(round(steps))
 
 
 def _as_batch_tensor(name: str, x: Any, batch: int, n: int) -> Tensor:
@@ -69,12 +81,17 @@ class Network:
 
     Parameters
     ----------
-    dt_ms : clock step (ms).
-    batch : number of independent trials simulated side by side (shared weights).
-    seed : root of every random stream of the network.
-    backend : ``"numba"`` (compiled event-driven CPU loop), ``"torch"`` (reference loop, any
-        device) or ``"auto"`` (numba on CPU, torch elsewhere).
-    device : torch device of the state (``"cpu"`` for the numba backend).
+    dt_ms : float
+        Clock step (ms).
+    batch : int
+        Number of independent trials simulated side by side (shared weights).
+    seed : int
+        Root of every random stream of the network.
+    backend : {"auto", "numba", "torch"}
+        ``"numba"`` (compiled event-driven CPU loop), ``"torch"`` (reference loop, any device)
+        or ``"auto"`` (numba on CPU, torch elsewhere).
+    device : str or torch.device
+        Torch device of the state (``"cpu"`` for the numba backend).
     """
 
     def __init__(
@@ -88,7 +105,7 @@ class Network:
     ) -> None:
         self.dt_ms = check_positive("dt_ms", dt_ms)
         self.batch = check_int("batch", batch, 1)
-        self.seed = check_int("seed", seed, 0)
+        self.seed = check_int("seed", seed, 0, MAX_SEED)
         check_choice("backend", backend, BACKENDS)
         self.device = torch.device(device)
         if backend == "auto":
@@ -132,6 +149,8 @@ class Network:
         check_int("n", n, 1)
         if not isinstance(params, LIFParams):
             raise ValueError(f"params must be LIFParams, got {type(params).__name__}")
+        _steps_of("t_ref_ms", params.t_ref_ms, self.dt_ms, _rng.MAX_STEPS,
+                  "a refractory period longer than the whole clock")
         if not isinstance(substrate, (Analog, Digital)):
             raise ValueError(f"substrate must be Analog(...) or Digital(...), got {substrate!r}")
         if isinstance(v_init, str):
@@ -174,8 +193,20 @@ class Network:
             raise ValueError(
                 f"times_ms and indices must have equal length, got {t.numel()} and {i.numel()}"
             )
-        if t.numel() and (not torch.isfinite(t).all() or (t < 0).any()):
-            raise ValueError("times_ms must be finite and >= 0")
+        if t.numel():
+            bad = ~torch.isfinite(t) | (t < 0)
+            if bad.any():
+                raise ValueError(
+                    f"times_ms must be finite and >= 0, got {float(t[bad][0])!r} "
+                    f"(spike {int(torch.nonzero(bad)[0])})"
+                )
+            last = float(t.max())
+            if not last / self.dt_ms < _rng.MAX_STEPS - 0.5:
+                raise ValueError(
+                    f"times_ms up to {last!r} ms is step {last / self.dt_ms:.6g} of "
+                    f"dt_ms={self.dt_ms!r}, past the last step {_rng.MAX_STEPS - 1} "
+                    f"({(_rng.MAX_STEPS - 1) * self.dt_ms:.6g} ms): {_CLOCK_WHY}"
+                )
         if i.numel() and ((i < 0).any() or (i >= n).any()):
             raise ValueError(
                 f"indices must be in [0, {n}), got range [{int(i.min())}, {int(i.max())}]"
@@ -245,6 +276,9 @@ class Network:
             check_choice("sign", sign, ("excitatory", "inhibitory"))
         n_channels = self._pops[post]["params"].n_channels
         check_int("channel", channel, 0, n_channels - 1)
+        d = torch.as_tensor(delay_ms, dtype=torch.float64).detach().cpu()
+        if d.dim() == 0:
+            d_scalar = _steps_of("delay_ms", float(d), self.dt_ms, MAX_DELAY_STEPS, _DELAY_WHY)
         n_pre, n_post = self._pops[pre]["n"], self._pops[post]["n"]
         rng = _rng.numpy_generator(self.seed, "connect", name)
         indptr, indices = build_connectivity(rule, n_pre, n_post, rng, same=(pre == post))
@@ -270,13 +304,17 @@ class Network:
                 raise ValueError(f"with sign={sign!r} weights are magnitudes and must be >= 0")
             if sign == "inhibitory":
                 w = -w
-        d = torch.as_tensor(delay_ms, dtype=torch.float64).detach().cpu()
         if d.dim() == 0:
-            check_nonnegative("delay_ms", float(d))
-            dsteps = np.full(nnz, int(round(float(d) / self.dt_ms)), dtype=np.int64)
+            dsteps = np.full(nnz, d_scalar, dtype=np.int64)
         elif d.shape == (nnz,):
-            if not torch.isfinite(d).all() or (d < 0).any():
-                raise ValueError("delay_ms must be finite and >= 0 for every synapse")
+            bad = ~torch.isfinite(d) | (d < 0)
+            if bad.any():
+                raise ValueError(
+                    f"delay_ms must be finite and >= 0 for every synapse, got "
+                    f"{float(d[bad][0])!r} (synapse {int(torch.nonzero(bad)[0])})"
+                )
+            if nnz:
+                _steps_of("delay_ms", float(d.max()), self.dt_ms, MAX_DELAY_STEPS, _DELAY_WHY)
             dsteps = torch.round(d / self.dt_ms).to(torch.int64).numpy()
         else:
             raise ValueError(
@@ -349,7 +387,8 @@ class Network:
         if p_max > 1.0:
             raise ValueError(
                 f"rates_hz of {name!r} up to {float(r.max())} Hz exceed one spike per"
-                f" step of {self.dt_ms} ms"
+                f" step of {self.dt_ms} ms (at most 1000 / dt_ms = {1e3 / self.dt_ms:.6g} Hz:"
+                f" the spike probability per step, rate * dt, must be <= 1)"
             )
         return r
 
@@ -382,7 +421,7 @@ class Network:
             )
         if not torch.isfinite(v).all():
             raise ValueError("values_na must be finite")
-        start = int(round(check_nonnegative("start_ms", start_ms) / self.dt_ms))
+        start = _steps_of("start_ms", start_ms, self.dt_ms, _rng.MAX_STEPS, _CLOCK_WHY)
         self._currents_t.append((name, v.contiguous(), start))
         if self._sim is not None:
             self._sim.has_i_ext_t = True
@@ -402,7 +441,7 @@ class Network:
 
     def monitor_state(self, name: str, neurons: Any = None, *, stride: int = 1) -> StateMonitor:
         pop = self._lif(name)
-        check_int("stride", stride, 1)
+        check_int("stride", stride, 1, _rng.MAX_STEPS)
         idx = torch.arange(pop["n"]) if neurons is None else torch.as_tensor(neurons).flatten()
         if idx.numel() == 0 or (idx < 0).any() or (idx >= pop["n"]).any():
             raise ValueError(f"neurons must be indices in [0, {pop['n']}) of {name!r}")
@@ -499,8 +538,6 @@ class Network:
     # ------------------------------------------------------------------ running
     def _ensure_built(self) -> None:
         if self._sim is None:
-            from .simulation import Simulation
-
             self._sim = Simulation(self)
 
     def run(self, duration_ms: float, *, progress: bool | None = None) -> None:
@@ -508,8 +545,9 @@ class Network:
 
         ``progress``: show a progress bar (default: when more than 100,000 steps).
         """
-        check_nonnegative("duration_ms", duration_ms)
-        n_steps = int(round(duration_ms / self.dt_ms))
+        left = _rng.MAX_STEPS - self.step
+        why = f"the clock is at step {self.step} and {_CLOCK_WHY}"
+        n_steps = _steps_of("duration_ms", duration_ms, self.dt_ms, left, why)
         self._ensure_built()
         show = n_steps > 100_000 if progress is None else progress
         with tqdm(
@@ -528,20 +566,16 @@ class Network:
         self._sim.reset_state(self)
 
     # ------------------------------------------------------------------ checkpoints
-    def save_checkpoint(self, path: str) -> None:
+    def save_checkpoint(self, path: str | Path) -> None:
         """Save the whole simulation state (see :mod:`neuroplastic.network.checkpoint`)."""
-        from .checkpoint import save_checkpoint
-
         self._ensure_built()
-        save_checkpoint(self, path)
+        write_checkpoint(path, state_tensors(self), step=self.step, fingerprint=fingerprint(self))
 
-    def load_checkpoint(self, path: str) -> None:
+    def load_checkpoint(self, path: str | Path) -> None:
         """Restore a state saved by :meth:`save_checkpoint` into this (identically built)
         network; refuses tampered, pickled or mismatching files with a clear error."""
-        from .checkpoint import load_checkpoint
-
         self._ensure_built()
-        load_checkpoint(self, path)
+        restore_state(self, read_checkpoint(path, fingerprint=fingerprint(self)))
 
     def __repr__(self) -> str:
         pops = ", ".join(f"{k}[{v['n']}]" for k, v in self._pops.items())

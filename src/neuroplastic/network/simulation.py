@@ -9,7 +9,7 @@ numbers, and hands each segment to the compiled kernel or to the torch reference
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
@@ -17,17 +17,20 @@ from torch import Tensor
 
 from ..neurons.lif import LIFCoefficients, realize_lif
 from . import _rng
+from .population import Population
 
-if TYPE_CHECKING:
-    from .network import Network
+# The simulated :class:`~neuroplastic.network.Network`, duck-typed: ``network.py`` builds a
+# Simulation, so this module does not import it.
+NetworkLike = Any
 
 EV_CAP_MIN = 1 << 18
+# Longest synaptic delay in steps: the delay ring buffer holds one (batch, channels, LIF neurons)
+# slab per step of the longest delay, so its length is capped instead of left to the allocator.
+MAX_DELAY_STEPS = 1 << 20
 
 
 class Simulation:
-    def __init__(self, net: Network) -> None:
-        from .network import Population
-
+    def __init__(self, net: NetworkLike) -> None:
         pops = net._pops
         lif = [k for k, p in pops.items() if p["kind"] == "lif"]
         src = [k for k, p in pops.items() if p["kind"] != "lif"]
@@ -131,7 +134,7 @@ class Simulation:
             self._warm_up_kernel(net)
 
     # ------------------------------------------------------------------ state
-    def reset_state(self, net: Network) -> None:
+    def reset_state(self, net: NetworkLike) -> None:
         pops = net._pops
         for k in self.lif_names:
             p, s, n = pops[k], self.starts[k], pops[k]["n"]
@@ -159,7 +162,7 @@ class Simulation:
         self.stdp_x.zero_()
 
     # ------------------------------------------------------------------ plasticity
-    def _build_plasticity(self, net: Network, projs: list) -> None:
+    def _build_plasticity(self, net: NetworkLike, projs: list) -> None:
         """Per-projection STDP coefficients, trace offsets and column (CSC) views.
 
         ``stdp_x`` ``(batch, L)`` holds, for each plastic projection, its pre trace
@@ -171,7 +174,9 @@ class Simulation:
         concatenated: ``csc_ptr[csc_ptr_off[p]:][:n_post + 1]``, ``csc_perm``/``csc_rows`` from
         ``csc_syn_off[p]`` (synapse ids and pre neurons local to the projection).
         """
-        from ..plasticity.stdp import _batch_scale, _kernel_coefficients, _kernel_flags, csr_layout
+        from ..plasticity._stdp_events import _batch_scale
+        from ..plasticity.stdp_layout import csr_layout
+        from ..plasticity.stdp_sequence import _kernel_coefficients, _kernel_flags
 
         P = len(projs)
         B = net.batch
@@ -210,14 +215,14 @@ class Simulation:
         self.stdp_x = torch.zeros(B, L, dtype=torch.float64)
 
     def stdp_state(self, name: str):
-        from ..plasticity.stdp import STDPState
+        from ..plasticity.stdp_pair import STDPState
 
         p = self.proj_names.index(name)
         params, lay = self.stdp_layouts[p]
         a, c = int(self.stdp_xoff[p, 0]), int(self.stdp_xoff[p, 1])
         return STDPState(self.stdp_x[:, a : a + lay.n_pre], self.stdp_x[:, c : c + lay.n_post])
 
-    def set_monitors(self, net: Network) -> None:
+    def set_monitors(self, net: NetworkLike) -> None:
         self.mon_mask = torch.zeros(self.n_total, dtype=torch.uint8)
         for name, m in net.spike_monitors.items():
             m.start = self.starts[name]
@@ -233,7 +238,7 @@ class Simulation:
         self.n_mon = int(self.mon_mask.sum())
 
     # ------------------------------------------------------------------ random blocks
-    def _block(self, net: Network, stream: str, block: int, shape: tuple, kind: str) -> Tensor:
+    def _block(self, net: NetworkLike, stream: str, block: int, shape: tuple, kind: str) -> Tensor:
         cached = self._block_cache.get(stream)
         if cached is not None and cached[0] == block:
             return cached[1]
@@ -244,7 +249,7 @@ class Simulation:
         self._block_cache[stream] = (block, x)
         return x
 
-    def _segment_inputs(self, net: Network, t: int, n: int) -> tuple[Tensor, Tensor, Tensor]:
+    def _segment_inputs(self, net: NetworkLike, t: int, n: int) -> tuple[Tensor, Tensor, Tensor]:
         """Noise, time-varying currents and source spikes for steps ``t .. t+n`` (one block)."""
         B, K = net.batch, _rng.BLOCK
         block, off = divmod(t, K)
@@ -285,7 +290,7 @@ class Simulation:
         return noise, cur, src
 
     # ------------------------------------------------------------------ loop
-    def advance(self, net: Network, n_steps: int, bar: Any) -> None:
+    def advance(self, net: NetworkLike, n_steps: int, bar: Any) -> None:
         end = net.step + n_steps
         while net.step < end:
             t = net.step
@@ -417,7 +422,7 @@ class Simulation:
             npy(self.csc_syn_off),
         )
 
-    def _warm_up_kernel(self, net: Network) -> None:
+    def _warm_up_kernel(self, net: NetworkLike) -> None:
         """Compile (or load from numba's cache) the kernel once; the time is ``compile_s``."""
         from ..kernels.network_numba import run_steps
 

@@ -38,13 +38,13 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import torch
 
 from .._validation import check_choice, check_finite, check_int, check_nonnegative, check_positive
-from .stdp import ExponentialWindow, FunctionWindow, SymmetricWindow
+from .stdp_windows import ExponentialWindow, FunctionWindow, SymmetricWindow
 
 __all__ = [
     "SharedInputPoisson",
@@ -57,6 +57,20 @@ __all__ = [
 
 Window = ExponentialWindow | SymmetricWindow | FunctionWindow
 _MS = 1e-3  # seconds per ms
+#: Most points of a lag grid (the window on a clock grid, correlogram bins): 2**24 float64 values
+#: are 128 MiB; a finer grid is a configuration error, not something to hand to the allocator.
+MAX_GRID_POINTS = 2**24
+#: Most random draws of one :func:`sample_shared_input` call (spike times x train pairs).
+MAX_DRAWS = 2**26
+_MAX_EXACT = 2.0**53  # lags in steps beyond this are not exact integers in float64
+
+
+def _check_grid(name: str, value: Any, n_points: float, what: str) -> None:
+    if not n_points <= MAX_GRID_POINTS:
+        raise ValueError(
+            f"{name}={value!r} makes {what} of {n_points:.6g} points, more than the limit of "
+            f"{MAX_GRID_POINTS} (2**24)"
+        )
 
 
 def _w_np(window: Window, tau_ms: np.ndarray | float) -> np.ndarray:
@@ -83,6 +97,11 @@ class SharedInputPoisson:
     def __post_init__(self) -> None:
         check_positive("rate_pre_hz", self.rate_pre_hz)
         check_positive("rate_post_hz", self.rate_post_hz)
+        if not math.isfinite(self.rate_pre_hz * self.rate_post_hz):
+            raise ValueError(
+                f"rate_pre_hz * rate_post_hz (the baseline of C, Hz^2) must be at most "
+                f"1.79769e+308, got {self.rate_pre_hz!r} * {self.rate_post_hz!r}"
+            )
         hi = math.sqrt(
             min(self.rate_pre_hz, self.rate_post_hz) / max(self.rate_pre_hz, self.rate_post_hz)
         )
@@ -184,10 +203,20 @@ def predicted_drift(
     rc = model.shared_rate_hz
     if dt_ms is not None:
         check_positive("dt_ms", dt_ms)
-        k_max = int(math.ceil(float(window.support_ms) / dt_ms))
+        span = float(window.support_ms) / dt_ms
+        _check_grid("dt_ms", dt_ms, 2.0 * span + 3.0,
+                    f"the window's support (+-{float(window.support_ms):g} ms) a grid")
+        k_max = int(math.ceil(span))
         w_grid = _w_np(window, np.arange(-k_max, k_max + 1) * dt_ms)
         baseline = base * float(w_grid.sum()) * dt_ms * _MS
-        if model.jitter_ms == 0.0:
+        if model.jitter_ms > 0.0:
+            _check_grid("jitter_ms", model.jitter_ms, 20.0 * model.jitter_ms / dt_ms + 3.0,
+                        f"+-10 jitter std on the grid of dt_ms={dt_ms!r}")
+        if not abs(model.lag_ms) / dt_ms <= _MAX_EXACT:
+            # the lag (+-10 jitter std, at most 2**24 steps) is > 2**52 steps: far beyond the
+            # window's support (< 2**23 steps), where W is 0
+            corr = 0.0
+        elif model.jitter_ms == 0.0:
             corr = float(_w_np(window, round(model.lag_ms / dt_ms) * dt_ms))
         else:
             from scipy.special import ndtr
@@ -195,18 +224,32 @@ def predicted_drift(
             lo = math.floor((model.lag_ms - 10 * model.jitter_ms) / dt_ms)
             hi = math.ceil((model.lag_ms + 10 * model.jitter_ms) / dt_ms)
             k = np.arange(lo, hi + 1)
-            edges = ((k[:, None] + np.array([-0.5, 0.5])) * dt_ms - model.lag_ms) / model.jitter_ms
+            with np.errstate(over="ignore"):  # +-inf edges of a tiny jitter: ndtr gives 0, 1
+                edges = (k[:, None] + np.array([-0.5, 0.5])) * dt_ms - model.lag_ms
+                edges = edges / model.jitter_ms
             prob = ndtr(edges[:, 1]) - ndtr(edges[:, 0])
             corr = float(np.sum(prob * _w_np(window, k * dt_ms)))
         return learning_rate * (baseline + rc * corr)
     if method == "closed_form":
         corr = rc * window.gaussian_expectation(model.lag_ms, model.jitter_ms)
         return learning_rate * (base * window.integral() * _MS + corr)
-    if model.jitter_ms == 0.0:
+    d, sd = model.lag_ms, model.jitter_ms
+    pts = (d - 3 * sd, d, d + 3 * sd, d - 6 * sd, d + 6 * sd, d - 12 * sd, d + 12 * sd)
+    if sd == 0.0 or 12 * sd < 1e-9 * abs(d):
+        # a delta, or a peak so narrow against its lag that W is flat across it (and that
+        # quadrature, at the float spacing of the lag, could not resolve it)
         baseline = drift_integral(window, lambda t: np.full_like(t, base, dtype=np.float64))
         return learning_rate * (baseline + rc * float(_w_np(window, model.lag_ms)))
-    pts = (model.lag_ms - 3 * model.jitter_ms, model.lag_ms, model.lag_ms + 3 * model.jitter_ms)
-    s = max(float(window.support_ms), abs(model.lag_ms) + 12 * model.jitter_ms)
+    if sd < 1e-300:
+        raise ValueError(
+            f"jitter_ms={sd!r} is too narrow for method='quadrature' (its Gaussian density "
+            "overflows float64 at the peak): use jitter_ms = 0 or >= 1e-300, or "
+            "method='closed_form'"
+        )
+    support = float(window.support_ms)
+    s = max(support, abs(model.lag_ms) + 12 * model.jitter_ms)
+    if s > support:  # a far peak: keep the window's own support as break points too
+        pts = (*pts, -support, support)
     return drift_integral(
         window, model.correlation, learning_rate=learning_rate, support_ms=s, points=pts
     )
@@ -237,12 +280,27 @@ def sample_shared_input(
     n_pairs = check_int("n_pairs", n_pairs, 1)
     check_positive("duration_ms", duration_ms)
     check_positive("dt_ms", dt_ms)
-    n_steps = int(round(duration_ms / dt_ms))
+    steps = duration_ms / dt_ms
+    limit = (2**62) // n_pairs  # events are keyed step * n_pairs + pair in int64
+    if not steps <= limit:
+        raise ValueError(
+            f"duration_ms={duration_ms!r} is {steps:.6g} steps of dt_ms={dt_ms!r}; with "
+            f"n_pairs={n_pairs} at most {limit} steps ({limit * dt_ms:.6g} ms)"
+        )
+    n_steps = int(round(steps))
     rng = np.random.default_rng(seed)
     p_pre, p_post = model.rate_pre_hz * dt_ms * _MS, model.rate_post_hz * dt_ms * _MS
     p_c = model.shared_rate_hz * dt_ms * _MS
     if max(p_pre, p_post) > 1.0:
         raise ValueError(f"rate * dt must be <= 1, got {max(p_pre, p_post):g}")
+    p_top = max(p_pre, p_post)
+    draws = n_pairs * (n_steps * p_top + 8.0 * math.sqrt(n_steps * p_top + 1.0) + 8.0)
+    if draws > MAX_DRAWS:
+        raise ValueError(
+            f"duration_ms={duration_ms!r} needs about {draws:.6g} random draws ({n_pairs} pairs "
+            f"x {n_steps} steps x spike probability {p_top:.3g}), more than the limit of "
+            f"{MAX_DRAWS} (2**26); shorten duration_ms or lower n_pairs"
+        )
 
     def bernoulli(p: float) -> tuple[np.ndarray, np.ndarray]:
         if p <= 0.0:
@@ -264,7 +322,8 @@ def sample_shared_input(
     a_steps, a_ids = bernoulli(indep(p_pre))
     b_steps, b_ids = bernoulli(indep(p_post))
     shift = model.lag_ms + model.jitter_ms * rng.standard_normal(s_steps.size)
-    moved = s_steps + np.rint(shift / dt_ms).astype(np.int64)
+    # copies beyond the run are dropped: clip first so that huge lags cannot overflow int64
+    moved = s_steps + np.clip(np.rint(shift / dt_ms), -n_steps - 1, n_steps + 1).astype(np.int64)
     inside = (moved >= 0) & (moved < n_steps)
 
     def union(steps: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -322,6 +381,13 @@ def cross_correlogram(
     pres, posts = _as_trains(pre_times_ms), _as_trains(post_times_ms)
     if len(pres) != len(posts):
         raise ValueError(f"{len(pres)} pre trains but {len(posts)} post trains")
+    _check_grid("bin_ms", bin_ms, 2.0 * (max_lag_ms / bin_ms) + 1.0,
+                f"max_lag_ms={max_lag_ms!r} a correlogram")
+    if not math.isfinite(len(pres) * duration_ms * bin_ms * _MS * _MS):
+        raise ValueError(
+            f"duration_ms * bin_ms (the exposure of a bin, ms^2) must be finite, got "
+            f"{duration_ms!r} * {bin_ms!r} for {len(pres)} train pairs"
+        )
     k_max = int(round(max_lag_ms / bin_ms))
     half = (k_max + 0.5) * bin_ms
     # put every train pair on its own stretch of one long time axis, far apart

@@ -1,0 +1,115 @@
+"""A built network's simulation state as named tensors: what a checkpoint holds.
+
+:func:`state_tensors` lists the tensors of the state (neurons, synapses, delay ring buffer,
+STDP traces, counters, recorded monitor data, Poisson rates), :func:`fingerprint` describes the
+network's structure (so that a checkpoint is only restored into an identically built network),
+and :func:`restore_state` copies a verified :class:`~.checkpoint.Checkpoint` back. The network
+is duck-typed (a built :class:`~neuroplastic.network.Network`): nothing here imports it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import numpy as np
+from torch import Tensor
+
+from . import _rng
+from .checkpoint import Checkpoint, CheckpointError
+
+__all__ = ["fingerprint", "restore_state", "state_tensors"]
+
+_STATE = ["v", "isyn", "theta", "ref_left", "buf", "weights", "spike_count", "synops", "i_ext"]
+
+
+def fingerprint(net: Any) -> dict:
+    """The structure a checkpoint must match: clock, batch, seed, populations, projections,
+    connectivity (hashed) and, when there is any, the plasticity of each projection."""
+    sim = net._sim
+    fp = {
+        "dt_ms": net.dt_ms,
+        "batch": net.batch,
+        "seed": net.seed,
+        "populations": {k: [p.kind, p.n, p.start] for k, p in sim.populations.items()},
+        "projections": {
+            p.name: [p.pre, p.post, p.n_pre, p.n_post, p.nnz, p.channel, p.storage]
+            for p in net._projections.values()
+        },
+        "indices_sha256": hashlib.sha256(sim.indices.numpy().tobytes()).hexdigest(),
+    }
+    if net._plasticity:  # only then, so that checkpoints of networks without it are unchanged
+        fp["plasticity"] = {k: repr(v) for k, v in net._plasticity.items()}
+    return fp
+
+
+def state_tensors(net: Any) -> dict[str, Tensor]:
+    """Every tensor of the simulation state, by checkpoint name."""
+    sim = net._sim
+    tensors = {name: getattr(sim, name) for name in _STATE}
+    if sim.stdp_x.numel():
+        tensors["stdp_traces"] = sim.stdp_x
+    for name, m in net.spike_monitors.items():
+        tensors[f"spikes/{name}/steps"] = m.steps
+        tensors[f"spikes/{name}/batch"] = m.batch
+        tensors[f"spikes/{name}/neurons"] = m.neurons
+    for name, m in net.state_monitors.items():
+        tensors[f"state/{name}/times"] = m.times_ms
+        tensors[f"state/{name}/v"] = m.v
+        tensors[f"state/{name}/theta"] = m.theta
+        tensors[f"state/{name}/i_syn"] = m.i_syn
+    for name, m in net.rate_monitors.items():
+        tensors[f"rate/{name}/counts"] = m.counts
+    for name, p in net._pops.items():
+        if p["kind"] == "poisson":
+            tensors[f"rates/{name}"] = p["rates"]
+    return tensors
+
+
+def restore_state(net: Any, ck: Checkpoint) -> None:
+    """Copy a verified checkpoint (of this network's fingerprint) into the network's state,
+    monitors, Poisson rates and clock; refuses tensors of the wrong shape or dtype."""
+    t, sim = ck.tensors, net._sim
+    state_path = ck.directory / "state.safetensors"
+    if ck.step > _rng.MAX_STEPS:
+        raise CheckpointError(
+            f"checkpoint clock step {ck.step} is beyond the clock's limit of {_rng.MAX_STEPS} steps"
+        )
+    names = list(_STATE)
+    if sim.stdp_x.numel():
+        if "stdp_traces" not in t:
+            raise CheckpointError(f"{state_path} lacks the STDP traces of the plastic projections")
+        names.append("stdp_traces")
+    for name in names:
+        target = sim.stdp_x if name == "stdp_traces" else getattr(sim, name)
+        if name not in t:
+            raise CheckpointError(f"{state_path} lacks the tensor {name!r}")
+        if t[name].shape != target.shape or t[name].dtype != target.dtype:
+            raise CheckpointError(
+                f"tensor {name!r} has shape {tuple(t[name].shape)} / {t[name].dtype}, "
+                f"expected {tuple(target.shape)} / {target.dtype}"
+            )
+        target.copy_(t[name])
+    for name, p in net._pops.items():
+        if p["kind"] == "poisson":
+            p["rates"] = t[f"rates/{name}"].clone()
+    for name, m in net.spike_monitors.items():
+        m.clear()
+        if f"spikes/{name}/steps" in t:
+            m._steps.append(t[f"spikes/{name}/steps"].numpy().copy())
+            m._batch.append(t[f"spikes/{name}/batch"].numpy().copy())
+            m._neurons.append(t[f"spikes/{name}/neurons"].numpy().copy())
+    for name, m in net.state_monitors.items():
+        m.clear()
+        if f"state/{name}/v" in t:
+            steps = np.round(t[f"state/{name}/times"].numpy() / net.dt_ms).astype(np.int64)
+            m._steps.append(steps)
+            m._v.append(t[f"state/{name}/v"].numpy().copy())
+            m._theta.append(t[f"state/{name}/theta"].numpy().copy())
+            m._isyn.append(t[f"state/{name}/i_syn"].numpy().copy())
+    for name, m in net.rate_monitors.items():
+        m.clear()
+        if f"rate/{name}/counts" in t and t[f"rate/{name}/counts"].numel():
+            m._counts.append(t[f"rate/{name}/counts"].numpy().copy())
+    net.step = ck.step
+    sim._block_cache.clear()
