@@ -53,11 +53,28 @@ def test_broken_compiler_reports_its_message(monkeypatch, tmp_path):
 
 
 def test_build_is_cached_under_the_cache_dir(monkeypatch, tmp_path):
+    monkeypatch.delenv("NEUROPLASTIC_CKERNEL_DIR", raising=False)  # set by tests/test_asan.py
     monkeypatch.setenv("NEUROPLASTIC_CACHE_DIR", str(tmp_path))
     p1 = _cengine.build()
     assert p1.parent == tmp_path / "kernels" and p1.exists()
     mtime = p1.stat().st_mtime_ns
     assert _cengine.build() == p1 and p1.stat().st_mtime_ns == mtime  # not rebuilt
+
+
+def test_build_into_a_given_dir_with_extra_flags(monkeypatch, tmp_path):
+    """$NEUROPLASTIC_CKERNEL_DIR / $NEUROPLASTIC_CKERNEL_CFLAGS (what the ASan test uses)."""
+    monkeypatch.setenv("NEUROPLASTIC_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("NEUROPLASTIC_CKERNEL_DIR", str(tmp_path / "asan"))
+    monkeypatch.setenv("NEUROPLASTIC_CKERNEL_CFLAGS", "-DNEUROPLASTIC_TEST_FLAG=1 -g")
+    p1 = _cengine.build()
+    assert p1.parent == tmp_path / "asan" and p1.exists()
+    assert not (tmp_path / "cache").exists()
+    p2 = _cengine.build(extra_flags=[])  # other flags: another file in the same directory
+    assert p2.parent == p1.parent and p2 != p1
+    assert _cengine.CEngine(p1).fn["lif_forward", "f64"] is not None
+    monkeypatch.setenv("NEUROPLASTIC_CKERNEL_CFLAGS", "-fno-such-flag-at-all")
+    with pytest.raises(RuntimeError, match="no-such-flag"):
+        _cengine.build()
 
 
 @pytest.mark.parametrize("raw", ["0", "-2", "two"])

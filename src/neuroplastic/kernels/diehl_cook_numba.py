@@ -25,6 +25,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from neuroplastic.kernels._checks import checked
+
 GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
@@ -51,7 +53,7 @@ def presentation_key(base, sample, attempt):
 
 
 @njit(cache=True)
-def spike_thresholds(xv, rate_hz, dt_ms):
+def _spike_thresholds(xv, rate_hz, dt_ms):
     """Integer thresholds ``floor(min(x * rate * dt / 1000, 1) * 2**53)`` (uint64)."""
     scale = rate_hz * dt_ms * 1e-3
     out = np.empty(xv.shape[0], dtype=np.uint64)
@@ -64,7 +66,7 @@ def spike_thresholds(xv, rate_hz, dt_ms):
 
 
 @njit(cache=True)
-def present(
+def _present(
     idx,
     thr,
     key,
@@ -292,7 +294,7 @@ def present(
 
 
 @njit(cache=True)
-def run_samples(
+def _run_samples(
     X,
     base,
     first,
@@ -341,9 +343,9 @@ def run_samples(
         a = 0
         while True:
             rate = max_rate + a * boost_rate
-            thr = spike_thresholds(xv, rate, dt_ms)
+            thr = _spike_thresholds(xv, rate, dt_ms)
             key = presentation_key(base, first + b, a)
-            ne, ni, nin, syn = present(
+            ne, ni, nin, syn = _present(
                 idx,
                 thr,
                 key,
@@ -372,3 +374,29 @@ def run_samples(
             counts[b, j] = c[j]
         exc_spikes[b] = ne
         attempts[b] = a
+
+
+# ----------------------------------------------------------------------------- entry points
+# What every argument must be (neuroplastic/kernels/_checks.py): the loops do no bounds checks.
+# The STDP tables are indexed by the steps since the last spike (< n_steps).
+_COMMON = {
+    "w": "f8[n_in,N] out", "theta": "f8[N] out", "n_steps": "int >=0", "learn": "bool",
+    "target_sum": "float", "prm": "f8[16]", "iprm": "i8[3] >=0",
+    "table_pre": "f8[>=n_steps]", "table_post": "f8[>=n_steps]",
+}
+PRESENT = {
+    **_COMMON, "idx": "i8[nnz] >=0 <n_in", "thr": "u8[nnz]", "key": "int", "normalize": "bool",
+    "counts": "i8[N] out", "record": "bool",
+    "raster": lambda a: "u1[>=n_steps,N] out" if a["record"] else "u1[*,*] out",
+}
+RUN_SAMPLES = {
+    **_COMMON, "X": "f8[B,n_in]", "base": "int", "first": "int >=0", "max_rate": "float",
+    "boost_rate": "float", "dt_ms": "float", "min_spikes": "int", "max_boosts": "int >=0",
+    "counts": "i8[B,N] out", "exc_spikes": "i8[B] out", "attempts": "i8[B] out",
+    "totals": "i8[4] out",
+}
+spike_thresholds = checked(
+    {"xv": "f8[n]", "rate_hz": "float", "dt_ms": "float"}, "spike_thresholds"
+)(_spike_thresholds)
+present = checked(PRESENT, "present")(_present)
+run_samples = checked(RUN_SAMPLES, "run_samples")(_run_samples)

@@ -22,6 +22,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from neuroplastic.kernels._checks import checked
+
 __all__ = [
     "ERR_NONE",
     "ERR_NO_ROW",
@@ -207,7 +209,7 @@ def _failed(code: int, index: int) -> tuple:
             e8, -1, -1, False)
 
 
-def evt3_decode(words: np.ndarray, width: int) -> tuple:
+def _evt3_decode(words: np.ndarray, width: int) -> tuple:
     """Decode EVT 3.0 ``words`` (uint16) in one pass of the format's state machine.
 
     Parameters
@@ -282,7 +284,7 @@ def evt3_decode(words: np.ndarray, width: int) -> tuple:
 
 
 @njit(cache=True)
-def evt3_encode(x, y, t, p, max_high_step):
+def _evt3_encode(x, y, t, p, max_high_step):
     """EVT 3.0 words of validated events (int64 columns, ``t`` non-decreasing, >= 0).
 
     The stream starts with ``EVT_TIME_HIGH 0``; per event: TIME_HIGH words while the high part
@@ -327,3 +329,12 @@ def evt3_encode(x, y, t, p, max_high_step):
         j += 1
         prev_high, prev_t, prev_y = high, ti, y[i]
     return out
+
+
+# Entry points: arguments checked before the compiled code runs (neuroplastic/kernels/_checks.py).
+evt3_decode = checked({"words": "u2[n]", "width": "int >=0"}, "evt3_decode")(_evt3_decode)
+evt3_encode = checked(
+    {"x": "i8[n] >=0", "y": "i8[n] >=0", "t": "i8[n] >=0", "p": "i8[n] >=0",
+     "max_high_step": "int >=1"},
+    "evt3_encode",
+)(_evt3_encode)

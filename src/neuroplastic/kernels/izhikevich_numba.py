@@ -35,6 +35,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from neuroplastic.kernels._checks import checked
+
 __all__ = [
     "REWARD_RING",
     "run_block",
@@ -88,7 +90,7 @@ def uniform_hash(seed32: int, k: np.ndarray | int, i: np.ndarray) -> np.ndarray:
 
 
 @njit(cache=True)
-def run_block(
+def _run_block(
     k0,
     n_steps,
     seed32,
@@ -331,3 +333,23 @@ def run_block_reference(
             if counts[2] < reward_steps.size:
                 reward_steps[counts[2]] = k
             counts[2] += 1
+
+
+# What every argument of :func:`_run_block` must be (neuroplastic/kernels/_checks.py): the loop
+# does no bounds checks. n neurons, M synapses per neuron, K excitatory synapses by target.
+RUN_BLOCK = {
+    "k0": "int >=0", "n_steps": "int >=0", "seed32": "int >=0",
+    "v": "f8[n] out", "u": "f8[n] out", **{k: "f8[n]" for k in "abcd"},
+    "n_exc": "int >=0 <=n", "max_delay": "int >=1",
+    "post": "i4[n,M] >=0 <n", "s": "f8[n,M] out", "sd": "f8[n,M] out",
+    "grp": "i8[n,max_delay+1] >=0 <=M", "deliver": "b1[n,M]",
+    "in_syn": "i8[K] >=0 <n*M", "in_delay": "i8[K]", "in_ptr": "i8[n+1] >=0 <=K",
+    "trace": "f8[max_delay+1,n] out", "fired_ring": "i4[max_delay,n] out >=0 <n",
+    "fired_cnt": "i8[max_delay] out >=0 <=n", "sched": "i4[>=1] out", "scal": "f8[1] out",
+    "iscal": "i8[1] out",
+    "n1": "int >=0 <n", "syn": "int >=0 <M", "n2": "int >=0 <n", "s_max": "float",
+    "interval": "int", "rew_min": "int", "rew_span": "float", "release": "float",
+    "rec_w": "f8[*] out", "rec_c": "f8[*] out", "rec_da": "f8[*] out",
+    "counts": "i8[4] out >=0", "reward_steps": "i8[*] out",
+}
+run_block = checked(RUN_BLOCK, "run_block")(_run_block)

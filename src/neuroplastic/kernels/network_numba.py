@@ -23,6 +23,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from neuroplastic.kernels._checks import checked
 from neuroplastic.plasticity._stdp_kernels import _soft  # the soft bound of stdp_sequence
 
 
@@ -188,7 +189,7 @@ def _stdp_projection(
 
 
 @njit(cache=True)
-def run_steps(
+def _run_steps(
     t0,
     n_steps,
     n_lif,
@@ -470,3 +471,47 @@ def run_steps(
                         rec_isyn[m, b, r, c] = isyn[b, c, i]
             rec_n[0] = m + 1
     return n_steps
+
+
+# ----------------------------------------------------------------------------- entry point
+# What every array of :func:`_run_steps` must be (kernels/_checks.py): the loop has no bounds
+# checks, so a wrong dtype, shape or layout would read or write out of bounds. Shapes: B trials,
+# C channels, n_lif LIF neurons of n_total, P projections, nnz synapses, R recorded neurons.
+_PER_LIF = ("decay_v", "v_rest", "v_reset", "v_thresh", "drive_ext", "noise_scale",
+            "decay_theta", "theta_plus", "q_step", "q_lo", "q_hi", "q_coef_unused")
+_PROJ = ("proj_ptr_off", "proj_syn_off", "csc_ptr_off", "csc_syn_off")
+RUN_STEPS = {
+    "t0": "int >=0", "n_steps": "int >=0", "n_lif": "int >=0", "n_total": "int >=n_lif",
+    "v": "f8[B,n_lif] out", "isyn": "f8[B,C,n_lif] out", "theta": "f8[B,n_lif] out",
+    "ref_left": "i8[B,n_lif] out", "buf": "f8[D,B,C,n_lif] out",
+    **{k: "f8[n_lif]" for k in _PER_LIF},
+    "decay_syn": "f8[C,n_lif]", "drive_syn": "f8[C,n_lif]",
+    **{k: "i8[n_lif]" for k in ("ref_steps", "sub_reset", "rounding", "overflow")},
+    "digital_idx": "i8[*] >=0 <n_lif",
+    "i_ext": "f8[B,n_lif]", "has_i_ext_t": "bool", "has_noise": "bool",
+    "i_ext_t": lambda a: "f8[>=n_steps,B,n_lif]" if a["has_i_ext_t"] else None,
+    "noise": lambda a: "f8[>=n_steps,B,n_lif]" if a["has_noise"] else None,
+    "src_spikes": "u1[>=n_steps,B,n_total-n_lif]",
+    "proj_pre_start": "i8[P] >=0 <=n_total", "proj_pre_stop": "i8[P] >=0 <=n_total",
+    "proj_post_start": "i8[P] >=0 <=n_lif", "proj_channel": "i8[P] >=0 <C",
+    **{k: "i8[P] >=0" for k in _PROJ},
+    "weights": "f8[nnz] out", "indices": "i8[nnz] >=0 <n_lif", "delays": "i8[nnz] >=0",
+    "indptr": "i8[*] >=0 <=nnz",
+    "proj_plastic": "i8[P]", "stdp_prm": "f8[P,8]", "stdp_flags": "i8[P,4]",
+    "stdp_xoff": "i8[P,3] >=0", "stdp_x": "f8[B,*] out",
+    "csc_ptr": "i8[*] >=0", "csc_perm": "i8[*] >=0", "csc_rows": "i8[*] >=0",
+    "spike_count": "i8[n_total] out", "synops": "i8[P] out",
+    "pop_counts": "i8[>=n_steps,B,n_pops] out", "pop_of": "i8[n_total] >=0 <n_pops",
+    "mon_mask": "u1[n_total]",
+    **{k: "i8[E] out" for k in ("ev_step", "ev_batch", "ev_neuron")}, "ev_n": "i8[1] out >=0",
+    "rec_idx": "i8[R] >=0 <n_lif", "rec_stride": "int >=1",
+    # rows for the sampled steps t0 <= t < t0 + n_steps with t % rec_stride == 0 (from row 0);
+    # unused when nothing is recorded
+    **{k: (lambda a, s=s: s if len(a["rec_idx"]) and a["n_steps"] else None) for k, s in (
+        ("rec_v", "f8[>=(t0+n_steps-1)//rec_stride-(t0-1)//rec_stride,B,R] out"),
+        ("rec_theta", "f8[>=(t0+n_steps-1)//rec_stride-(t0-1)//rec_stride,B,R] out"),
+        ("rec_isyn", "f8[>=(t0+n_steps-1)//rec_stride-(t0-1)//rec_stride,B,R,C] out"),
+    )},
+    "rec_n": "i8[1] out >=0 <=0",
+}
+run_steps = checked(RUN_STEPS, "run_steps")(_run_steps)

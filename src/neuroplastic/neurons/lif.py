@@ -26,13 +26,17 @@ Two substrates integrate this system over one clock step ``dt``:
   or ``zero``) and saturate or wrap on overflow — as on clocked digital neuromorphic chips.
 
 Everything here is a pure function of explicit state (:class:`LIFState`) and per-neuron
-coefficients (:class:`LIFCoefficients`); the simulator's compiled kernel implements the same
-arithmetic operation by operation, and is tested to agree bit for bit.
+coefficients (:class:`LIFCoefficients`). The analog membrane update of one step is defined
+once, by :func:`lif_integrate` (and :func:`lif_reset` for the differentiable reset of the
+surrogate layers): :func:`lif_step`, the surrogate layers and their torch loops call them; the
+compiled kernels (the simulator's numba loop, the surrogate layers' C and numba kernels) repeat
+the same arithmetic operation by operation and are tested to agree with them bit for bit.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
@@ -57,6 +61,8 @@ __all__ = [
     "LIFState",
     "Substrate",
     "init_lif_state",
+    "lif_integrate",
+    "lif_reset",
     "lif_step",
     "quantize",
     "realize_lif",
@@ -338,6 +344,32 @@ def _fixed(x: Tensor, coef: LIFCoefficients) -> Tensor:
     return _overflow(quantize(x, coef.q_step, coef.rounding), coef)
 
 
+def lif_integrate(
+    v: Tensor, v_rest: Tensor, decay: Tensor, inputs: Iterable[tuple[Tensor, Tensor]] = ()
+) -> Tensor:
+    """Sub-threshold membrane of one analog step, before threshold and reset.
+
+    ``v_rest + (v - v_rest) * decay``, then ``+ drive * current`` for each ``(drive, current)``
+    of ``inputs`` in that order (external current, then the synaptic channels). This operation
+    order is the definition every implementation of the LIF step follows bit for bit.
+    """
+    acc = v_rest + (v - v_rest) * decay
+    for drive, current in inputs:
+        acc = acc + drive * current
+    return acc
+
+
+def lif_reset(u: Tensor, s: Tensor, thr: Tensor, v_reset: Tensor, subtract: bool) -> Tensor:
+    """Membrane after the spikes ``s`` (0/1 in ``u``'s dtype, differentiable).
+
+    Subtract: ``u - s (thr - v_reset)``; hard: ``u (1 - s) + v_reset s``. For finite ``u`` the
+    values are those of :func:`lif_step`'s ``where`` form (tested bit for bit).
+    """
+    if subtract:
+        return u - s * (thr - v_reset)
+    return u * (1 - s) + v_reset * s
+
+
 def lif_step(
     state: LIFState,
     coef: LIFCoefficients,
@@ -355,11 +387,9 @@ def lif_step(
     q, rnd = coef.q_step, coef.rounding
     active = ref_left == 0
     if not bool((q > 0).any()):  # analog fast path: the same operations without rounding
-        acc = coef.v_rest + (v - coef.v_rest) * coef.decay_v
-        if i_ext is not None:
-            acc = acc + coef.drive_ext * i_ext
-        for k in range(i_syn.shape[-1]):
-            acc = acc + coef.drive_syn[:, k] * i_syn[..., k]
+        inputs = [] if i_ext is None else [(coef.drive_ext, i_ext)]
+        inputs += [(coef.drive_syn[:, k], i_syn[..., k]) for k in range(i_syn.shape[-1])]
+        acc = lif_integrate(v, coef.v_rest, coef.decay_v, inputs)
         if noise is not None:
             acc = acc + coef.noise_scale * noise
         v = torch.where(active, acc, v)

@@ -35,6 +35,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from neuroplastic.kernels._checks import checked
+
 
 def raster_words(raster):
     """Bytes of a C-contiguous boolean numpy raster, the aligned 8-byte words inside them and the
@@ -231,7 +233,7 @@ def _bump(x, sb, si, m, nearest):
 
 
 @njit(cache=True, error_model="numpy")
-def stdp_sequence_kernel(w, pre, post, pre_bytes, pre_words, post_bytes, post_words, heads,
+def _stdp_sequence_kernel(w, pre, post, pre_bytes, pre_words, post_bytes, post_words, heads,
                          x_pre, x_post, indptr, indices, col_ptr, perm, perm_rows, prm, flags):
     """Run ``pre.shape[0]`` steps of pair STDP; ``w``, ``x_pre``, ``x_post`` updated in place.
 
@@ -322,3 +324,28 @@ def stdp_sequence_kernel(w, pre, post, pre_bytes, pre_words, post_bytes, post_wo
             _normalise(w, indices, dense, n_pre, n_post, target, s)
         _bump(x_pre, pre_b, pre_i, m_pre, nearest)
         _bump(x_post, post_b, post_j, m_post, nearest)
+
+
+def _w_spec(a) -> str:
+    """``w``: one row per trial (per_trial) or one shared row; CSR positions or dense."""
+    rows = "B" if a["flags"][5] else "1"
+    return f"f8[{rows},{'n_pre*n_post' if a['flags'][0] else 'size'}] out"
+
+
+def _csr(spec: str):
+    return lambda a: None if a["flags"][0] else spec
+
+
+# What every argument of the compiled kernel must be (neuroplastic/kernels/_checks.py): it does
+# no bounds checks. The CSR arrays are only read for sparse weights (flags[0] == 0).
+STDP_SEQUENCE = {
+    "prm": "f8[9]", "flags": "i8[7]",
+    "pre": "b1[T,B,n_pre]", "post": "b1[T,B,n_post]",
+    "pre_bytes": "u1[T*B*n_pre]", "pre_words": "u8[*]",
+    "post_bytes": "u1[T*B*n_post]", "post_words": "u8[*]", "heads": "i8[2] >=0 <8",
+    "w": _w_spec, "x_pre": "f8[B,n_pre] out", "x_post": "f8[B,n_post] out",
+    "indices": _csr("i8[size] >=0 <n_post"), "indptr": _csr("i8[n_pre+1] >=0 <=size"),
+    "col_ptr": _csr("i8[n_post+1] >=0 <=size"), "perm": _csr("i8[size] >=0 <size"),
+    "perm_rows": _csr("i8[size] >=0 <n_pre"),
+}
+stdp_sequence_kernel = checked(STDP_SEQUENCE, "stdp_sequence_kernel")(_stdp_sequence_kernel)

@@ -19,6 +19,17 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from ..kernels._checks import checked
+from ._cengine import (
+    CSR_FROM_DENSE,
+    LIF_BACKWARD,
+    LIF_FORWARD,
+    LINEAR_SCAN,
+    LINEAR_SCAN_BACKWARD,
+    spmm_forward_spec,
+    spmm_grad_weight_spec,
+)
+
 # surrogate codes (order of SURROGATE_KINDS in spike.py)
 FAST_SIGMOID, ARCTAN, SIGMOID, TRIANGLE = 0, 1, 2, 3
 
@@ -52,7 +63,7 @@ def _surrogate_row(m, thr, kind, c, out):
 
 
 @njit(cache=True)
-def lif_forward(cur, v0, v_rest, decay, drive, thr, v_reset, subtract, n_chunks, spk, mem, v_out):
+def _lif_forward(cur, v0, v_rest, decay, drive, thr, v_reset, subtract, n_chunks, spk, mem, v_out):
     """Membrane recurrence over ``T`` steps for ``N = batch * n`` flattened neurons.
 
     cur, spk, mem: (T, N); v0, v_out and the coefficients: (N,) (tiled over the batch).
@@ -83,7 +94,7 @@ def lif_forward(cur, v0, v_rest, decay, drive, thr, v_reset, subtract, n_chunks,
 
 
 @njit(cache=True, error_model="numpy")
-def lif_backward(
+def _lif_backward(
     g_spk, g_vT, mem, v0, v_rest, decay, drive, thr, v_reset, subtract, detach_reset,
     kind, consts, n_chunks, g_cur, g_v0, g_decay, g_thr,
 ):
@@ -155,9 +166,8 @@ def lif_backward(
     g_thr[:] = gtb
 
 
-
 @njit(cache=True)
-def linear_scan(x, c0, decay, n_chunks, out, c_last):
+def _linear_scan(x, c0, decay, n_chunks, out, c_last):
     """``out[t] = c_t`` with ``c_0 = c0``, ``c_{t+1} = c_t * decay + x[t]``; ``c_last = c_T``.
 
     The synaptic current seen by the membrane at step ``t`` (arrivals of step ``t`` act from
@@ -177,7 +187,7 @@ def linear_scan(x, c0, decay, n_chunks, out, c_last):
 
 
 @njit(cache=True)
-def linear_scan_backward(g_out, g_last, decay, n_chunks, g_x, g_c0):
+def _linear_scan_backward(g_out, g_last, decay, n_chunks, g_x, g_c0):
     """Adjoint of :func:`linear_scan`."""
     T, N = g_out.shape
     width = (N + n_chunks - 1) // n_chunks
@@ -193,7 +203,7 @@ def linear_scan_backward(g_out, g_last, decay, n_chunks, g_x, g_c0):
 
 
 @njit(parallel=True, cache=True)
-def csr_from_dense(x, max_nnz, n_chunks=1):
+def _csr_from_dense(x, max_nnz, n_chunks=1):
     """Row-compressed copy of ``x`` (R, N); returns (indptr, indices, values, nnz).
 
     Stops early (nnz = -1) once more than ``max_nnz`` entries are non-zero, so a dense
@@ -224,7 +234,7 @@ def csr_from_dense(x, max_nnz, n_chunks=1):
 
 
 @njit(parallel=True, cache=True, error_model="numpy")
-def spmm_forward(indptr, indices, values, wt, bias, has_bias, out, n_chunks=1):
+def _spmm_forward(indptr, indices, values, wt, bias, has_bias, out, n_chunks=1):
     """out[r] = bias + sum_p values[p] * wt[indices[p]]  (wt is W^T, shape (N_in, N_out)).
 
     ``n_chunks`` is unused (numba picks its threads)."""
@@ -245,7 +255,7 @@ def spmm_forward(indptr, indices, values, wt, bias, has_bias, out, n_chunks=1):
 
 
 @njit(parallel=True, cache=True, error_model="numpy")
-def spmm_grad_weight(indptr, indices, values, g, n_in, n_blocks):
+def _spmm_grad_weight(indptr, indices, values, g, n_in, n_blocks):
     """W^T gradient (N_in, N_out): row j sums ``x[r, j] * g[r]`` over rows with ``x[r, j] != 0``.
 
     Column blocks in parallel, each accumulated in a private contiguous buffer (fits in L2
@@ -268,3 +278,19 @@ def spmm_grad_weight(indptr, indices, values, g, n_in, n_blocks):
                     ar[c] += a * gr[c]
         gwt[:, c0:c1] = acc
     return gwt
+
+
+# ----------------------------------------------------------------------------- entry points
+# The compiled functions above do no bounds checks: they are called only through these, which
+# check every argument against the spec shared with the C engine (kernels/_checks.py).
+lif_forward = checked(LIF_FORWARD, "lif_forward (numba)")(_lif_forward)
+lif_backward = checked(LIF_BACKWARD, "lif_backward (numba)")(_lif_backward)
+linear_scan = checked(LINEAR_SCAN, "linear_scan (numba)")(_linear_scan)
+linear_scan_backward = checked(LINEAR_SCAN_BACKWARD, "linear_scan_backward (numba)")(
+    _linear_scan_backward
+)
+csr_from_dense = checked(CSR_FROM_DENSE, "csr_from_dense (numba)")(_csr_from_dense)
+spmm_forward = checked(spmm_forward_spec("i8"), "spmm_forward (numba)")(_spmm_forward)
+spmm_grad_weight = checked(spmm_grad_weight_spec("i8", "n_blocks"), "spmm_grad_weight (numba)")(
+    _spmm_grad_weight
+)

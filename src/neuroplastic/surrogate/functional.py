@@ -36,6 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ..neurons.lif import lif_integrate, lif_reset
 from .spike import Surrogate, spike_fn, surrogate_grad
 
 __all__ = [
@@ -95,10 +96,44 @@ def kernel_engine():
 
 
 def _engine_for(*ts: Tensor):
-    """The compiled engine if every tensor is a float32/float64 CPU tensor, else ``None``."""
-    if not all(t.device.type == "cpu" and t.dtype in (torch.float32, torch.float64) for t in ts):
+    """The compiled engine if the tensors are CPU tensors of one dtype, float32 or float64,
+    else ``None`` (the torch code runs)."""
+    if ts[0].dtype not in (torch.float32, torch.float64):
+        return None
+    if not all(t.device.type == "cpu" and t.dtype == ts[0].dtype for t in ts):
         return None
     return kernel_engine()
+
+
+def _float_operands(where: str, named: dict[str, Tensor], params: tuple[str, ...]) -> list:
+    """The tensors of ``named``, on one device, cast to the dtype of the parameters.
+
+    ``params`` name the coefficients (a layer's buffers and parameters): their dtype (the
+    widest if they differ: an exact cast) is the dtype of the computation, as the layer's
+    dtype is that of a layer; inputs and states of another floating dtype are cast to it
+    (float16 -> float32 and float32 -> float64 exactly; float64 -> float32 rounds, which is
+    what a float32 layer computes in). Raises ``ValueError`` naming the first argument that is
+    not a floating-point tensor or lives on another device than the first.
+    """
+    first, ref = next(iter(named.items()))
+    for name, t in named.items():
+        if not isinstance(t, Tensor):
+            raise ValueError(f"{where}: {name} must be a torch.Tensor, got {type(t).__name__}")
+        if not t.is_floating_point():
+            raise ValueError(f"{where}: {name} must be a floating-point tensor, got {t.dtype}")
+        if t.device != ref.device:
+            raise ValueError(
+                f"{where}: {name} is on device {t.device} but {first} on {ref.device}"
+            )
+    dtype = functools.reduce(torch.promote_types, (named[k].dtype for k in params))
+    return [t.to(dtype) for t in named.values()]
+
+
+def _check_shape(where: str, name: str, t: Tensor, shape: tuple, dims: str) -> None:
+    if tuple(t.shape) != tuple(shape):
+        raise ValueError(
+            f"{where}: {name} must have shape {dims} = {tuple(shape)}, got {tuple(t.shape)}"
+        )
 
 
 class LIFCoef(NamedTuple):
@@ -146,20 +181,19 @@ def lif_cell_step(
     surrogate: Surrogate,
     detach_reset: bool = False,
 ) -> tuple[Tensor, Tensor]:
-    """One step: ``(v (B, n), current (B, n) or (B, n, C)) -> (spikes (B, n), v (B, n))``."""
-    u = coef.v_rest + (v - coef.v_rest) * coef.decay
+    """One step: ``(v (B, n), current (B, n) or (B, n, C)) -> (spikes (B, n), v (B, n))``.
+
+    The dynamics of :func:`~neuroplastic.neurons.lif.lif_integrate` and
+    :func:`~neuroplastic.neurons.lif.lif_reset`, with the spike function's surrogate gradient.
+    """
     if current.dim() == v.dim():
-        u = u + coef.drive * current
+        inputs = [(coef.drive, current)]
     else:
-        for k in range(current.shape[-1]):
-            u = u + coef.drive[:, k] * current[..., k]
+        inputs = [(coef.drive[:, k], current[..., k]) for k in range(current.shape[-1])]
+    u = lif_integrate(v, coef.v_rest, coef.decay, inputs)
     s = spike_fn(u - coef.thr, surrogate)
     sr = s.detach() if detach_reset else s
-    if subtract:
-        v = u - sr * (coef.thr - coef.v_reset)
-    else:
-        v = u * (1 - sr) + coef.v_reset * sr
-    return s, v
+    return s, lif_reset(u, sr, coef.thr, coef.v_reset, subtract)
 
 
 def lif_loop(
@@ -198,7 +232,7 @@ class _LIFFused(torch.autograd.Function):
         spk = torch.empty_like(cur2)
         mem = torch.empty_like(cur2)
         v_out = torch.empty_like(v0f)
-        K = _engine_for(cur2)
+        K = _engine_for(cur2, v0f, *co)
         if K is not None:
             K.lif_forward(
                 cur2.numpy(), v0f.numpy(), *(c.numpy() for c in co), bool(subtract),
@@ -208,12 +242,11 @@ class _LIFFused(torch.autograd.Function):
             vr, dc, dr, th, vs = co
             v = v0f
             for t in range(T):
-                u = vr + (v - vr) * dc
-                u = u + dr * cur2[t]
+                u = lif_integrate(v, vr, dc, ((dr, cur2[t]),))
                 mem[t] = u
                 s = (u - th > 0).to(u.dtype)
                 spk[t] = s
-                v = u - s * (th - vs) if subtract else u * (1 - s) + vs * s
+                v = lif_reset(u, s, th, vs, subtract)
             v_out.copy_(v)
         ctx.save_for_backward(mem, v0f, *co)  # spikes are H(mem - thr): recomputed
         ctx.cfg = (T, B, n, bool(subtract), bool(detach), surrogate)
@@ -232,7 +265,7 @@ class _LIFFused(torch.autograd.Function):
         g_v0 = torch.empty_like(v0f)
         g_dec = torch.empty_like(v0f)
         g_thr = torch.empty_like(v0f)
-        K = _engine_for(mem)
+        K = _engine_for(mem, g_spk, g_vT, v0f, vr)
         if K is not None:
             K.lif_backward(
                 g_spk.numpy(), g_vT.numpy(), mem.numpy(), v0f.numpy(), vr.numpy(), dc.numpy(),
@@ -263,8 +296,7 @@ class _LIFFused(torch.autograd.Function):
                 g_thr -= gx
                 g_cur[t] = dr * gu
                 if t > 0:
-                    up, sp = mem[t - 1], spk[t - 1]
-                    vp = up - sp * (th - vs) if subtract else up * (1 - sp) + vs * sp
+                    vp = lif_reset(mem[t - 1], spk[t - 1], th, vs, subtract)
                 else:
                     vp = v0f
                 g_dec += gu * (vp - vr)
@@ -295,18 +327,25 @@ def lif_fused(
 
     Same values as :func:`lif_loop` (spikes bit for bit); gradients reach ``current``, ``v0``,
     ``coef.decay`` and ``coef.thr``. Memory kept for backward: membrane and spikes, ``2 T B n``.
+    The computation runs in the coefficients' dtype (``current`` and ``v0`` of another
+    floating dtype are cast to it, as the layers do); any layout is accepted; a non-float
+    tensor, a wrong shape or another device raises ``ValueError`` naming the argument.
     """
-    if current.dim() != 3 or coef.drive.dim() != 1:
+    if not isinstance(current, Tensor) or current.dim() != 3:
         raise ValueError(
-            f"lif_fused takes current of shape (T, B, n) and drive (n,), got "
-            f"{tuple(current.shape)} and {tuple(coef.drive.shape)}"
+            f"lif_fused: current must be a tensor of shape (T, B, n), got "
+            f"{tuple(current.shape) if isinstance(current, Tensor) else type(current).__name__}"
         )
+    T, B, n = current.shape
+    names = ("v_rest", "decay", "drive", "thr", "v_reset")
+    named = {"current": current, "v0": v0, **{f"coef.{k}": getattr(coef, k) for k in names}}
+    ops = _float_operands("lif_fused", named, tuple(named)[2:])
+    _check_shape("lif_fused", "v0", v0, (B, n), "(B, n)")
+    for k in names:
+        _check_shape("lif_fused", f"coef.{k}", getattr(coef, k), (n,), "(n,)")
     if coef.v_rest.requires_grad or coef.drive.requires_grad or coef.v_reset.requires_grad:
         raise ValueError("lif_fused learns decay and thr only; v_rest, drive, v_reset are fixed")
-    return _LIFFused.apply(
-        current, v0, coef.v_rest, coef.decay, coef.drive, coef.thr, coef.v_reset,
-        subtract, detach_reset, surrogate,
-    )
+    return _LIFFused.apply(*ops, subtract, detach_reset, surrogate)
 
 
 def lif_sequence(
@@ -344,8 +383,7 @@ def li_loop(
     """Leaky integrator (LIF without threshold): membrane ``(T, B, n)`` and its last value."""
     v, out = v0, []
     for t in range(current.shape[0]):
-        v = v_rest + (v - v_rest) * decay
-        v = v + drive * current[t]
+        v = lif_integrate(v, v_rest, decay, ((drive, current[t]),))
         out.append(v)
     return torch.stack(out), v
 
@@ -363,7 +401,7 @@ class _Scan(torch.autograd.Function):
         c0f = c0.detach().reshape(N).contiguous()
         out = torch.empty_like(x2)
         last = torch.empty_like(c0f)
-        K = _engine_for(x2)
+        K = _engine_for(x2, c0f, dec)
         if K is not None:
             K.linear_scan(
                 x2.numpy(), c0f.numpy(), dec.numpy(), _n_chunks(), out.numpy(), last.numpy()
@@ -388,7 +426,7 @@ class _Scan(torch.autograd.Function):
         g_last = g_last.reshape(N).contiguous()
         g_x = torch.empty_like(g_out)
         g_c0 = torch.empty_like(g_last)
-        K = _engine_for(g_out)
+        K = _engine_for(g_out, g_last, dec)
         if K is not None:
             K.linear_scan_backward(
                 g_out.numpy(), g_last.numpy(), dec.numpy(), _n_chunks(), g_x.numpy(), g_c0.numpy()
@@ -410,7 +448,23 @@ def synaptic_scan(
     ``c_0 = c0``, ``c_{t+1} = c_t * decay_syn + x_t`` (arrivals of step ``t`` act from step
     ``t + 1``, as :func:`~neuroplastic.neurons.lif.receive_synaptic`). ``x (T, B, n, C)``,
     ``c0 (B, n, C)``, ``decay_syn (n, C)``; returns ``(c (T, B, n, C), c_T (B, n, C))``.
+    More generally ``x (T, *S)``, ``c0`` of shape ``S`` and ``decay_syn`` of a trailing part of
+    ``S``. ``x`` and ``c0`` are cast to ``decay_syn``'s dtype; a non-float tensor, a wrong
+    shape or another device raises ``ValueError`` naming the argument.
     """
+    if not isinstance(x, Tensor) or x.dim() < 1:
+        raise ValueError(f"synaptic_scan: x must be a tensor of shape (T, ...), got {x!r}")
+    x, c0, decay_syn = _float_operands(
+        "synaptic_scan", {"x": x, "c0": c0, "decay_syn": decay_syn}, ("decay_syn",)
+    )
+    S = tuple(x.shape[1:])
+    _check_shape("synaptic_scan", "c0", c0, S, "x.shape[1:]")
+    k = decay_syn.dim()
+    if k > len(S) or tuple(decay_syn.shape) != S[len(S) - k:]:
+        raise ValueError(
+            f"synaptic_scan: decay_syn must have the trailing shape of c0 {S} (e.g. "
+            f"{S[1:]}), got {tuple(decay_syn.shape)}"
+        )
     if backend == "fused":
         return _Scan.apply(x, c0, decay_syn)
     c, out = c0, []
@@ -452,6 +506,13 @@ class _EventLinear(torch.autograd.Function):
         return gx, gw, gb, None, None, None, None
 
 
+def _autocast(device_type: str) -> bool:
+    try:
+        return torch.is_autocast_enabled(device_type)
+    except (RuntimeError, ValueError, TypeError):  # a device type without autocast
+        return False
+
+
 def event_linear(
     x: Tensor, weight: Tensor, bias: Tensor | None = None, *, max_density: float = 0.1
 ) -> Tensor:
@@ -462,8 +523,25 @@ def event_linear(
     ``O(rows * n_in * n_out)``); otherwise (or off CPU) it is :func:`torch.nn.functional.linear`.
     Values agree with the dense product up to summation order.
     """
-    n_in = weight.shape[1]
-    K = _engine_for(x, weight) if max_density > 0 and x.dtype == weight.dtype else None
+    if not isinstance(weight, Tensor) or weight.dim() != 2:
+        raise ValueError(f"event_linear: weight must be a 2-D tensor (n_out, n_in), got "
+                         f"{tuple(weight.shape) if isinstance(weight, Tensor) else weight!r}")
+    n_out, n_in = weight.shape
+    if not isinstance(x, Tensor) or x.dim() < 1 or x.shape[-1] != n_in:
+        raise ValueError(f"event_linear: x must have n_in={n_in} features last, got "
+                         f"{tuple(x.shape) if isinstance(x, Tensor) else x!r}")
+    if bias is not None and (not isinstance(bias, Tensor) or tuple(bias.shape) != (n_out,)):
+        raise ValueError(f"event_linear: bias must have shape (n_out,) = ({n_out},), got "
+                         f"{tuple(bias.shape) if isinstance(bias, Tensor) else bias!r}")
+    ts = {"x": x, "weight": weight} if bias is None else {"x": x, "weight": weight, "bias": bias}
+    if not any(_autocast(t.device.type) for t in ts.values()):
+        for name, t in ts.items():  # as nn.Linear: no implicit casts, one device
+            if t.dtype != x.dtype or t.device != x.device:
+                raise ValueError(
+                    f"event_linear: {name} has dtype {t.dtype} on {t.device} but x has "
+                    f"{x.dtype} on {x.device}; cast one of them (nn.Linear refuses too)"
+                )
+    K = _engine_for(*ts.values()) if max_density > 0 else None
     if K is None:
         return F.linear(x, weight, bias)
     lead = x.shape[:-1]

@@ -12,6 +12,10 @@ batches unless passed on explicitly. Stateless modules (:class:`TimeDistributed`
 ``(output, states)``.
 
 Shapes: single-step cells take ``(B, n)``; multi-step layers take time-major ``(T, B, n)``.
+Inputs and states are checked before any kernel runs: any memory layout is accepted, other
+floating dtypes are cast to the layer's dtype, and a non-float tensor, a wrong shape (also one
+with the right number of elements) or another device raises ``ValueError`` naming it
+(``x``, ``state.v``, ``state.i_syn``, ``state.spikes``).
 """
 
 from __future__ import annotations
@@ -185,12 +189,11 @@ class _LIFNeurons(SpikingModule):
         """Membrane at rest, ``(batch, n)``."""
         return self.v_rest.expand(batch, self.n).clone()
 
-    def _check_input(self, x: Tensor, dims: tuple[int, ...]) -> None:
-        if x.dim() not in dims or x.shape[-1] != self.n:
-            raise ValueError(
-                f"{type(self).__name__} expects input with {' or '.join(map(str, dims))} "
-                f"dimensions and n={self.n} neurons last, got shape {tuple(x.shape)}"
-            )
+    def _check_input(self, x: Tensor, dims: tuple[int, ...]) -> Tensor:
+        return _check_input(self, x, dims, self.n)
+
+    def _check_state(self, state, field: str, x: Tensor, shape: tuple[int, ...]) -> Tensor:
+        return _check_state(self, state, field, x, shape)
 
     def extra_repr(self) -> str:
         return (
@@ -221,9 +224,11 @@ _DOC_ARGS = """
     generator
         Source of the mismatch draw (default: seed 0).
     dtype
-        Dtype of the coefficients (default: torch's default dtype). The coefficients are
-        realized in float64 and rounded once; build with ``dtype=torch.float64`` (rather than
-        calling ``.double()`` later) to match the simulator bit for bit.
+        Dtype of the coefficients and of the computation (default: torch's default dtype):
+        input and state of another floating dtype are cast to it (a float32 layer given
+        float64 input, as ``torch.from_numpy`` makes, computes in float32). The coefficients
+        are realized in float64 and rounded once; build with ``dtype=torch.float64`` (rather
+        than calling ``.double()`` later) to match the simulator bit for bit.
 """
 
 
@@ -257,8 +262,10 @@ class LIFCell(_LIFNeurons):
     def forward(
         self, x: Tensor, state: LIFLayerState | None = None
     ) -> tuple[Tensor, LIFLayerState]:
-        self._check_input(x, (2,))
-        v = self.rest(x.shape[0]) if state is None else state.v
+        x = self._check_input(x, (2,))
+        b = x.shape[0]
+        v = (self.rest(b) if state is None
+             else self._check_state(state, "v", x, (b, self.n)))
         s, v = lif_cell_step(
             v, x, self.coef(), subtract=self.subtract, surrogate=self.surrogate,
             detach_reset=self.detach_reset,
@@ -303,8 +310,10 @@ class LIF(_LIFNeurons):
     def forward(
         self, x: Tensor, state: LIFLayerState | None = None
     ) -> tuple[Tensor, LIFLayerState]:
-        self._check_input(x, (3,))
-        v0 = self.rest(x.shape[1]) if state is None else state.v
+        x = self._check_input(x, (3,))
+        b = x.shape[1]
+        v0 = (self.rest(b) if state is None
+              else self._check_state(state, "v", x, (b, self.n)))
         s, v = lif_sequence(
             x, v0, self.coef(), subtract=self.subtract, surrogate=self.surrogate,
             detach_reset=self.detach_reset, backend=self.backend,
@@ -312,16 +321,65 @@ class LIF(_LIFNeurons):
         return s, LIFLayerState(v)
 
 
-def _as_channels(x: Tensor, c: int, dims: int) -> Tensor:
+def _check_input(layer: nn.Module, x: Tensor, dims: tuple[int, ...], n: int) -> Tensor:
+    """Input of a neuron layer: a floating-point tensor with ``dims`` dimensions, ``n`` last,
+    returned in the layer's dtype (a float32 layer computes in float32 whatever the input)."""
+    where = type(layer).__name__
+    if not isinstance(x, Tensor):
+        raise ValueError(f"{where}: x must be a torch.Tensor, got {type(x).__name__}")
+    if x.dim() not in dims or x.shape[-1] != n:
+        raise ValueError(
+            f"{where} expects input x with {' or '.join(map(str, dims))} "
+            f"dimensions and n={n} neurons last, got shape {tuple(x.shape)}"
+        )
+    if not x.is_floating_point():
+        raise ValueError(f"{where}: x must be a floating-point tensor, got {x.dtype}")
+    return x.to(layer.v_rest.dtype)
+
+
+def _check_state(layer: nn.Module, state, field: str, x: Tensor, shape: tuple) -> Tensor:
+    """A state tensor passed in by the caller: floating point, ``shape``, on ``x``'s device.
+
+    Any floating dtype (cast to the layer's) and memory layout is accepted; anything else
+    raises ``ValueError`` naming the field (``state.v``, ``state.i_syn``, ...).
+    """
+    where, name = type(layer).__name__, f"state.{field}"
+    if not hasattr(state, field):
+        raise ValueError(
+            f"{where}: state must be the state tuple the layer returns (with a field "
+            f"{field!r}), got {type(state).__name__}"
+        )
+    t = getattr(state, field)
+    if not isinstance(t, Tensor):
+        raise ValueError(f"{where}: {name} must be a torch.Tensor, got {type(t).__name__}")
+    if tuple(t.shape) != tuple(shape):
+        raise ValueError(
+            f"{where}: {name} must have shape {tuple(shape)} (batch, neurons"
+            f"{', channels' if len(shape) == 3 else ''}), got {tuple(t.shape)}"
+        )
+    if not t.is_floating_point():
+        raise ValueError(f"{where}: {name} must be a floating-point tensor, got {t.dtype}")
+    if t.device != x.device:
+        raise ValueError(f"{where}: {name} is on device {t.device} but x on {x.device}")
+    return t.to(layer.v_rest.dtype)
+
+
+def _as_channels(layer: _LIFNeurons, x: Tensor, c: int, dims: int) -> Tensor:
     """``(..., n)`` -> ``(..., n, 1)`` when the neurons have one synaptic channel."""
-    if x.dim() == dims and c == 1:
-        return x.unsqueeze(-1)
-    if x.dim() == dims + 1 and x.shape[-1] == c:
-        return x
-    raise ValueError(
-        f"synaptic input must have shape (..., n) (one channel) or (..., n, {c}), "
-        f"got {tuple(x.shape)}"
-    )
+    n = layer.n
+    if isinstance(x, Tensor) and x.dim() == dims and c == 1 and x.shape[-1] == n:
+        x = x.unsqueeze(-1)
+    if not (isinstance(x, Tensor) and x.dim() == dims + 1 and x.shape[-2:] == (n, c)):
+        raise ValueError(
+            f"{type(layer).__name__}: synaptic input x must have shape (..., n) (one channel) "
+            f"or (..., n, {c}) with n={n} and {dims} batch/time dimensions before, got "
+            f"{tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__}"
+        )
+    if not x.is_floating_point():
+        raise ValueError(
+            f"{type(layer).__name__}: x must be a floating-point tensor, got {x.dtype}"
+        )
+    return x.to(layer.v_rest.dtype)
 
 
 class CubaLIFCell(_LIFNeurons):
@@ -360,9 +418,18 @@ class CubaLIFCell(_LIFNeurons):
         c = self.decay_syn.shape[1]
         return CubaState(self.rest(batch), self.v_rest.new_zeros(batch, self.n, c))
 
+    def _cuba_state(self, x: Tensor, state: CubaState | None, b: int) -> CubaState:
+        if state is None:
+            return self.initial_state(b)
+        c = self.decay_syn.shape[1]
+        return CubaState(
+            self._check_state(state, "v", x, (b, self.n)),
+            self._check_state(state, "i_syn", x, (b, self.n, c)),
+        )
+
     def forward(self, x: Tensor, state: CubaState | None = None) -> tuple[Tensor, CubaState]:
-        x = _as_channels(x, self.decay_syn.shape[1], 2)
-        st = self.initial_state(x.shape[0]) if state is None else state
+        x = _as_channels(self, x, self.decay_syn.shape[1], 2)
+        st = self._cuba_state(x, state, x.shape[0])
         s, v = lif_cell_step(
             st.v, st.i_syn, self.coef(), subtract=self.subtract, surrogate=self.surrogate,
             detach_reset=self.detach_reset,
@@ -405,8 +472,8 @@ class CubaLIF(CubaLIFCell):
         self.backend = check_choice("backend", backend, BACKENDS)
 
     def forward(self, x: Tensor, state: CubaState | None = None) -> tuple[Tensor, CubaState]:
-        x = _as_channels(x, self.decay_syn.shape[1], 3)
-        st = self.initial_state(x.shape[1]) if state is None else state
+        x = _as_channels(self, x, self.decay_syn.shape[1], 3)
+        st = self._cuba_state(x, state, x.shape[1])
         cur, i_last = synaptic_scan(x, st.i_syn, self.decay_syn, backend=self.backend)
         s, v = lif_sequence(
             cur, st.v, self.coef(), subtract=self.subtract, surrogate=self.surrogate,
@@ -458,10 +525,13 @@ class RecurrentLIF(LIFCell):
     def forward(
         self, x: Tensor, state: RecurrentState | None = None
     ) -> tuple[Tensor, RecurrentState]:
-        self._check_input(x, (3,))
+        x = self._check_input(x, (3,))
         b = x.shape[1]
-        v = self.rest(b) if state is None else state.v
-        s = x.new_zeros(b, self.n) if state is None else state.spikes
+        if state is None:
+            v, s = self.rest(b), x.new_zeros(b, self.n)
+        else:
+            v = self._check_state(state, "v", x, (b, self.n))
+            s = self._check_state(state, "spikes", x, (b, self.n))
         coef, out = self.coef(), []
         for t in range(x.shape[0]):
             s, v = lif_cell_step(
@@ -498,9 +568,10 @@ class LI(SpikingModule):
             self.register_buffer("decay", coef.decay_v.to(dtype))
 
     def forward(self, x: Tensor, state: LIState | None = None) -> tuple[Tensor, LIState]:
-        if x.dim() != 3:
-            raise ValueError(f"LI expects (T, B, n) input, got shape {tuple(x.shape)}")
-        v0 = self.v_rest.expand(x.shape[1], self.n).clone() if state is None else state.v
+        x = _check_input(self, x, (3,), self.n)
+        b = x.shape[1]
+        v0 = (self.v_rest.expand(b, self.n).clone() if state is None
+              else _check_state(self, state, "v", x, (b, self.n)))
         mem, v = li_loop(x, v0, self.v_rest, self.decay, self.drive)
         return mem, LIState(v)
 

@@ -5,15 +5,16 @@ The forward pass emits :math:`s = H(x)` with :math:`x = v - \vartheta` (a spike 
 :math:`H'(x) = \delta(x)` by the derivative :math:`\sigma'(x)` of a smooth step with steepness
 ``slope`` :math:`k`:
 
-=================  =====================================  ==========================================
-kind               surrogate derivative :math:`\sigma'`   smooth function it differentiates
-=================  =====================================  ==========================================
-``fast_sigmoid``   :math:`1/(1 + k|x|)^2` (SuperSpike)    :math:`x / (1 + k|x|)`
-``arctan``         :math:`(k/2) / (1 + (\pi k x / 2)^2)`  :math:`\arctan(\pi k x / 2)/\pi + 1/2`
-``sigmoid``        :math:`k\,\mathrm{sig}(kx)(1 - \mathrm{sig}(kx))`  :math:`\mathrm{sig}(kx)`
-``triangle``       :math:`k \max(0, 1 - k|x|)`            piecewise quadratic ramp from 0 to 1 on
-                                                          :math:`|x| < 1/k`
-=================  =====================================  ==========================================
+================  =====================================  =======================================
+kind              surrogate derivative :math:`\sigma'`   smooth function it differentiates
+================  =====================================  =======================================
+``fast_sigmoid``  :math:`1/(1 + k|x|)^2` (SuperSpike)    :math:`x / (1 + k|x|)`
+``arctan``        :math:`(k/2) / (1 + (\pi k x / 2)^2)`  :math:`\arctan(\pi k x / 2)/\pi + 1/2`
+``sigmoid``       :math:`k\,\mathrm{sig}(kx)`            :math:`\mathrm{sig}(kx)`
+                  :math:`\times (1 - \mathrm{sig}(kx))`
+``triangle``      :math:`k \max(0, 1 - k|x|)`            piecewise quadratic ramp from 0 to 1 on
+                                                         :math:`|x| < 1/k`
+================  =====================================  =======================================
 
 The same formulas run in the compiled kernels (:mod:`._cengine` C, :mod:`._kernels` numba).
 """
