@@ -427,3 +427,13 @@ def test_quantization_error_is_scale_free_for_any_amplitude(scale, res):
     e = budget.stdp_quantization_error(res, scaled)
     assert math.isfinite(e)
     assert e == pytest.approx(budget.stdp_quantization_error(res, ref), rel=1e-9)
+
+
+def test_realize_lif_refuses_a_refractory_period_beyond_int64_steps():
+    from neuroplastic.neurons.lif import Analog, LIFParams, realize_lif
+
+    for dt in (1e-300, 1e-20):
+        with pytest.raises(ValueError, match="t_ref_ms"):
+            realize_lif(LIFParams(t_ref_ms=2.0), Analog(), 3, dt, generator=torch.Generator())
+    coef = realize_lif(LIFParams(t_ref_ms=2.0), Analog(), 3, 0.1, generator=torch.Generator())
+    assert coef.ref_steps.tolist() == [20, 20, 20]

@@ -227,6 +227,11 @@ def realize_lif(
     """Draw the per-neuron coefficients (mismatch is drawn here, once, from ``generator``)."""
     check_int("n", n, 1)
     dt = check_positive("dt_ms", dt_ms)
+    ref = params.t_ref_ms / dt
+    if not ref < 2**62:  # also catches inf: the step count must fit the int64 counters
+        raise ValueError(f"t_ref_ms / dt_ms = {ref:g} refractory steps does not fit a 64-bit "
+                         f"counter (t_ref_ms={params.t_ref_ms!r}, dt_ms={dt_ms!r}); use a "
+                         "larger dt_ms or a shorter t_ref_ms")
     if not isinstance(substrate, (Analog, Digital)):
         raise ValueError(f"substrate must be Analog(...) or Digital(...), got {substrate!r}")
     analog = isinstance(substrate, Analog)
@@ -261,7 +266,7 @@ def realize_lif(
         noise_scale=noise_scale,
         decay_theta=full(math.exp(-dt / params.tau_theta_ms)),
         theta_plus=full(params.theta_plus_mv),
-        ref_steps=torch.full((n,), int(round(params.t_ref_ms / dt)), dtype=torch.int64),
+        ref_steps=torch.full((n,), int(round(ref)), dtype=torch.int64),
         subtract_reset=torch.full((n,), RESET_MODES.index(params.reset_mode), dtype=torch.int64),
     )
     if analog:
