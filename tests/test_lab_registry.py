@@ -42,7 +42,14 @@ from neuroplastic.experiments.params import Cost
 REGISTRY = {n: e for n, e in registry().items()
             if e.run.__module__.startswith("neuroplastic.experiments.")}
 CATALOG = catalog()
-NAMES = sorted(REGISTRY)
+# Experiments still on the old config style (comment-documented dataclass inside the module,
+# no REDUCED settings, no curves or checkpoints yet): issue 12 is open until this is empty.
+# Converting one means moving its config to configs/ and deleting it here; a new experiment
+# cannot be added without a declared config (the test below fails).
+PENDING = frozenset({"cuba", "distal-reward", "energy-report", "rewiring", "sanger-pca",
+                     "spine-specificity", "stdp-digits", "surrogate-digits",
+                     "surrogate-randman"})
+NAMES = sorted(n for n in REGISTRY if n not in PENDING)
 RESUMABLE = [n for n in NAMES if accepts_checkpoint(REGISTRY[n].run)]
 
 
@@ -67,6 +74,8 @@ def _sets(name: str) -> list[str]:
 def test_every_experiment_has_a_declared_torch_free_config():
     assert NAMES, "no experiments registered"
     assert set(CATALOG) == set(NAMES), "configs/ and the registry disagree"
+    assert PENDING <= set(REGISTRY), f"converted or removed: {sorted(PENDING - set(REGISTRY))}"
+    assert not PENDING & set(CATALOG), "converted: remove it from PENDING"
     for name in NAMES:
         cls = CATALOG[name]
         assert REGISTRY[name].config_cls is cls

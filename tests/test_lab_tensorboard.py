@@ -43,9 +43,9 @@ def _f32(values):
         return np.asarray(values, dtype=np.float64).astype(np.float32)
 
 
-def _run_cli(out, steps, capsys, seed=0):
+def _run_cli(out, steps, capsys, seed=0, *extra):
     rc = main(["run", "lab-selftest", *MOD, "--set", f"steps={steps}", "--set", f"seed={seed}",
-               "--out", str(out), "--no-progress", "--tensorboard"])
+               "--out", str(out), "--no-progress", "--tensorboard", *extra])
     capsys.readouterr()
     assert rc == 0
 
@@ -77,7 +77,7 @@ def test_cli_events_equal_curves_json_and_metrics(tmp_path, capsys):
 def test_rerun_into_same_folder_replaces_old_events(tmp_path, capsys):
     out = tmp_path / "run"
     _run_cli(out, 12, capsys, seed=1)
-    _run_cli(out, 7, capsys, seed=2)
+    _run_cli(out, 7, capsys, 2, "--force")  # a non-empty --out is refused without it
     assert len(list((out / "tensorboard").glob(EVENT_GLOB))) == 1
     curves = json.loads((out / "curves.json").read_text())
     steps, values = _read(out / "tensorboard")["curves/loss"]
