@@ -11,26 +11,14 @@ learning curve.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 
 import numpy as np
 from tqdm.auto import tqdm
 
 from .base import Result, register
+from .configs.sanger_pca import SangerPCAConfig
 
 __all__ = ["SangerPCAConfig", "run"]
-
-
-@dataclass(frozen=True)
-class SangerPCAConfig:
-    n_components: int = 8  # principal components learned and compared with sklearn PCA
-    scale: float = 1.0 / 16.0  # pixels (0..16) times this; SangerPCA is scale-invariant anyway
-    learning_rate: float = 1.0  # per-sample rate in units of 1/total variance
-    decay_samples: float = 500.0  # samples before the 1/t decay of the rate sets in
-    n_epochs: int = 20  # passes over the 1797 images
-    batch_size: int = 10  # samples per Hebbian step
-    average: bool = True  # report Polyak-Ruppert averaged weights as components
-    seed: int = 0  # initial weights and shuffling
 
 
 def _abs_cosines(w: np.ndarray, ref: np.ndarray) -> np.ndarray:
@@ -127,8 +115,6 @@ def run(config: SangerPCAConfig, *, progress: bool = True) -> Result:
         "explained_variance_ratio_sum": float(est.explained_variance_ratio_.sum()),
         "pca_explained_variance_ratio_sum": float(ref.explained_variance_ratio_.sum()),
         "reconstruction_mse_ratio": float(recon / recon_ref),
-        "fit_s": fit_s,
-        "pca_fit_s": pca_s,
         "n_components": k,
         "n_samples": int(x.shape[0]),
         "n_samples_seen": int(est.n_samples_seen_),
@@ -139,6 +125,9 @@ def run(config: SangerPCAConfig, *, progress: bool = True) -> Result:
     metrics.update({f"abs_cosine_{i}": float(c) for i, c in enumerate(cos)})
     return Result(
         metrics=metrics,
+        timings={"fit_s": fit_s, "pca_fit_s": pca_s},
+        curves={"stream_min_abs_cosine": curve[:, 0].tolist(),
+                "stream_orthonormality_error": curve[:, 1].tolist()},
         figures=_figures(comp * signs[:, None], ref.components_, cos, curve),
         arrays={
             "components": comp,
