@@ -1,0 +1,54 @@
+"""Config of ``cuba`` (torch-free: checked before the heavy imports)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from ..params import Cost, check_fields, param
+
+__all__ = ["EXPERIMENTS", "REDUCED", "CubaConfig"]
+
+
+@dataclass(frozen=True)
+class CubaConfig:
+    """Vogels & Abbott (2005) CUBA network as in Brian2's examples/CUBA.py."""
+
+    n_neurons: int = param(4000, "neurons in total (exc_fraction of them excitatory)",
+                           low=10, high=1_000_000)
+    exc_fraction: float = param(0.8, "excitatory fraction (Vogels & Abbott: 3200 / 800)",
+                                low=0, high=1)
+    p_connect: float = param(0.02, "connection probability", low=0, high=1)
+    duration_ms: float = param(1000.0, "biological time simulated", unit="ms", low=0,
+                               high=1e8, low_open=True)
+    dt_ms: float = param(0.1, "clock step (Brian2's example uses 0.1 ms)", unit="ms", low=0,
+                         high=5.0, low_open=True)
+    w_exc_mv: float = param(1.62, "excitatory weight (60 * 0.27 / 10 mV, Brian2's we)",
+                            unit="mV", low=0, high=1e4)
+    w_inh_mv: float = param(9.0, "inhibitory weight magnitude (Brian2's wi)", unit="mV", low=0,
+                            high=1e4)
+    noise_sigma_mv: float = param(0.0, "thermal membrane noise (analog substrate)", unit="mV",
+                                  low=0, high=1e3)
+    backend: Literal["auto", "numba", "torch"] = param(
+        "auto", "numba (compiled loop) or torch (reference loop)")
+    seed: int = param(0, "root of every random stream", low=0, high=2**63 - 1)
+
+    def __post_init__(self) -> None:
+        check_fields(self)
+        steps = self.duration_ms / self.dt_ms
+        if steps > 1e10:
+            raise ValueError(f"duration_ms / dt_ms = {steps:.3g} steps is above 1e10; "
+                             "shorten duration_ms or enlarge dt_ms")
+
+    def cost(self) -> Cost:
+        # 1 s of the 4000-neuron network: ~0.2 s compiled (numba) + ~1.5 s of set-up on the
+        # 2-core VM; the loop scales with steps x (neurons + synaptic events)
+        steps = self.duration_ms / self.dt_ms
+        events = self.n_neurons * (1 + 0.5 * self.p_connect * self.n_neurons)
+        per_step = 2e-5 * events / 4000 / (1 if self.backend != "torch" else 0.05)
+        return Cost(2.0 + steps * per_step,
+                    f"{self.n_neurons} neurons x {steps:.0f} steps ({self.backend})")
+
+
+EXPERIMENTS = {"cuba": CubaConfig}
+REDUCED = {"cuba": {"n_neurons": 400, "duration_ms": 200.0}}
