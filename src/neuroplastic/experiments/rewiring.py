@@ -24,13 +24,11 @@ on it. Chance level for the fraction inside the blob is its area over the grid's
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .._validation import check_int, check_nonnegative, check_positive, check_range
+from ..lab.checkpointer import Checkpointer
 from ..plasticity.structural import (
     StructuralParams,
     in_degree,
@@ -38,46 +36,9 @@ from ..plasticity.structural import (
     structural_step,
 )
 from .base import Result, register
+from .configs.rewiring import RewiringConfig
 
-
-@dataclass(frozen=True)
-class RewiringConfig:
-    grid: int = 16  # input sheet is grid x grid
-    n_out: int = 4  # output neurons (each grows its own receptive field)
-    capacity: int = 24  # slots (maximal in-degree) per output
-    init_fill: float = 0.5  # fraction of slots filled with random synapses at start
-    blob_radius: float = 3.0  # radius of the correlated disc, in grid units
-    rate: float = 0.1  # firing probability of every input per tick
-    correlation: float = 0.9  # probability that a blob input copies the shared blob event
-    eta: float = 0.02  # Hebbian learning rate
-    w_init: float = 0.1  # weight of initial and newly grown synapses
-    w_max: float = 1.0  # upper weight bound
-    w_prune: float = 0.05  # structural update removes weights below this
-    p_prune: float = 0.01  # plus random pruning per synapse per update
-    p_grow: float = 0.2  # free slot -> synapse probability per update
-    growth_baseline: float = 0.05  # exploration floor added to co-activity (relative to its mean)
-    update_every: int = 50  # ticks between structural updates
-    n_updates: int = 300  # structural updates simulated
-    seed: int = 0  # input statistics, blob position, initial wiring, rewiring
-
-    def __post_init__(self) -> None:
-        check_int("grid", self.grid, 2)
-        check_int("n_out", self.n_out, 1)
-        check_int("capacity", self.capacity, 1, self.grid * self.grid)
-        check_range("init_fill", self.init_fill, 0.0, 1.0)
-        check_positive("blob_radius", self.blob_radius)
-        check_range("rate", self.rate, 0.0, 1.0)
-        check_range("correlation", self.correlation, 0.0, 1.0)
-        check_positive("eta", self.eta)
-        check_positive("w_max", self.w_max)
-        check_range("w_init", self.w_init, 0.0, self.w_max)
-        check_nonnegative("w_prune", self.w_prune)
-        check_range("p_prune", self.p_prune, 0.0, 1.0)
-        check_range("p_grow", self.p_grow, 0.0, 1.0)
-        check_nonnegative("growth_baseline", self.growth_baseline)
-        check_int("update_every", self.update_every, 1)
-        check_int("n_updates", self.n_updates, 2)
-        check_int("seed", self.seed, 0)
+__all__ = ["RewiringConfig", "blob_mask", "run"]
 
 
 def blob_mask(grid: int, center: tuple[float, float], radius: float) -> np.ndarray:
@@ -109,7 +70,8 @@ def _frac_in_blob(table, blob: torch.Tensor) -> tuple[float, float]:
 @register("rewiring", RewiringConfig,
           "Structural plasticity: activity-guided growth + pruning clusters synapses on a "
           "correlated input blob")
-def run(config: RewiringConfig, *, progress: bool = True) -> Result:
+def run(config: RewiringConfig, *, progress: bool = True,
+        checkpoint: Checkpointer | None = None) -> Result:
     import matplotlib.pyplot as plt
 
     cfg = config
@@ -129,7 +91,18 @@ def run(config: RewiringConfig, *, progress: bool = True) -> Result:
     frac0, wfrac0 = _frac_in_blob(table, blob)
     counts, fracs, wfracs = [int(in_degree(table).sum())], [frac0], [wfrac0]
     r = cfg.rate
-    for u in tqdm(range(cfg.n_updates), disable=not progress, desc="rewiring"):
+    start = 0
+    state = checkpoint.load() if checkpoint is not None else None
+    if state is not None:  # everything the loop carries: wiring, generator, histories
+        start, tensors, meta = state
+        table = table._replace(pre=tensors["pre"].clone(), weight=tensors["weight"].clone(),
+                               idle=tensors["idle"].clone())
+        gen.set_state(tensors["gen"])
+        if "middle" in tensors:
+            snapshots["middle"] = tensors["middle"].numpy().copy()
+        counts, fracs, wfracs = meta["counts"], meta["fracs"], meta["wfracs"]
+    for u in tqdm(range(start, cfg.n_updates), disable=not progress, desc="rewiring",
+                  initial=start, total=cfg.n_updates):
         # inputs for the whole interval: shared blob events, copied with prob. `correlation`
         shared = torch.rand(cfg.update_every, 1, generator=gen, dtype=torch.float64) < r
         own = torch.rand(cfg.update_every, n_pre, generator=gen, dtype=torch.float64) < r
@@ -158,6 +131,13 @@ def run(config: RewiringConfig, *, progress: bool = True) -> Result:
         wfracs.append(wf)
         if u + 1 == cfg.n_updates // 2:
             snapshots["middle"] = _weight_maps(table, n_pre, cfg.grid)
+        if checkpoint is not None and u + 1 < cfg.n_updates and checkpoint.due():
+            tensors = {"pre": table.pre, "weight": table.weight, "idle": table.idle,
+                       "gen": gen.get_state()}
+            if "middle" in snapshots:
+                tensors["middle"] = torch.as_tensor(snapshots["middle"])
+            checkpoint.save(u + 1, tensors, {"counts": counts, "fracs": fracs,
+                                             "wfracs": wfracs})
     snapshots["end"] = _weight_maps(table, n_pre, cfg.grid)
 
     metrics = {
