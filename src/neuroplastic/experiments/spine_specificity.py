@@ -15,50 +15,15 @@ increments shrink as ρ approaches it (Graupner & Brunel 2012).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .._validation import check_finite, check_int, check_nonnegative, check_positive
 from ..plasticity.calcium import CalciumParams, calcium_step, init_calcium_state
 from .base import Result, register
+from .configs.spine_specificity import SpineSpecificityConfig
 
 SPINES = ("paired", "unpaired", "pre_only")
-
-
-@dataclass(frozen=True)
-class SpineSpecificityConfig:
-    n_pairings: int = 30  # repetitions of the pairing protocol
-    pairing_interval_ms: float = 200.0  # one pairing every 200 ms (5 Hz, theta-burst-like)
-    pre_to_bap_ms: float = 10.0  # pre spike leads the first bAP by this (causal pairing)
-    n_baps: int = 4  # bAPs per burst (with 3 the net LTP per pairing is smaller)
-    bap_interval_ms: float = 10.0  # 100 Hz burst
-    bap_amp_mv: float = 65.0  # dendritic bAP peak depolarisation (from -65 to 0 mV)
-    bap_tau_ms: float = 5.0  # decay of the dendritic bAP (broadened by dendritic filtering)
-    v_rest_mv: float = -65.0  # dendritic resting potential
-    pre_only_offset_ms: float = 60.0  # pre-only spine: its spike comes this long after the burst
-    jitter_ms: float = 0.0  # s.d. of Gaussian jitter of presynaptic spike times
-    rho_init: float = 0.5  # initial efficacy of every spine
-    kappa: float = 0.5  # NMDA calcium influx (CalciumParams.kappa)
-    mg_mm: float = 1.0  # extracellular magnesium (mM)
-    dt_ms: float = 0.1  # clock step
-    seed: int = 0  # seeds the jitter
-
-    def __post_init__(self) -> None:
-        check_int("n_pairings", self.n_pairings, 1)
-        check_positive("pairing_interval_ms", self.pairing_interval_ms)
-        check_nonnegative("pre_to_bap_ms", self.pre_to_bap_ms)
-        check_int("n_baps", self.n_baps, 0)
-        check_positive("bap_interval_ms", self.bap_interval_ms)
-        check_finite("bap_amp_mv", self.bap_amp_mv)
-        check_positive("bap_tau_ms", self.bap_tau_ms)
-        check_finite("v_rest_mv", self.v_rest_mv)
-        check_nonnegative("pre_only_offset_ms", self.pre_only_offset_ms)
-        check_nonnegative("jitter_ms", self.jitter_ms)
-        check_positive("dt_ms", self.dt_ms)
-        check_int("seed", self.seed, 0)
 
 
 def protocol(cfg: SpineSpecificityConfig) -> tuple[np.ndarray, np.ndarray]:
