@@ -79,6 +79,12 @@ def test_rewarded_synapse_grows_only_with_dopamine():
     m = res.metrics
     assert m["rewarded_weight_frac"] > 0.4  # from 0 to well above the initial 1/4
     assert m["rewarded_rank_percentile"] > 95
+    # the rank says the same as the percentile, in the units a user reads (1 = strongest)
+    n_others = 800 * 100 - 1
+    below = round(m["rewarded_rank_percentile"] / 100 * n_others)
+    assert 1 <= m["rewarded_rank"] <= n_others + 1 - below
+    assert m["rewarded_weight_over_mean"] > 1.5
+    assert m["rewarded_is_strongest"] == (m["rewarded_rank"] == 1)
     assert m["others_median_frac"] < 0.25  # the others are depressed on the whole
     assert m["rewards"] > 10
     assert 0.5 < m["rate_exc_hz"] < 5.0  # the network's activity regime of the paper (~1-2 Hz)

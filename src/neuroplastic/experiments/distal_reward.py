@@ -43,53 +43,12 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm.auto import tqdm
 
-from .._validation import check_int, check_nonnegative, check_positive
+from .._validation import check_int
+from ..lab.checkpointer import Checkpointer
 from .base import Result, register
+from .configs.distal_reward import DistalRewardConfig
 
 __all__ = ["DaspnetNetwork", "DistalRewardConfig", "build_network", "run", "simulate"]
-
-
-@dataclass(frozen=True)
-class DistalRewardConfig:
-    duration_s: int = 3600  # simulated time (the paper: 1 h)
-    n_exc: int = 800  # regular-spiking excitatory neurons
-    n_inh: int = 200  # fast-spiking inhibitory neurons
-    synapses_per_neuron: int = 100  # outgoing synapses of every neuron (M)
-    max_delay_ms: int = 20  # conduction delays 1..D ms (the paper and spnet.m: 20; daspnet.m: 1)
-    w_max: float = 4.0  # maximal excitatory weight
-    w_init: float = 1.0  # initial excitatory weight (the chosen one starts at 0)
-    w_inh: float = -1.0  # fixed inhibitory weight
-    n1: int = 0  # presynaptic neuron of the rewarded synapse
-    syn: int = 0  # which of its synapses is rewarded (its target is n2)
-    interval_ms: int = 20  # n2 must fire within this many ms after n1 to earn a reward
-    reward_delay_min_ms: int = 1000  # reward comes min + ceil(span * U(0,1)) ms later
-    reward_delay_span_ms: int = 2000  # ... i.e. 1-3 s after the pairing
-    da_release: float = 0.5  # dopamine per reward
-    sum_multapses: bool = False  # False: repeated n -> p synapses deliver once (MATLAB I(ind)=...)
-    stats_every_s: int = 10  # how often the weight distribution is summarised
-    seed: int = 0  # connectivity and the counter-based input stream
-
-    def __post_init__(self) -> None:
-        check_int("duration_s", self.duration_s, 1)
-        check_int("n_exc", self.n_exc, 1)
-        check_int("n_inh", self.n_inh, 0)
-        check_int("synapses_per_neuron", self.synapses_per_neuron, 1)
-        check_int("max_delay_ms", self.max_delay_ms, 1, 1000)
-        if self.synapses_per_neuron % self.max_delay_ms:
-            raise ValueError(
-                f"synapses_per_neuron ({self.synapses_per_neuron}) must be a multiple of "
-                f"max_delay_ms ({self.max_delay_ms}), as in spnet.m"
-            )
-        check_positive("w_max", self.w_max)
-        check_nonnegative("w_init", self.w_init)
-        check_int("n1", self.n1, 0, self.n_exc - 1)
-        check_int("syn", self.syn, 0, self.synapses_per_neuron - 1)
-        check_int("interval_ms", self.interval_ms, 1)
-        check_int("reward_delay_min_ms", self.reward_delay_min_ms, 1)
-        check_int("reward_delay_span_ms", self.reward_delay_span_ms, 0)
-        check_nonnegative("da_release", self.da_release)
-        check_int("stats_every_s", self.stats_every_s, 1)
-        check_int("seed", self.seed, 0)
 
 
 @dataclass
@@ -264,7 +223,8 @@ def _figures(t_w, w, c, t_stats, pct, others, chosen, reward_t, w_max):
 @register(
     "distal-reward", DistalRewardConfig, "Izhikevich 2007 distal reward with DA-modulated STDP"
 )
-def run(config: DistalRewardConfig, *, progress: bool = True) -> Result:
+def run(config: DistalRewardConfig, *, progress: bool = True,
+        checkpoint: Checkpointer | None = None) -> Result:
     net = build_network(config)
     simulate(net, 10)  # compile (cached on disk after the first run) outside the timing
     net = build_network(config)
@@ -272,7 +232,18 @@ def run(config: DistalRewardConfig, *, progress: bool = True) -> Result:
     ws, cs = [], []
     t_stats, pct = [0.0], [np.r_[np.percentile(_others(net), [1, 25, 50, 75, 99]), config.w_init]]
     wall = 0.0
-    for sec in tqdm(range(config.duration_s), disable=not progress, desc="distal-reward", unit="s"):
+    start = 0
+    state = checkpoint.load() if checkpoint is not None else None
+    if state is not None:  # the network's mutable arrays and the recorded series
+        start, tensors, meta = state
+        for name in _MUTABLE:
+            arr = tensors[f"net/{name}"].numpy()
+            setattr(net, name, arr.copy() if arr.ndim else arr.item())
+        ws, cs = [tensors["ws"].numpy().copy()], [tensors["cs"].numpy().copy()]
+        pct = list(tensors["pct"].numpy().copy())
+        t_stats = [float(t) for t in meta["t_stats"]]
+    for sec in tqdm(range(start, config.duration_s), disable=not progress,
+                    desc="distal-reward", unit="s", initial=start, total=config.duration_s):
         t0 = time.perf_counter()
         w, c, _ = simulate(net, 1000)
         wall += time.perf_counter() - t0
@@ -282,6 +253,10 @@ def run(config: DistalRewardConfig, *, progress: bool = True) -> Result:
             o = _others(net)
             t_stats.append(float(sec + 1))
             pct.append(np.r_[np.percentile(o, [1, 25, 50, 75, 99]), o.mean()])
+        if checkpoint is not None and sec + 1 < config.duration_s and checkpoint.due():
+            tensors = {f"net/{name}": np.asarray(getattr(net, name)) for name in _MUTABLE}
+            tensors.update(ws=np.concatenate(ws), cs=np.concatenate(cs), pct=np.asarray(pct))
+            checkpoint.save(sec + 1, tensors, {"t_stats": t_stats})
     w = np.concatenate(ws)
     c = np.concatenate(cs)
     t_w = np.arange(1, w.size + 1) * 0.01
@@ -298,11 +273,13 @@ def run(config: DistalRewardConfig, *, progress: bool = True) -> Result:
         "others_frac_at_max": float((others >= 0.999 * config.w_max).mean()),
         "others_frac_at_zero": float((others <= 0.0).mean()),
         "others_p99_frac": float(np.percentile(others, 99)) / config.w_max,
+        # what a user asks: where does the rewarded synapse stand among all excitatory ones?
+        "rewarded_rank": int((others > chosen).sum()) + 1,  # 1 = the strongest
+        "rewarded_weight_over_mean": chosen / float(np.r_[others, chosen].mean()),
+        "rewarded_is_strongest": bool(chosen >= others.max()),
         "others_median_frac": float(np.median(others)) / config.w_max,
         "others_mean_frac": float(others.mean()) / config.w_max,
-        "rewarded_above_all_others": bool(chosen > others.max()),
         "rewarded_rank_percentile": float((others < chosen).mean() * 100),
-        "sim_wall_s": wall,
         "simulated_s": config.duration_s,
         "spikes_exc": int(net.counts[0]),
         "spikes_inh": int(net.counts[1]),
@@ -324,4 +301,12 @@ def run(config: DistalRewardConfig, *, progress: bool = True) -> Result:
         "reward_times_s": reward_t,
         "final_exc_weights": net.s[: config.n_exc].astype(np.float32),
     }
-    return Result(metrics=metrics, figures=figures, arrays=arrays)
+    curves = {"rewarded_weight_frac_per_s": (w[99::100] / config.w_max).tolist(),
+              "others_median_frac": (pct_a[:, 2] / config.w_max).tolist()}
+    return Result(metrics=metrics, figures=figures, arrays=arrays, curves=curves,
+                  timings={"sim_wall_s": wall})
+
+
+# what simulate() changes in a DaspnetNetwork (the rest is rebuilt from the config)
+_MUTABLE = ("v", "u", "s", "sd", "trace", "fired_ring", "fired_cnt", "sched", "scal", "iscal",
+            "step", "counts", "reward_steps")
