@@ -22,47 +22,15 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 import torch
 
-from .._validation import check_choice, check_int, check_nonnegative, check_positive
+from ..lab.checkpointer import Checkpointer
 from .base import Result, register
+from .configs.stdp_digits import StdpDigitsConfig
 
 __all__ = ["StdpDigitsConfig", "run"]
-
-
-@dataclass(frozen=True)
-class StdpDigitsConfig:
-    dataset: Literal["digits", "mnist"] = "digits"  # 8x8 sklearn digits, or MNIST from disk
-    n_exc: int = 100  # excitatory (= inhibitory) neurons
-    epochs: int = 3  # passes over the training set (the paper: 1 for N=100 on MNIST)
-    test_size: float = 0.25  # digits: held-out fraction (stratified split)
-    n_train: int = 60000  # mnist: training images used (train + validation sets, first n)
-    n_test: int = 10000  # mnist: test images used
-    max_rate_hz: float = 63.75  # rate of a pixel of 1 (paper: 255/4 Hz)
-    weight_sum_per_input: float | None = None  # column sum / n_input; None: 0.2 digits, 0.1 MNIST
-    eta_pre: float = 1e-4  # STDP depression per presynaptic spike
-    eta_post: float | None = None  # STDP potentiation per post spike; None: 0.02 digits, 0.01 MNIST
-    theta_plus_mv: float = 0.05  # adaptive-threshold increment per spike
-    w_inh_exc_mv: float | None = None  # inhibitory drop per inh spike; None: 17.5 digits, 120 MNIST
-    one_spike: bool | None = None  # at most 1 exc spike per step; None: False digits, True MNIST
-    seed: int = 0  # split, initial weights, input spike streams, sample order
-
-    def __post_init__(self) -> None:
-        check_choice("dataset", self.dataset, ("digits", "mnist"))
-        check_int("n_exc", self.n_exc, 1)
-        check_int("epochs", self.epochs, 1)
-        check_int("n_train", self.n_train, 1)
-        check_int("n_test", self.n_test, 1)
-        check_positive("max_rate_hz", self.max_rate_hz)
-        if self.w_inh_exc_mv is not None:
-            check_nonnegative("w_inh_exc_mv", self.w_inh_exc_mv)
-        if self.one_spike is not None and not isinstance(self.one_spike, bool):
-            raise ValueError(f"one_spike must be a bool or None, got {self.one_spike!r}")
-        check_int("seed", self.seed, 0)
 
 
 def _data(cfg: StdpDigitsConfig):
@@ -162,7 +130,8 @@ def _figures(model, conf: np.ndarray, acc: float):
 @register(
     "stdp-digits", StdpDigitsConfig, "Diehl & Cook (2015) unsupervised STDP network on digits"
 )
-def run(config: StdpDigitsConfig, *, progress: bool = True) -> Result:
+def run(config: StdpDigitsConfig, *, progress: bool = True,
+        checkpoint: Checkpointer | None = None) -> Result:
     from ..models.diehl_cook import DiehlCook, DiehlCookParams
 
     t_start = time.perf_counter()
@@ -192,8 +161,16 @@ def run(config: StdpDigitsConfig, *, progress: bool = True) -> Result:
         one_spike=one_spike,
     )
     model = DiehlCook(config.n_exc, params, seed=config.seed)
+    start = 0
+    state = checkpoint.load() if checkpoint is not None else None
+    if state is not None:  # the model after `start` whole epochs (its running-accuracy
+        start, tensors, _ = state  # window restarts every epoch, so epochs are exact)
+        model.load_state_dict(tensors)
     t0 = time.perf_counter()
-    model.fit(x_tr, y_tr, epochs=config.epochs, progress=progress)
+    for e in range(start, config.epochs):
+        model.fit(x_tr, y_tr, epochs=e + 1, progress=progress)
+        if checkpoint is not None and e + 1 < config.epochs and checkpoint.due():
+            checkpoint.save(e + 1, model.state_dict(), {})
     train_s = time.perf_counter() - t0
     n_seen = model.samples_seen_
     t0 = time.perf_counter()
@@ -211,9 +188,6 @@ def run(config: StdpDigitsConfig, *, progress: bool = True) -> Result:
     last = last[last >= 0]
     metrics = {
         "accuracy": acc,
-        "train_samples_per_s": n_seen / train_s,
-        "train_s": train_s,
-        "eval_s": eval_s,
         "exc_spikes_per_sample": float(np.mean(h["exc_spikes"])),
         "exc_spikes_per_sample_last_epoch": float(np.mean(h["exc_spikes"][-len(x_tr) :])),
         "presentations_per_sample": float(att.mean()),
@@ -227,10 +201,14 @@ def run(config: StdpDigitsConfig, *, progress: bool = True) -> Result:
         "n_exc": config.n_exc,
         "samples_trained": n_seen,
         "classes_assigned": int(torch.unique(model.labels_).numel()),
-        "wall_s": time.perf_counter() - t_start,
     }
+    spikes = np.asarray(h["exc_spikes"], dtype=np.float64)
+    k = max(1, min(100, len(spikes)))
     return Result(
         metrics=metrics,
+        timings={"train_samples_per_s": n_seen / max(train_s, 1e-9), "train_s": train_s,
+                 "eval_s": eval_s, "total_s": time.perf_counter() - t_start},
+        curves={"exc_spikes_per_sample_ma100": _moving_average(spikes, k).tolist()},
         figures=_figures(model, conf, acc),
         arrays={
             "weights": model.weights,

@@ -717,6 +717,33 @@ class DiehlCook:
         return vote(r, self.labels_)
 
     # ------------------------------------------------------------- checkpoint
+    def state_dict(self) -> dict[str, Tensor]:
+        """Everything that changes while the model learns, as tensors (see :meth:`save`)."""
+        tensors = {
+            "w": self._w.contiguous(),
+            "theta": self._theta.contiguous(),
+            "samples_seen": torch.tensor([self.samples_seen_], dtype=torch.int64),
+            "synops": torch.tensor([self.synops_], dtype=torch.int64),
+        }
+        if self.labels_ is not None:
+            tensors["labels"] = self.labels_.contiguous()
+        for k, v in self.history_.items():
+            tensors[f"history_{k}"] = torch.tensor(v, dtype=torch.int64)
+        return tensors
+
+    def load_state_dict(self, t: dict[str, Tensor]) -> None:
+        """Restore what :meth:`state_dict` returned; training continues bit-identically."""
+        if tuple(t["w"].shape) != tuple(self._w.shape):
+            raise ValueError(f"state w has shape {tuple(t['w'].shape)}, the model "
+                             f"{tuple(self._w.shape)}")
+        self._w = t["w"].clone()
+        self._theta = t["theta"].clone()
+        self.samples_seen_ = int(t["samples_seen"][0])
+        self.synops_ = int(t["synops"][0])
+        self.labels_ = t["labels"].clone() if "labels" in t else None
+        self.history_ = {k: t[f"history_{k}"].tolist() for k in ("exc_spikes", "attempts",
+                                                                  "correct")}
+
     def save(self, path: str | Path) -> None:
         """Checkpoint weights, thresholds, labels and stream position (safetensors)."""
         from safetensors.torch import save_file
