@@ -20,14 +20,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from .._validation import check_choice, check_int, check_positive, check_range
+from .._validation import check_int
+from ..lab.checkpointer import Checkpointer
 from .base import Result, register
+from .configs.surrogate_digits import DigitsConfig
 
 __all__ = [
     "DigitsConfig",
@@ -111,6 +112,7 @@ def train_classifier(
     epochs: int,
     seed: int,
     progress: bool,
+    checkpoint: Checkpointer | None = None,
 ) -> tuple[list[dict[str, float]], float]:
     """Adam + :class:`~neuroplastic.surrogate.Trainer`; test metrics after every epoch.
 
@@ -132,9 +134,15 @@ def train_classifier(
         model, opt, loss_fn, timed, epochs=epochs, predict=predict, seed=seed,
         progress=progress,
     )
-    for _ in tqdm(range(epochs), desc="epochs", disable=not progress):
+    state = checkpoint.load() if checkpoint is not None else None
+    if state is not None:  # model, Adam moments, epoch, history (batch order is per epoch)
+        trainer.load_state(state[1], state[2])
+    for _ in tqdm(range(trainer.epoch, epochs), desc="epochs", disable=not progress,
+                  initial=trainer.epoch, total=epochs):
         m = trainer.train_epoch()
         m.update({f"test_{k}": v for k, v in trainer.evaluate(test).items()})
+        if checkpoint is not None and trainer.epoch < epochs and checkpoint.due():
+            checkpoint.save(trainer.epoch, *trainer.state())
     step_ms = torch.tensor(timed.step_s, dtype=torch.float64).median().item() * 1e3
     return trainer.history, step_ms
 
@@ -252,42 +260,6 @@ def _flat_metrics(history: list[dict[str, float]], extra: dict[str, Any]) -> dic
 
 
 # ----------------------------------------------------------------------------- the experiment
-@dataclass(frozen=True)
-class DigitsConfig:
-    num_steps: int = 16  # time steps per sample (1 ms each)
-    max_rate_hz: float = 1000.0  # Poisson rate of a black pixel: spike probability = pixel value
-    hidden: int = 128  # hidden LIF neurons
-    recurrent: bool = False  # add recurrent weights to the hidden layer (RecurrentLIF)
-    beta: float = 0.9  # membrane decay per step, exp(-dt/tau_m)
-    threshold: float = 1.0  # firing threshold (dimensionless membrane)
-    surrogate_slope: float = 25.0  # fast-sigmoid surrogate steepness
-    epochs: int = 10  # passes over the 1347 training images
-    batch_size: int = 32  # samples per Adam step
-    lr: float = 5e-3  # Adam learning rate
-    test_size: float = 0.25  # held-out fraction (stratified)
-    seed: int = 0  # split, spike draws, initial weights and shuffling
-
-    def __post_init__(self) -> None:
-        check_int("num_steps", self.num_steps, 1)
-        check_positive("max_rate_hz", self.max_rate_hz)
-        if self.max_rate_hz > 1000.0:
-            raise ValueError(
-                f"max_rate_hz must be <= 1000 (one spike per 1 ms step), got {self.max_rate_hz!r}"
-            )
-        check_int("hidden", self.hidden, 1)
-        check_range("beta", self.beta, 0.0, 1.0)
-        if not 0.0 < self.beta < 1.0:
-            raise ValueError(f"beta must be in (0, 1), got {self.beta!r}")
-        check_positive("threshold", self.threshold)
-        check_positive("surrogate_slope", self.surrogate_slope)
-        check_int("epochs", self.epochs, 1)
-        check_int("batch_size", self.batch_size, 1)
-        check_positive("lr", self.lr)
-        check_range("test_size", self.test_size, 0.0, 1.0)
-        check_choice("recurrent", self.recurrent, (True, False))
-        check_int("seed", self.seed, 0)
-
-
 def build_digits_model(config: DigitsConfig) -> nn.Module:
     """``Sequential(TD(Linear 64->H), LIF(H) | RecurrentLIF(H), TD(Linear H->10), LIF(10))``.
 
@@ -323,7 +295,8 @@ def build_digits_model(config: DigitsConfig) -> nn.Module:
     "surrogate-digits", DigitsConfig,
     "Surrogate-gradient LIF network (64-H-10) on Poisson-encoded scikit-learn digits",
 )
-def run(config: DigitsConfig, *, progress: bool = True) -> Result:
+def run(config: DigitsConfig, *, progress: bool = True,
+        checkpoint: Checkpointer | None = None) -> Result:
     from ..data import spike_digits
     from ..surrogate import spike_count_cross_entropy, spike_count_predict
 
@@ -339,6 +312,7 @@ def run(config: DigitsConfig, *, progress: bool = True) -> Result:
     history, step_ms = train_classifier(
         model, train, test, loss_fn=spike_count_cross_entropy, predict=spike_count_predict,
         lr=config.lr, epochs=config.epochs, seed=config.seed, progress=progress,
+        checkpoint=checkpoint,
     )
     layers = model.layers
     projections = [("input_hidden", layers[0]), ("hidden_output", layers[2])]
@@ -350,12 +324,13 @@ def run(config: DigitsConfig, *, progress: bool = True) -> Result:
     act["spike_rate_input"] = float(data.spikes_test.float().mean())
     rates = {k[len("spike_rate_"):]: v for k, v in act.items() if k.startswith("spike_rate_")}
     metrics = _flat_metrics(history, {
-        "ms_per_step": step_ms, **act, "n_train": int(data.y_train.numel()),
-        "n_test": int(data.y_test.numel()), "train_wall_s": time.perf_counter() - t0,
+        **act, "n_train": int(data.y_train.numel()), "n_test": int(data.y_test.numel()),
     })
     arrays = {
         "test_accuracy_per_epoch": torch.tensor([h["test_accuracy"] for h in history]),
         "train_loss_per_epoch": torch.tensor([h["train_loss"] for h in history]),
     }
     return Result(metrics=metrics, figures=curve_figures(history, rates, "digits"),
-                  arrays=arrays)
+                  arrays={**arrays, **{f"model.{k}": v for k, v in model.state_dict().items()}},
+                  curves={k: [h[k] for h in history] for k in history[0] if k != "epoch"},
+                  timings={"ms_per_step": step_ms, "train_wall_s": time.perf_counter() - t0})

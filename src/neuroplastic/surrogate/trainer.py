@@ -201,14 +201,9 @@ class Trainer:
         return self.history
 
     # ------------------------------------------------------------------ checkpoints
-    def save(self, directory: str | Path) -> None:
-        """Write ``checkpoint.safetensors`` + ``checkpoint.json`` into ``directory`` (rank 0)."""
-        if self.rank != 0:
-            return
-        from safetensors.torch import save_file
-
-        d = Path(directory)
-        d.mkdir(parents=True, exist_ok=True)
+    def state(self) -> tuple[dict[str, Tensor], dict[str, Any]]:
+        """``(tensors, meta)``: model and optimizer tensors, and the JSON-able rest (epoch,
+        history, optimizer hyper-parameters) — what :meth:`save` writes."""
         tensors = {f"model.{k}": v.detach().cpu().contiguous()
                    for k, v in self.module.state_dict().items()}
         osd = self.optimizer.state_dict()
@@ -227,21 +222,15 @@ class Trainer:
             "param_groups": osd["param_groups"],
             "optimizer_extra_state": extra,
         }
-        save_file(tensors, str(d / "checkpoint.safetensors"))
-        (d / "checkpoint.json").write_text(json.dumps(meta, indent=1))
+        return tensors, meta
 
-    def load(self, directory: str | Path) -> None:
-        """Restore model, optimizer, epoch and history from :meth:`save`'s files."""
-        from safetensors.torch import load_file
-
-        d = Path(directory)
-        meta = json.loads((d / "checkpoint.json").read_text())
+    def load_state(self, tensors: dict[str, Tensor], meta: dict[str, Any]) -> None:
+        """Restore what :meth:`state` returned (model, optimizer, epoch, history)."""
         if meta["optimizer"] != type(self.optimizer).__name__:
             raise ValueError(
                 f"checkpoint optimizer is {meta['optimizer']}, trainer has "
                 f"{type(self.optimizer).__name__}"
             )
-        tensors = load_file(str(d / "checkpoint.safetensors"))
         model_sd = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
         self.module.load_state_dict(model_sd)
         state: dict[int, dict[str, Any]] = {}
@@ -254,3 +243,23 @@ class Trainer:
         self.optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
         self.epoch = int(meta["epoch"])
         self.history = list(meta["history"])
+
+    def save(self, directory: str | Path) -> None:
+        """Write ``checkpoint.safetensors`` + ``checkpoint.json`` into ``directory`` (rank 0)."""
+        if self.rank != 0:
+            return
+        from safetensors.torch import save_file
+
+        d = Path(directory)
+        d.mkdir(parents=True, exist_ok=True)
+        tensors, meta = self.state()
+        save_file(tensors, str(d / "checkpoint.safetensors"))
+        (d / "checkpoint.json").write_text(json.dumps(meta, indent=1))
+
+    def load(self, directory: str | Path) -> None:
+        """Restore model, optimizer, epoch and history from :meth:`save`'s files."""
+        from safetensors.torch import load_file
+
+        d = Path(directory)
+        meta = json.loads((d / "checkpoint.json").read_text())
+        self.load_state(load_file(str(d / "checkpoint.safetensors")), meta)
