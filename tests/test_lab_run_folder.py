@@ -347,3 +347,12 @@ def test_run_help_without_a_name_shows_the_options(capsys):
     assert main(["run", "--help"]) == 0
     out = capsys.readouterr().out
     assert "--checkpoint-every" in out and "--resume" in out and "--force" in out
+
+
+def test_missing_mnist_is_one_line_saying_how_to_get_it(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("NEUROPLASTIC_MNIST", str(tmp_path / "no-such-mnist.pkl.gz"))
+    rc = main(["run", "stdp-digits", "--set", "dataset=mnist", "--set", "n_exc=5", "--set",
+               "epochs=1", "--set", "n_train=100", "--set", "n_test=100",
+               "--out", str(tmp_path / "r"), "--no-progress"])
+    assert rc == 2
+    _one_line_error(capsys, "MNIST")
