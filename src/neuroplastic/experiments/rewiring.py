@@ -20,9 +20,14 @@ proportional to the pre·post co-activity :math:`\sum_t x_j(t)\,y_i(t)` accumula
 last update (plus a small baseline). Weight dynamics and growth both favour the blob, whose
 inputs covary with the output as soon as a few blob synapses exist, so the synapses cluster
 on it. Chance level for the fraction inside the blob is its area over the grid's.
+
+Resumable after every structural update (slot table, random generator, histories and the
+middle snapshot are checkpointed).
 """
 
 from __future__ import annotations
+
+import time
 
 import numpy as np
 import torch
@@ -92,6 +97,7 @@ def run(config: RewiringConfig, *, progress: bool = True,
     counts, fracs, wfracs = [int(in_degree(table).sum())], [frac0], [wfrac0]
     r = cfg.rate
     start = 0
+    loop_s = 0.0
     state = checkpoint.load() if checkpoint is not None else None
     if state is not None:  # everything the loop carries: wiring, generator, histories
         start, tensors, meta = state
@@ -100,9 +106,12 @@ def run(config: RewiringConfig, *, progress: bool = True,
         gen.set_state(tensors["gen"])
         if "middle" in tensors:
             snapshots["middle"] = tensors["middle"].numpy().copy()
-        counts, fracs, wfracs = meta["counts"], meta["fracs"], meta["wfracs"]
+        counts = tensors["counts"].tolist()
+        fracs, wfracs = tensors["fracs"].tolist(), tensors["wfracs"].tolist()
+        loop_s = float(meta["loop_s"])
     for u in tqdm(range(start, cfg.n_updates), disable=not progress, desc="rewiring",
                   initial=start, total=cfg.n_updates):
+        t0 = time.perf_counter()
         # inputs for the whole interval: shared blob events, copied with prob. `correlation`
         shared = torch.rand(cfg.update_every, 1, generator=gen, dtype=torch.float64) < r
         own = torch.rand(cfg.update_every, n_pre, generator=gen, dtype=torch.float64) < r
@@ -131,13 +140,15 @@ def run(config: RewiringConfig, *, progress: bool = True,
         wfracs.append(wf)
         if u + 1 == cfg.n_updates // 2:
             snapshots["middle"] = _weight_maps(table, n_pre, cfg.grid)
+        loop_s += time.perf_counter() - t0
         if checkpoint is not None and u + 1 < cfg.n_updates and checkpoint.due():
             tensors = {"pre": table.pre, "weight": table.weight, "idle": table.idle,
-                       "gen": gen.get_state()}
+                       "gen": gen.get_state(), "counts": torch.tensor(counts),
+                       "fracs": torch.tensor(fracs, dtype=torch.float64),
+                       "wfracs": torch.tensor(wfracs, dtype=torch.float64)}
             if "middle" in snapshots:
                 tensors["middle"] = torch.as_tensor(snapshots["middle"])
-            checkpoint.save(u + 1, tensors, {"counts": counts, "fracs": fracs,
-                                             "wfracs": wfracs})
+            checkpoint.save(u + 1, tensors, {"loop_s": loop_s})
     snapshots["end"] = _weight_maps(table, n_pre, cfg.grid)
 
     metrics = {
@@ -197,4 +208,6 @@ def run(config: RewiringConfig, *, progress: bool = True,
         | {"slot_pre": table.pre, "slot_weight": table.weight},
         curves={"synapse_count": [float(c) for c in counts], "frac_in_blob": fracs,
                 "weight_frac_in_blob": wfracs},
+        timings={"loop_s": loop_s,  # summed over the resumed parts of a run
+                 "ms_per_tick": 1e3 * loop_s / (cfg.n_updates * cfg.update_every)},
     )

@@ -16,6 +16,13 @@ N = 400.
 
 Figures: confusion matrix, receptive fields (each neuron's incoming weights as an image),
 weight histogram, and the training curve (excitatory spikes per sample, running accuracy).
+
+Resumable after every chunk of 50 training samples (the relabel interval of the running
+accuracy) and every 256 labelled or tested samples: the model's
+:meth:`~neuroplastic.models.diehl_cook.DiehlCook.state_dict` (weights, thresholds, stream
+position, history, running-accuracy window), the per-class label sums and the predictions so
+far are checkpointed; the input spikes are counter-based and the sample order depends only on
+the seed and the epoch, so a resumed run equals an uninterrupted one bit for bit.
 """
 
 from __future__ import annotations
@@ -34,17 +41,19 @@ __all__ = ["StdpDigitsConfig", "run"]
 
 
 def _data(cfg: StdpDigitsConfig):
+    n_train, n_test = cfg.sizes
     if cfg.dataset == "digits":
         from ..data.digits import load_digits
 
-        d = load_digits(test_size=cfg.test_size, seed=cfg.seed, dtype=torch.float64)
+        test_size = 0.25 if cfg.test_size is None else cfg.test_size
+        d = load_digits(test_size=test_size, seed=cfg.seed, dtype=torch.float64)
         return d.x_train, d.y_train, d.x_test, d.y_test
     from ..data.mnist import load_mnist
 
-    m = load_mnist()
-    x = torch.cat([m.x_train, m.x_valid])[: cfg.n_train].to(torch.float64)
-    y = torch.cat([m.y_train, m.y_valid])[: cfg.n_train]
-    return x, y, m.x_test[: cfg.n_test].to(torch.float64), m.y_test[: cfg.n_test]
+    m = load_mnist()  # MNISTNotFoundError (a ValueError) says where it looked and what to do
+    x = torch.cat([m.x_train, m.x_valid])[:n_train].to(torch.float64)
+    y = torch.cat([m.y_train, m.y_valid])[:n_train]
+    return x, y, m.x_test[:n_test].to(torch.float64), m.y_test[:n_test]
 
 
 def _moving_average(x: np.ndarray, k: int) -> np.ndarray:
@@ -132,7 +141,15 @@ def _figures(model, conf: np.ndarray, acc: float):
 )
 def run(config: StdpDigitsConfig, *, progress: bool = True,
         checkpoint: Checkpointer | None = None) -> Result:
-    from ..models.diehl_cook import DiehlCook, DiehlCookParams
+    from tqdm.auto import tqdm
+
+    from ..models.diehl_cook import (
+        DiehlCook,
+        DiehlCookParams,
+        class_sums,
+        labels_from_class_sums,
+        vote,
+    )
 
     t_start = time.perf_counter()
     x_tr, y_tr, x_te, y_te = _data(config)
@@ -161,23 +178,58 @@ def run(config: StdpDigitsConfig, *, progress: bool = True,
         one_spike=one_spike,
     )
     model = DiehlCook(config.n_exc, params, seed=config.seed)
-    start = 0
+    n_tr, n_te = x_tr.shape[0], x_te.shape[0]
+    n_fit = n_tr * config.epochs  # checkpoint steps: samples trained, then labelled, then tested
+    sums = torch.zeros((10, config.n_exc), dtype=torch.int64)  # label phase, per class
+    n_cls = torch.zeros(10, dtype=torch.int64)
+    pred = torch.zeros(n_te, dtype=torch.int64)
+    pos = 0  # position in the label (then test) phase
+    train_s = eval_s = 0.0
     state = checkpoint.load() if checkpoint is not None else None
-    if state is not None:  # the model after `start` whole epochs (its running-accuracy
-        start, tensors, _ = state  # window restarts every epoch, so epochs are exact)
-        model.load_state_dict(tensors)
+    if state is not None:
+        step, tensors, meta = state
+        model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+        sums, n_cls, pred = tensors["label_sums"], tensors["label_n"], tensors["pred"]
+        pos = max(0, step - n_fit)
+        train_s, eval_s = float(meta["train_s"]), float(meta["eval_s"])
+
+    def save(step: int, train_s: float, eval_s: float) -> None:
+        tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
+        tensors.update(label_sums=sums, label_n=n_cls, pred=pred)
+        checkpoint.save(step, tensors, {"train_s": train_s, "eval_s": eval_s})
+
+    def after_chunk(m) -> None:  # the model is complete after every chunk of relabel_every
+        if checkpoint is not None and checkpoint.due():
+            save(m.samples_seen_, train_s + time.perf_counter() - t0, eval_s)
+
     t0 = time.perf_counter()
-    for e in range(start, config.epochs):
-        model.fit(x_tr, y_tr, epochs=e + 1, progress=progress)
-        if checkpoint is not None and e + 1 < config.epochs and checkpoint.due():
-            checkpoint.save(e + 1, model.state_dict(), {})
-    train_s = time.perf_counter() - t0
+    model.fit(x_tr, y_tr, epochs=config.epochs, progress=progress, callback=after_chunk)
+    train_s += time.perf_counter() - t0
     n_seen = model.samples_seen_
+    # labelling (learning off) and testing, in chunks of 256 with the same input streams as
+    # DiehlCook.label / transform, so that both phases resume mid-way
+    chunk = 256
+    bar = tqdm(total=n_tr + n_te, initial=pos, desc="label + test", disable=not progress,
+               mininterval=0.5)
     t0 = time.perf_counter()
-    model.label(x_tr, y_tr, progress=progress)
-    r_te = model.transform(x_te, progress=progress, stream="test")
-    eval_s = time.perf_counter() - t0
-    pred = model.predict(x_te, responses=r_te)
+    while pos < n_tr + n_te:
+        if pos < n_tr:
+            s = pos
+            counts, _, _ = model.run(x_tr[s : s + chunk], learn=False, stream="label", first=s)
+            ds, dn = class_sums(counts, y_tr[s : s + chunk])
+            sums, n_cls = sums + ds, n_cls + dn
+        else:
+            s = pos - n_tr
+            if s == 0:
+                model.labels_ = labels_from_class_sums(sums, n_cls)
+            counts, _, _ = model.run(x_te[s : s + chunk], learn=False, stream="test", first=s)
+            pred[s : s + counts.shape[0]] = vote(counts, model.labels_)
+        pos += counts.shape[0]
+        bar.update(counts.shape[0])
+        if checkpoint is not None and pos < n_tr + n_te and checkpoint.due():
+            save(n_fit + pos, train_s, eval_s + time.perf_counter() - t0)
+    bar.close()
+    eval_s += time.perf_counter() - t0
     acc = float((pred == y_te).double().mean())
     conf = np.zeros((10, 10), dtype=np.int64)
     np.add.at(conf, (y_te.numpy(), pred.numpy()), 1)
@@ -189,19 +241,26 @@ def run(config: StdpDigitsConfig, *, progress: bool = True,
     metrics = {
         "accuracy": acc,
         "exc_spikes_per_sample": float(np.mean(h["exc_spikes"])),
-        "exc_spikes_per_sample_last_epoch": float(np.mean(h["exc_spikes"][-len(x_tr) :])),
+        "exc_spikes_per_sample_last_epoch": float(np.mean(h["exc_spikes"][-n_tr:])),
         "presentations_per_sample": float(att.mean()),
         "synops_total": int(model.synops_),
         "synops_per_sample": model.synops_ / max(n_seen, 1),
-        "running_accuracy_last_500": float(last.mean()) if len(last) else -1.0,
         "theta_mean_mv": float(model.theta.mean()),
-        "n_train": int(x_tr.shape[0]),
-        "n_test": int(x_te.shape[0]),
+        "dataset": config.dataset,
+        "n_train": int(n_tr),
+        "n_test": int(n_te),
         "n_input": int(x_tr.shape[1]),
         "n_exc": config.n_exc,
         "samples_trained": n_seen,
         "classes_assigned": int(torch.unique(model.labels_).numel()),
+        # the dataset-dependent defaults as used (config.json holds None for them)
+        "weight_sum_per_input": wsum,
+        "eta_post": eta_post,
+        "w_inh_exc_mv": w_ie,
+        "one_spike": one_spike,
     }
+    if len(last):  # the running accuracy needs labels, assigned after the first chunk
+        metrics["running_accuracy_last_500"] = float(last.mean())
     spikes = np.asarray(h["exc_spikes"], dtype=np.float64)
     k = max(1, min(100, len(spikes)))
     return Result(

@@ -48,6 +48,7 @@ from __future__ import annotations
 import json
 import math
 from collections import deque
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal, NamedTuple
@@ -73,8 +74,10 @@ __all__ = [
     "DiehlCookParams",
     "PresentResult",
     "assign_labels",
+    "class_sums",
     "coefficients",
     "draw_input_spikes",
+    "labels_from_class_sums",
     "present_reference",
     "vote",
 ]
@@ -487,18 +490,32 @@ def present_numba(idx, thr, key, n_steps, w, theta, learn, normalize, target_sum
     )
 
 
+def class_sums(responses: Tensor, y: Tensor, n_classes: int = 10) -> tuple[Tensor, Tensor]:
+    """Per class, the summed responses ``(n_classes, n_exc)`` and the sample count
+    ``(n_classes,)`` (int64, exact; add them up over chunks of the data)."""
+    r = torch.as_tensor(responses)
+    r = r.to(torch.float64 if r.is_floating_point() else torch.int64)
+    yy = torch.as_tensor(y).to(torch.int64)
+    sums = torch.zeros((n_classes, r.shape[1]), dtype=r.dtype).index_add_(0, yy, r)
+    return sums, torch.bincount(yy, minlength=n_classes)
+
+
+def labels_from_class_sums(sums: Tensor, n: Tensor) -> Tensor:
+    """Class of each neuron from :func:`class_sums`: the class with the highest mean response;
+    classes without samples are never assigned, ties go to the lowest class."""
+    s = sums.to(torch.float64)
+    nn = n.to(torch.float64)
+    mean = torch.where(nn[:, None] > 0, s / nn.clamp(min=1)[:, None], -1.0)
+    return torch.argmax(mean, dim=0)
+
+
 def assign_labels(responses: Tensor, y: Tensor, n_classes: int = 10) -> Tensor:
     """Class of each neuron: the class with the highest mean response ``(n_exc,)`` int64.
 
     ``responses`` ``(n_samples, n_exc)`` spike counts, ``y`` ``(n_samples,)`` labels. Classes
     absent from ``y`` are never assigned; ties go to the lowest class.
     """
-    r = responses.to(torch.float64)
-    onehot = torch.nn.functional.one_hot(y.to(torch.int64), n_classes).to(torch.float64)
-    sums = onehot.T @ r  # (n_classes, n_exc)
-    n = onehot.sum(0)
-    mean = torch.where(n[:, None] > 0, sums / n.clamp(min=1)[:, None], -1.0)
-    return torch.argmax(mean, dim=0)
+    return labels_from_class_sums(*class_sums(responses, y, n_classes))
 
 
 def vote(responses: Tensor, labels: Tensor, n_classes: int = 10) -> Tensor:
@@ -564,6 +581,7 @@ class DiehlCook:
         self.samples_seen_ = 0
         self.synops_ = 0
         self.history_: dict[str, list[int]] = {"exc_spikes": [], "attempts": [], "correct": []}
+        self._new_window()
 
     # ------------------------------------------------------------------ state
     @property
@@ -605,6 +623,13 @@ class DiehlCook:
             raise ValueError("X must hold finite pixel intensities in [0, 1]")
         return X
 
+    def _new_window(self) -> None:
+        """Forget the running-accuracy window (responses and labels of the last training
+        samples by chunk, and the last right/wrong votes)."""
+        self._win_r: deque[Tensor] = deque()
+        self._win_y: deque[Tensor] = deque()
+        self._win_correct: list[int] = []
+
     def partial_fit(
         self,
         X,
@@ -614,13 +639,19 @@ class DiehlCook:
         window: int = 500,
         relabel_every: int = 50,
         desc: str = "diehl-cook",
+        keep_window: bool = False,
+        callback: Callable[[DiehlCook], None] | None = None,
     ) -> DiehlCook:
         """Train on ``X`` ``(n, n_input)`` once, in the given order (learning on).
 
         With labels ``y`` the running accuracy is tracked as in the paper: samples are
         classified with the current labels, which are re-assigned every ``relabel_every``
         samples from the responses to the last ``window`` training samples (labels only
-        monitor training; they never change the weights).
+        monitor training; they never change the weights). Every call starts a new window
+        unless ``keep_window`` (continue the one of the previous call, e.g. after
+        :meth:`load_state_dict`). ``callback(self)`` runs after every chunk of
+        ``relabel_every`` samples (256 without ``y``), when the model is in a state that
+        :meth:`state_dict` captures completely.
         """
         from tqdm.auto import tqdm
 
@@ -630,9 +661,10 @@ class DiehlCook:
         yy = None if y is None else torch.as_tensor(y, dtype=torch.int64)
         n = X.shape[0]
         chunk = relabel_every if yy is not None else 256
-        r_hist: deque[Tensor] = deque()
-        y_hist: deque[Tensor] = deque()
-        correct: deque[int] = deque(maxlen=window)
+        if not keep_window:
+            self._new_window()
+        r_hist, y_hist = self._win_r, self._win_y
+        correct: deque[int] = deque(self._win_correct, maxlen=window)
         with tqdm(total=n, desc=desc, disable=not progress, mininterval=0.5) as bar:
             for s in range(0, n, chunk):
                 xb = X[s : s + chunk]
@@ -655,12 +687,15 @@ class DiehlCook:
                         y_hist.popleft()
                     self.labels_ = assign_labels(torch.cat(list(r_hist)), torch.cat(list(y_hist)))
                 self.history_["correct"] += ok
+                self._win_correct = list(correct)
                 bar.update(xb.shape[0])
                 if progress:
                     post = {"spk": f"{float(exc.double().mean()):.1f}"}
                     if correct:
                         post["acc"] = f"{sum(correct) / len(correct):.3f}"
                     bar.set_postfix(post)
+                if callback is not None:
+                    callback(self)
         return self
 
     def fit(self, X, y=None, *, epochs: int = 1, progress: bool = True, **kw) -> DiehlCook:
@@ -668,7 +703,10 @@ class DiehlCook:
 
         Every pass uses a permutation of ``X`` that depends only on the seed and the pass
         number, so a run stopped anywhere, saved and reloaded, then fitted again with the same
-        ``epochs`` ends bit-identical to an uninterrupted run. ``kw`` go to :meth:`partial_fit`.
+        ``epochs`` ends with bit-identical weights and thresholds; stopped at a chunk boundary
+        (in ``callback``), the running-accuracy history is identical too (every pass starts a
+        new window; one resumed mid-pass continues the saved one). ``kw`` go to
+        :meth:`partial_fit`.
         """
         check_int("epochs", epochs, 1)
         X = self._check_x(X)
@@ -681,7 +719,7 @@ class DiehlCook:
             sel = torch.randperm(n, generator=g)[start:]
             self.partial_fit(
                 X[sel], None if y is None else torch.as_tensor(y)[sel], progress=progress,
-                desc=f"diehl-cook epoch {e + 1}/{epochs}", **kw,
+                desc=f"diehl-cook epoch {e + 1}/{epochs}", keep_window=start > 0, **kw,
             )  # fmt: skip
         return self
 
@@ -718,17 +756,27 @@ class DiehlCook:
 
     # ------------------------------------------------------------- checkpoint
     def state_dict(self) -> dict[str, Tensor]:
-        """Everything that changes while the model learns, as tensors (see :meth:`save`)."""
+        """Everything that changes while the model learns, as tensors (copies; see
+        :meth:`save`): weights, thresholds, labels, stream position, counters, history and the
+        running-accuracy window."""
+        i64 = torch.int64
         tensors = {
-            "w": self._w.contiguous(),
-            "theta": self._theta.contiguous(),
-            "samples_seen": torch.tensor([self.samples_seen_], dtype=torch.int64),
-            "synops": torch.tensor([self.synops_], dtype=torch.int64),
+            "w": self._w.clone(),
+            "theta": self._theta.clone(),
+            "samples_seen": torch.tensor([self.samples_seen_], dtype=i64),
+            "synops": torch.tensor([self.synops_], dtype=i64),
         }
         if self.labels_ is not None:
-            tensors["labels"] = self.labels_.contiguous()
+            tensors["labels"] = self.labels_.clone()
         for k, v in self.history_.items():
-            tensors[f"history_{k}"] = torch.tensor(v, dtype=torch.int64)
+            tensors[f"history_{k}"] = torch.tensor(v, dtype=i64)
+        r = list(self._win_r)
+        tensors["window_responses"] = (torch.cat(r) if r else
+                                       torch.zeros((0, self.n_exc), dtype=i64)).contiguous()
+        tensors["window_labels"] = (torch.cat(list(self._win_y)) if r else
+                                    torch.zeros(0, dtype=i64)).contiguous()
+        tensors["window_chunks"] = torch.tensor([len(v) for v in self._win_y], dtype=i64)
+        tensors["window_correct"] = torch.tensor(self._win_correct, dtype=i64)
         return tensors
 
     def load_state_dict(self, t: dict[str, Tensor]) -> None:
@@ -743,28 +791,24 @@ class DiehlCook:
         self.labels_ = t["labels"].clone() if "labels" in t else None
         self.history_ = {k: t[f"history_{k}"].tolist() for k in ("exc_spikes", "attempts",
                                                                   "correct")}
+        self._new_window()
+        if "window_chunks" in t:  # files saved before the window was part of the state lack it
+            lens = t["window_chunks"].tolist()
+            self._win_r.extend(v.clone() for v in torch.split(t["window_responses"], lens))
+            self._win_y.extend(v.clone() for v in torch.split(t["window_labels"], lens))
+            self._win_correct = t["window_correct"].tolist()
 
     def save(self, path: str | Path) -> None:
-        """Checkpoint weights, thresholds, labels and stream position (safetensors)."""
+        """Checkpoint the model (:meth:`state_dict`, parameters, seed; safetensors)."""
         from safetensors.torch import save_file
 
-        tensors = {
-            "w": self._w.contiguous(),
-            "theta": self._theta.contiguous(),
-            "samples_seen": torch.tensor([self.samples_seen_], dtype=torch.int64),
-            "synops": torch.tensor([self.synops_], dtype=torch.int64),
-        }
-        if self.labels_ is not None:
-            tensors["labels"] = self.labels_.contiguous()
-        for k, v in self.history_.items():
-            tensors[f"history_{k}"] = torch.tensor(v, dtype=torch.int64)
         meta = {
             "params": json.dumps(asdict(self.params)),
             "n_exc": str(self.n_exc),
             "seed": str(self.seed),
             "backend": self.backend,
         }
-        save_file(tensors, str(path), metadata=meta)
+        save_file(self.state_dict(), str(path), metadata=meta)
 
     @classmethod
     def load(cls, path: str | Path, *, backend: Literal["numba", "torch"] | None = None):
@@ -780,10 +824,5 @@ class DiehlCook:
             int(meta["n_exc"]), params, seed=int(meta["seed"]),
             backend=backend or meta["backend"],
         )  # fmt: skip
-        m._w = t["w"].clone()
-        m._theta = t["theta"].clone()
-        m.samples_seen_ = int(t["samples_seen"][0])
-        m.synops_ = int(t["synops"][0])
-        m.labels_ = t["labels"].clone() if "labels" in t else None
-        m.history_ = {k: t[f"history_{k}"].tolist() for k in ("exc_spikes", "attempts", "correct")}
+        m.load_state_dict(t)
         return m

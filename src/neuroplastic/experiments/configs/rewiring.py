@@ -35,7 +35,7 @@ class RewiringConfig:
     growth_baseline: float = param(0.05, "exploration floor added to the co-activity "
                                    "(relative to its mean)", low=0, high=1e6)
     update_every: int = param(50, "ticks between structural updates", low=1, high=100_000)
-    n_updates: int = param(300, "structural updates simulated", low=2, high=10_000_000)
+    n_updates: int = param(300, "structural updates simulated", low=2, high=1_000_000)
     seed: int = param(0, "input statistics, blob position, initial wiring, rewiring", low=0,
                       high=2**63 - 1)
 
@@ -49,12 +49,26 @@ class RewiringConfig:
                              f"{(self.grid - 1) / 2} so that the blob fits on the sheet")
         if self.w_init > self.w_max:
             raise ValueError(f"w_init ({self.w_init}) must be <= w_max ({self.w_max})")
+        n_pre = self.grid * self.grid
+        if self.update_every * n_pre > 20_000_000:
+            raise ValueError(f"update_every * grid**2 = {self.update_every * n_pre} input "
+                             "values per structural update is above 2e7 (memory); a smaller "
+                             "update_every or grid")
+        if self.n_out * n_pre > 10_000_000:
+            raise ValueError(f"n_out * grid**2 = {self.n_out * n_pre} weight-map entries is "
+                             "above 1e7 (memory); fewer n_out or a smaller grid")
+        if self.n_updates * self.update_every > 100_000_000:
+            raise ValueError(f"n_updates * update_every = "
+                             f"{self.n_updates * self.update_every} ticks is above 1e8 "
+                             "(hours); fewer n_updates or a smaller update_every")
 
     def cost(self) -> Cost:
-        # ~17 us per tick at the defaults on the 2-core VM (4 x 24 slots): 300 x 50 ticks ~ 4 s
+        # measured on the 2-core VM: ~0.087 ms per tick at the defaults (4 x 24 slots, 256
+        # inputs; 300 x 50 ticks: 1.3 s + 0.3 s set-up and figures), ~1 ms per tick with
+        # 32 x 200 slots on 64 x 64 inputs: the co-activity (n_out x inputs) and the slots
         ticks = self.n_updates * self.update_every
-        per_tick = 1.7e-5 * max(1.0, self.n_out * self.capacity / 96) ** 0.5
-        return Cost(1.5 + ticks * per_tick,
+        per_tick = 8e-5 + 7e-9 * (self.n_out * self.grid**2 + self.n_out * self.capacity)
+        return Cost(0.5 + ticks * per_tick,
                     f"{self.n_updates} updates x {self.update_every} ticks x "
                     f"{self.n_out * self.capacity} slots")
 
