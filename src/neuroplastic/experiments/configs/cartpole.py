@@ -7,13 +7,15 @@ from typing import Literal
 
 from ..params import Cost, check_fields, param
 
-__all__ = ["EXPERIMENTS", "REDUCED", "CartpoleConfig"]
+__all__ = ["EXPERIMENTS", "REDUCED", "TOPIC", "CartpoleConfig"]
+
+TOPIC = "agents"
 
 
 @dataclass(frozen=True)
 class CartpoleConfig:
     episodes: int = param(600, "training episodes per seed", low=1, high=100_000)
-    seeds: int = param(3, "independent agents (seeds seed, seed+1, ...)", low=1, high=100)
+    seeds: int = param(5, "independent agents (seeds seed, seed+1, ...)", low=1, high=100)
     bins: int = param(6, "place fields per dimension in each tiling", low=1, high=20)
     n_tilings: int = param(8, "offset populations of place cells (active cells per state)",
                            low=1, high=64)

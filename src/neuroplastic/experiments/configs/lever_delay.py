@@ -6,7 +6,9 @@ from dataclasses import dataclass
 
 from ..params import Cost, check_fields, param
 
-__all__ = ["EXPERIMENTS", "REDUCED", "LeverDelayConfig"]
+__all__ = ["EXPERIMENTS", "REDUCED", "TOPIC", "LeverDelayConfig"]
+
+TOPIC = "agents"
 
 
 @dataclass(frozen=True)
