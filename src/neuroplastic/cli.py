@@ -1,6 +1,6 @@
 """Command line of the neuroplastic lab.
 
-``neuroplastic list``                                   the experiments
+``neuroplastic list``                                   the experiments, grouped by topic
 ``neuroplastic run NAME [--set k=v ...] [--out DIR]``   run one, write its result folder
 ``neuroplastic report DIR`` / ``show DIR``              rebuild report.html / print a summary
 ``neuroplastic compare DIR DIR ...``                    configs that differ, metrics, curves
@@ -41,9 +41,25 @@ def _cmd_list(args: argparse.Namespace) -> int:
         load_modules(args.module or [])
     except ValueError as e:
         return _err(str(e))
-    for name, exp in registry().items():
-        first = (exp.description or "").strip().splitlines()
-        print(f"{name:24s} {first[0] if first else ''}")
+    from .experiments.configs import OTHER, TOPICS, topics
+
+    try:
+        topic_of = topics()
+    except ValueError as e:
+        return _err(str(e))
+    groups: dict[str, list[str]] = {t: [] for t in (*TOPICS, OTHER)}
+    reg = registry()
+    for name in reg:
+        groups[topic_of.get(name, OTHER)].append(name)
+    first_group = True
+    for topic, names in groups.items():
+        if not names:
+            continue
+        print(("" if first_group else "\n") + f"{topic}:")
+        first_group = False
+        for name in names:
+            first = (reg[name].description or "").strip().splitlines()
+            print(f"  {name:24s} {first[0] if first else ''}")
     return 0
 
 
@@ -328,7 +344,7 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--module", action="append", metavar="MODULE",
                        help="import extra experiments from a module name or .py file")
 
-    p = sub.add_parser("list", help="list the experiments")
+    p = sub.add_parser("list", help="list the experiments, grouped by topic")
     module_arg(p)
     debug_arg(p)
     p.set_defaults(fn=_cmd_list)

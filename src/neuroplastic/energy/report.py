@@ -142,6 +142,13 @@ def _profile_kind(profile: HardwareProfile) -> str:
     return "measured" if kinds == {"measured"} else "estimated"
 
 
+_TENSOR_FORMAT = "neuroplastic-energy-report-v1"
+_COUNT_FIELDS = ("n_pre", "n_post", "steps", "batch", "spikes_in", "synops", "n_synapses",
+                 "dense_macs", "neuron_updates", "weight_updates")
+_ENERGY_FIELDS = ("synaptic_j", "spikes_j", "neurons_j", "plasticity_j", "total_j",
+                  "analytic_synaptic_j")
+
+
 @dataclass(frozen=True)
 class ProfileEnergy:
     """Energy of a whole run (all ``batch`` inferences) on one profile [J].
@@ -256,6 +263,66 @@ class EnergyReport:
                     p.layers[i] / c.batch
                 )
         return out
+
+    def to_tensors(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """``(arrays, meta)``: the whole report as int64 / float64 arrays and JSON-able meta.
+
+        ``counts`` ``(layers, 10)`` int64 (the :class:`LayerCounts` fields after ``name``, in
+        order), ``profiles`` ``(profiles, 6)`` float64 (synaptic, spikes, neurons, plasticity,
+        total, analytic synaptic energy [J]) and ``profile_layers`` ``(profiles, layers)``;
+        names, modes, kinds and the scalars go in ``meta``. :meth:`from_tensors` rebuilds an
+        identical report (no pickle: safetensors + JSON can store both parts).
+        """
+        layers = self.counts.layers
+        counts = np.array([[getattr(layer, f) for f in _COUNT_FIELDS] for layer in layers],
+                          dtype=np.int64)
+        profiles = np.array([[getattr(p, f) for f in _ENERGY_FIELDS] for p in self.profiles],
+                            dtype=np.float64)
+        per_layer = np.array([p.layers for p in self.profiles], dtype=np.float64)
+        meta = {
+            "format": _TENSOR_FORMAT,
+            "layers": [layer.name for layer in layers],
+            "profiles": [[p.profile, p.mode, p.kind] for p in self.profiles],
+            "duration_s": self.duration_s,
+            "reference": self.reference,
+            "dense_equivalent": self.dense_equivalent,
+        }
+        return {"counts": counts, "profiles": profiles, "profile_layers": per_layer}, meta
+
+    @classmethod
+    def from_tensors(cls, arrays: dict[str, Any], meta: dict[str, Any]) -> EnergyReport:
+        """The report :meth:`to_tensors` described (arrays may be torch tensors or ndarrays).
+
+        Raises ``ValueError`` naming what is missing or inconsistent.
+        """
+        if not isinstance(meta, dict) or meta.get("format") != _TENSOR_FORMAT:
+            raise ValueError(f"meta is not an energy report's ({_TENSOR_FORMAT!r}) meta")
+        try:
+            counts = np.asarray(arrays["counts"])
+            energies = np.asarray(arrays["profiles"])
+            per_layer = np.asarray(arrays["profile_layers"])
+            names, profiles = list(meta["layers"]), [tuple(p) for p in meta["profiles"]]
+        except KeyError as e:
+            raise ValueError(f"energy report tensors/meta lack {e}") from None
+        shapes = {"counts": (counts.shape, (len(names), len(_COUNT_FIELDS))),
+                  "profiles": (energies.shape, (len(profiles), len(_ENERGY_FIELDS))),
+                  "profile_layers": (per_layer.shape, (len(profiles), len(names)))}
+        for key, (got, want) in shapes.items():
+            if tuple(got) != want:
+                raise ValueError(f"energy report tensor {key!r} has shape {tuple(got)}, "
+                                 f"expected {want}")
+        layers = tuple(
+            LayerCounts(name, *(int(v) for v in row)) for name, row in zip(names, counts)
+        )
+        out = tuple(
+            ProfileEnergy(name, mode, kind,
+                          *(float(v) for v in row[:-1]),
+                          layers=tuple(float(v) for v in pl),
+                          analytic_synaptic_j=float(row[-1]))
+            for (name, mode, kind), row, pl in zip(profiles, energies, per_layer)
+        )
+        return cls(ActivityCounts(layers), float(meta["duration_s"]), out,
+                   str(meta["reference"]), meta["dense_equivalent"])
 
     def to_markdown(self) -> str:
         """A table: profile, kind, J per inference, W, ratio to the dense ANN."""

@@ -6,7 +6,9 @@ from dataclasses import dataclass
 
 from ..params import Cost, check_fields, param
 
-__all__ = ["EXPERIMENTS", "REDUCED", "DistalRewardConfig"]
+__all__ = ["EXPERIMENTS", "REDUCED", "TOPIC", "DistalRewardConfig"]
+
+TOPIC = "plasticity"
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,9 @@ from dataclasses import dataclass
 
 from ..params import Cost, check_fields, param
 
-__all__ = ["EXPERIMENTS", "REDUCED", "RewiringConfig"]
+__all__ = ["EXPERIMENTS", "REDUCED", "TOPIC", "RewiringConfig"]
+
+TOPIC = "plasticity"
 
 
 @dataclass(frozen=True)

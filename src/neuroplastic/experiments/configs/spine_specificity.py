@@ -6,7 +6,9 @@ from dataclasses import dataclass
 
 from ..params import Cost, check_fields, param
 
-__all__ = ["EXPERIMENTS", "MAX_STEPS", "REDUCED", "SpineSpecificityConfig"]
+__all__ = ["EXPERIMENTS", "MAX_STEPS", "REDUCED", "TOPIC", "SpineSpecificityConfig"]
+
+TOPIC = "plasticity"
 
 MAX_STEPS = 20_000_000  # clock steps of a run (~0.14 ms each: ~45 min)
 

@@ -8,7 +8,9 @@ from typing import Literal
 
 from ..params import Cost, check_fields, param
 
-__all__ = ["EXPERIMENTS", "MAX_TRAINING_SAMPLES", "REDUCED", "StdpDigitsConfig"]
+__all__ = ["EXPERIMENTS", "MAX_TRAINING_SAMPLES", "REDUCED", "TOPIC", "StdpDigitsConfig"]
+
+TOPIC = "plasticity"
 
 MAX_TRAINING_SAMPLES = 3_000_000  # epochs x training images (50 epochs of MNIST, ~2 h)
 

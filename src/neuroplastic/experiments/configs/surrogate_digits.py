@@ -6,7 +6,9 @@ from dataclasses import dataclass
 
 from ..params import Cost, check_fields, param
 
-__all__ = ["EXPERIMENTS", "REDUCED", "DigitsConfig"]
+__all__ = ["EXPERIMENTS", "REDUCED", "TOPIC", "DigitsConfig"]
+
+TOPIC = "surrogate"
 
 
 @dataclass(frozen=True)

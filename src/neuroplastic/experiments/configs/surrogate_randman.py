@@ -6,7 +6,9 @@ from dataclasses import dataclass
 
 from ..params import Cost, check_fields, param
 
-__all__ = ["EXPERIMENTS", "REDUCED", "RandmanConfig"]
+__all__ = ["EXPERIMENTS", "REDUCED", "TOPIC", "RandmanConfig"]
+
+TOPIC = "surrogate"
 
 
 @dataclass(frozen=True)
