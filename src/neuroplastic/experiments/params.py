@@ -111,7 +111,10 @@ def _check_value(name: str, value: Any, tp: Any, meta: dict[str, Any]) -> None:
     if origin is tuple or tp is tuple:
         if not isinstance(value, tuple):
             raise ValueError(f"{name} must be a tuple, got {value!r}")
-        inner = [a for a in get_args(tp) if a is not Ellipsis] or [float]
+        args = get_args(tp)
+        inner = [a for a in args if a is not Ellipsis] or [float]
+        if args and Ellipsis not in args and len(value) != len(args):
+            raise ValueError(f"{name} must have {len(args)} elements, got {len(value)}")
         for i, v in enumerate(value):
             _check_value(f"{name}[{i}]", v, inner[0] if len(inner) == 1 else inner[i], meta)
         return
