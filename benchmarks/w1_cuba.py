@@ -2,12 +2,18 @@
 time at dt = 0.1 ms, side by side with Brian2 (cython runtime and cpp_standalone).
 
 Reports the simulation-loop wall time (one-time compilation reported separately), spikes and
-synapses, median of --reps repetitions, 1 thread for everybody. Run from the repo root:
+synapses, median of --reps repetitions, 1 thread for everybody. Brian2's cython runtime and its
+``cpp_standalone`` device are both measured in the same run by default (``--quick``: cython
+only). Run from the repo root:
 
-    python benchmarks/w1_cuba.py [--quick] [--reps 3] [--brian2-stats 5]
+    python benchmarks/w1_cuba.py [--quick] [--reps 3] [--brian2-stats 5] [--json]
 
 Brian2 runs in subprocesses of this script (``--peer ...``) so that its global device state
-cannot leak between targets. A peer that is not installed is skipped, and said so.
+cannot leak between targets, with this interpreter if it imports brian2, else with
+``--peer-python`` (default ``/work/peers-venv/bin/python``, made by
+``benchmarks/install-peers.sh``). A peer that is not installed is skipped, and said so. The last
+line is one JSON object; with ``--json`` it also carries the flat keys ``ours_s``,
+``brian2_cython_s`` and ``brian2_standalone_s`` (loop seconds, null where a peer is missing).
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import argparse
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -24,6 +31,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _common import machine, median, pin_threads, run_peer  # noqa: E402
 
 THREADS = 1
+PEER_PYTHON = "/work/peers-venv/bin/python"
 
 
 def ours(reps: int, backend: str = "numba") -> dict:
@@ -121,12 +129,38 @@ def _cv(mon) -> float:
     return float(isi_cv(steps, np.asarray(mon.i), 4000).mean())
 
 
+def _brian2_python(peer_python: str) -> str | None:
+    """This interpreter if it imports brian2, else ``peer_python`` if that one does."""
+    for py in (sys.executable, peer_python):
+        if os.path.exists(py) and subprocess.run(
+            [py, "-c", "import brian2"], capture_output=True
+        ).returncode == 0:
+            return py
+    return None
+
+
+def _peer(python: str, args: list[str]) -> dict | None:
+    if python == sys.executable:
+        return run_peer(__file__, args)
+    proc = subprocess.run([python, __file__, *args], capture_output=True, text=True,
+                          timeout=1800)
+    lines = [ln for ln in proc.stdout.strip().splitlines() if ln.startswith("{")]
+    if proc.returncode != 0 or not lines:
+        print(proc.stderr[-2000:], file=sys.stderr)
+        return None
+    return json.loads(lines[-1])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="fewer repetitions, no standalone")
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--peer", choices=["cython", "cpp_standalone"], help=argparse.SUPPRESS)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--json", action="store_true",
+                    help="add ours_s, brian2_cython_s, brian2_standalone_s to the last line")
+    ap.add_argument("--peer-python", default=PEER_PYTHON,
+                    help="python that imports brian2 (when this one does not)")
     ap.add_argument("--brian2-stats", type=int, default=0, metavar="SEEDS",
                     help="also measure Brian2's mean rate and ISI CV over SEEDS seeds")
     args = ap.parse_args()
@@ -140,17 +174,14 @@ def main() -> None:
     results = {"ours": ours(reps)}
     print(f"neuroplastic (numba): loop {results['ours']['sim_loop_s']:.4f} s, compile/load "
           f"{results['ours']['compile_s']:.2f} s, {results['ours']['spikes']} spikes", flush=True)
-    try:
-        import brian2  # noqa: F401
-
-        targets = ["cython"] if args.quick else ["cython", "cpp_standalone"]
-    except ImportError:
+    py = _brian2_python(args.peer_python)
+    targets = [] if py is None else (["cython"] if args.quick else ["cython", "cpp_standalone"])
+    if py is None:
         print("brian2 not installed: skipping the Brian2 peers "
               "(benchmarks/install-peers.sh installs them)")
-        targets = []
     peers = {}
     for t in targets:
-        r = run_peer(__file__, ["--peer", t, "--reps", str(reps), "--seed", str(args.seed)])
+        r = _peer(py, ["--peer", t, "--reps", str(reps), "--seed", str(args.seed)])
         if r is None:
             print(f"brian2 {t}: failed to run, skipped")
             continue
@@ -158,12 +189,18 @@ def main() -> None:
         print(f"brian2 {t}: loop {r['sim_loop_s']:.4f} s, compile {r['compile_s']:.2f} s, "
               f"{r['spikes']} spikes", flush=True)
     if args.brian2_stats and targets:
-        r = run_peer(__file__, ["--peer", "cython", "--brian2-stats", str(args.brian2_stats)])
+        r = _peer(py, ["--peer", "cython", "--brian2-stats", str(args.brian2_stats)])
         if r:
             print(f"brian2 statistics over {args.brian2_stats} seeds: rate "
                   f"{r['rate_hz_mean']:.3f} Hz, ISI CV {r['isi_cv_mean']:.4f}")
     best = min((p["sim_loop_s"] for p in peers.values()), default=None)
+    flat = {}
+    if args.json:
+        loop = lambda k: peers[k]["sim_loop_s"] if k in peers else None  # noqa: E731
+        flat = {"ours_s": results["ours"]["sim_loop_s"], "brian2_cython_s": loop("brian2-cython"),
+                "brian2_standalone_s": loop("brian2-cpp_standalone")}
     print(json.dumps({
+        **flat,
         "workload": "W1", "unit": "s", "better": "lower",
         "ours": results["ours"]["sim_loop_s"], "ours_compile_s": results["ours"]["compile_s"],
         "ours_spikes": results["ours"]["spikes"],

@@ -7,7 +7,9 @@ from typing import Literal
 
 from ..params import Cost, check_fields, param
 
-__all__ = ["EXPERIMENTS", "REDUCED", "CubaConfig"]
+__all__ = ["EXPERIMENTS", "REDUCED", "TOPIC", "CubaConfig"]
+
+TOPIC = "neurons"
 
 
 @dataclass(frozen=True)
@@ -29,8 +31,9 @@ class CubaConfig:
                             high=1e4)
     noise_sigma_mv: float = param(0.0, "thermal membrane noise (analog substrate)", unit="mV",
                                   low=0, high=1e3)
-    backend: Literal["auto", "numba", "torch"] = param(
-        "auto", "numba (compiled loop) or torch (reference loop)")
+    backend: Literal["auto", "numba", "torch", "nest"] = param(
+        "auto", "numba (compiled loop), torch (reference loop) or nest (NEST's iaf_psc_exp, "
+        "needs nest-simulator; zero delays become one step)")
     seed: int = param(0, "root of every random stream", low=0, high=2**63 - 1)
 
     def __post_init__(self) -> None:
@@ -39,6 +42,9 @@ class CubaConfig:
         if steps > 1e10:
             raise ValueError(f"duration_ms / dt_ms = {steps:.3g} steps is above 1e10; "
                              "shorten duration_ms or enlarge dt_ms")
+        if self.backend == "nest" and self.noise_sigma_mv > 0:
+            raise ValueError("noise_sigma_mv must be 0 with backend='nest' (NEST's iaf_psc_exp "
+                             "has no membrane noise)")
 
     def cost(self) -> Cost:
         # 1 s of the 4000-neuron network: ~0.2 s compiled (numba) + ~1.5 s of set-up on the

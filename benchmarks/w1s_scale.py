@@ -1,0 +1,224 @@
+"""W1-scale: the CUBA network (Vogels & Abbott 2005) at growing size, in-degree ~80, 1 s of
+biological time at dt = 0.1 ms, one thread, side by side with Brian2 (cython ``run()``) and NEST
+(``iaf_psc_exp``).
+
+Per size N (default 4k, 40k, 400k; ``--sizes`` to choose, 4M only on request because its
+~320M synapses need ~10 GiB in every simulator): build and run wall time separately, peak RSS of
+the process, spike count; then the slope of run time against N (log-log least squares; 1 =
+linear). Every target runs in its own subprocess (``--peer ...``) so that the peak RSS
+(``resource.getrusage(RUSAGE_SELF).ru_maxrss`` at its end) is its own. Run from the repo root:
+
+    python benchmarks/w1s_scale.py [--sizes 4000 40000 400000] [--json]
+
+Connectivity: ours and NEST give every neuron exactly 80 inputs (64 excitatory + 16 inhibitory:
+``build_cuba(..., in_degree=80)`` with ``FixedInDegree``, NEST's ``fixed_indegree``), because a
+Bernoulli draw per pair (our ``FixedProbability``, NEST's ``pairwise_bernoulli``) costs O(N^2)
+to build (measured: 73 s for ours at N = 40k); Brian2 connects with probability 80/N (binomial
+in-degree, mean 80), which it samples in O(synapses). NEST's smallest delay is one step, so its
+spikes arrive one step later than ours and Brian2's (zero delay). ``--nest-max-n`` skips NEST
+above a size (its single-thread run is ~10x ours here). Brian2 runs in
+the peer venv (``--peer-python``, default ``/work/peers-venv/bin/python``), NEST in this one; a
+peer that cannot be imported is skipped (its columns are null). ``--json`` prints one JSON
+object as the last line: ``rows`` = ``[{n, ours_s, ours_rss_mib, brian2_s, brian2_rss_mib,
+nest_s}, ...]`` (run times in s; null where a peer is missing) plus details.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import resource
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _common import machine, pin_threads  # noqa: E402
+
+THREADS = 1
+IN_DEGREE = 80
+DURATION_MS = 1000.0
+PEER_PYTHON = "/work/peers-venv/bin/python"
+
+
+def _rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
+
+
+def ours(n: int, seed: int) -> dict:
+    from neuroplastic.experiments.cuba import CubaConfig, build_cuba
+
+    t0 = time.perf_counter()
+    net = build_cuba(CubaConfig(n_neurons=n, seed=seed), in_degree=IN_DEGREE)
+    net._ensure_built()
+    build_s = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    net.run(DURATION_MS, progress=False)
+    run_s = time.perf_counter() - t1
+    spikes = int(net.spike_counts("exc").sum() + net.spike_counts("inh").sum())
+    return {"build_s": build_s, "compile_s": net.compile_s, "run_s": run_s, "spikes": spikes,
+            "synapses": sum(p.nnz for p in net.projections.values()), "rss_mib": _rss_mib()}
+
+
+def brian2(n: int, seed: int) -> dict:
+    import brian2 as b2
+    from brian2 import NeuronGroup, SpikeMonitor, Synapses, defaultclock, ms, mV, second
+
+    b2.prefs.codegen.target = "cython"
+    t0 = time.perf_counter()
+    defaultclock.dt = 0.1 * ms
+    b2.seed(seed)
+    eqs = """
+    dv/dt  = (ge+gi-(v-El))/taum : volt (unless refractory)
+    dge/dt = -ge/taue : volt
+    dgi/dt = -gi/taui : volt
+    """
+    ns = dict(taum=20 * ms, taue=5 * ms, taui=10 * ms, Vt=-50 * mV, Vr=-60 * mV, El=-49 * mV,
+              we=60 * 0.27 / 10 * mV, wi=-20 * 4.5 / 10 * mV)
+    n_exc = int(round(0.8 * n))
+    P = NeuronGroup(n, eqs, threshold="v>Vt", reset="v = Vr", refractory=5 * ms,
+                    method="exact", namespace=ns)
+    P.v = "Vr + rand() * (Vt - Vr)"
+    Ce = Synapses(P, P, on_pre="ge += we", namespace=ns)
+    Ci = Synapses(P, P, on_pre="gi += wi", namespace=ns)
+    Ce.connect(f"i<{n_exc}", p=IN_DEGREE / n)
+    Ci.connect(f"i>={n_exc}", p=IN_DEGREE / n)
+    mon = SpikeMonitor(P, record=False)
+    net = b2.Network(P, Ce, Ci, mon)
+    build_s = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    net.run(1 * second)
+    call_s = time.perf_counter() - t1
+    run_s = b2.device._last_run_time
+    return {"build_s": build_s + (call_s - run_s), "run_s": run_s, "spikes": int(mon.num_spikes),
+            "synapses": int(len(Ce) + len(Ci)), "rss_mib": _rss_mib(), "brian2": b2.__version__}
+
+
+def nest_peer(n: int, seed: int) -> dict:
+    from neuroplastic.interop.nest import require_nest
+
+    nest = require_nest()
+    t0 = time.perf_counter()
+    nest.ResetKernel()
+    nest.SetKernelStatus({"resolution": 0.1, "rng_seed": seed + 1, "local_num_threads": 1})
+    n_exc = int(round(0.8 * n))
+    # CUBA in NEST units: R = 1 MOhm -> C_m = 1000 tau_m pF; weights in pA (1 nA = 1 mV here);
+    # refractory 5 ms = 50 steps, of which NEST freezes t_ref / h after the spike step
+    pop = nest.Create("iaf_psc_exp", n, params={
+        "C_m": 20000.0, "tau_m": 20.0, "E_L": -49.0, "V_reset": -60.0, "V_th": -50.0,
+        "t_ref": 4.9, "tau_syn_ex": 5.0, "tau_syn_in": 10.0,
+        "V_m": nest.random.uniform(-60.0, -50.0)})
+    k_exc = int(round(0.8 * IN_DEGREE))
+    nest.Connect(pop[:n_exc], pop, {"rule": "fixed_indegree", "indegree": k_exc},
+                 {"weight": 1620.0, "delay": 0.1})
+    nest.Connect(pop[n_exc:], pop, {"rule": "fixed_indegree", "indegree": IN_DEGREE - k_exc},
+                 {"weight": -9000.0, "delay": 0.1})
+    rec = nest.Create("spike_recorder")
+    nest.Connect(pop, rec)
+    nest.Prepare()
+    build_s = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    nest.Run(DURATION_MS)
+    run_s = time.perf_counter() - t1
+    nest.Cleanup()
+    return {"build_s": build_s, "run_s": run_s, "spikes": int(rec.get("n_events")),
+            "synapses": int(nest.GetKernelStatus("num_connections")), "rss_mib": _rss_mib(),
+            "nest": nest.__version__}
+
+
+PEERS = {"ours": ours, "brian2": brian2, "nest": nest_peer}
+
+
+def _subprocess(python: str, peer: str, n: int, seed: int, timeout: float) -> dict | None:
+    cmd = [python, __file__, "--peer", peer, "--n", str(n), "--seed", str(seed)]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        print(f"{peer} N={n}: over {timeout:.0f} s, skipped", flush=True)
+        return None
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+    if proc.returncode != 0 or not lines:
+        print(f"{peer} N={n}: failed ({proc.stderr.strip().splitlines()[-1:]}), skipped",
+              flush=True)
+        return None
+    return json.loads(lines[-1])
+
+
+def _importable(python: str, module: str) -> bool:
+    if not os.path.exists(python):
+        return False
+    code = f"import {module}"
+    return subprocess.run([python, "-c", code], capture_output=True).returncode == 0
+
+
+def slope(ns: list[int], ts: list[float | None]) -> float | None:
+    """Least-squares slope of log(time) against log(N) (1 = cost linear in N)."""
+    pts = [(math.log(n), math.log(t)) for n, t in zip(ns, ts) if t]
+    if len(pts) < 2:
+        return None
+    mx = sum(x for x, _ in pts) / len(pts)
+    my = sum(y for _, y in pts) / len(pts)
+    return sum((x - mx) * (y - my) for x, y in pts) / sum((x - mx) ** 2 for x, _ in pts)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", type=int, nargs="+", default=[4_000, 40_000, 400_000])
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--json", action="store_true", help="print one JSON object as last line")
+    ap.add_argument("--peer-python", default=PEER_PYTHON, help="python with brian2")
+    ap.add_argument("--timeout", type=float, default=1800.0, help="per target and size, s")
+    ap.add_argument("--nest-max-n", type=int, default=None, help="skip NEST above this N")
+    ap.add_argument("--peer", choices=sorted(PEERS), help=argparse.SUPPRESS)
+    ap.add_argument("--n", type=int, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    pin_threads(THREADS)
+    if args.peer:
+        print(json.dumps(PEERS[args.peer](args.n, args.seed)))
+        return
+    targets = {"ours": sys.executable}
+    if _importable(args.peer_python, "brian2"):
+        targets["brian2"] = args.peer_python
+    else:
+        print(f"brian2 not importable with {args.peer_python}: its columns are null")
+    if _importable(sys.executable, "nest"):
+        targets["nest"] = sys.executable
+    else:
+        print("nest-simulator not installed: its columns are null")
+    rows, details = [], {}
+    print(f"{'N':>9} {'target':>7} {'build s':>8} {'run s':>8} {'RSS MiB':>8} {'spikes':>9}")
+    for n in args.sizes:
+        row: dict = {"n": n}
+        for name, py in targets.items():
+            if name == "nest" and args.nest_max_n is not None and n > args.nest_max_n:
+                print(f"nest N={n}: above --nest-max-n {args.nest_max_n}, skipped")
+                details[f"{name}:{n}"] = None
+                continue
+            r = _subprocess(py, name, n, args.seed, args.timeout)
+            details[f"{name}:{n}"] = r
+            if r:
+                print(f"{n:>9} {name:>7} {r['build_s']:>8.2f} {r['run_s']:>8.3f} "
+                      f"{r['rss_mib']:>8.0f} {r['spikes']:>9}", flush=True)
+        def get(k: str, f: str, n: int = n):
+            return (details.get(f"{k}:{n}") or {}).get(f)
+
+        row.update(ours_s=get("ours", "run_s"), ours_rss_mib=get("ours", "rss_mib"),
+                   brian2_s=get("brian2", "run_s"), brian2_rss_mib=get("brian2", "rss_mib"),
+                   nest_s=get("nest", "run_s"))
+        rows.append(row)
+    slopes = {k: slope([r["n"] for r in rows], [r[f"{k}_s"] for r in rows])
+              for k in ("ours", "brian2", "nest")}
+    for k, s in slopes.items():
+        if s is not None:
+            print(f"slope of run time vs N (log-log), {k}: {s:.3f}")
+    if args.json:
+        print(json.dumps({"workload": "W1-scale", "unit": "s", "better": "lower", "rows": rows,
+                          "slopes": slopes, "details": details, "in_degree": IN_DEGREE,
+                          "duration_ms": DURATION_MS, "machine": machine(),
+                          "threads": THREADS}))
+
+
+if __name__ == "__main__":
+    main()

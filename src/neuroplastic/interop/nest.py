@@ -1,0 +1,403 @@
+r"""Run a :class:`~neuroplastic.network.Network` on NEST (``pip install nest-simulator``).
+
+:func:`to_nest` builds the same network in NEST's kernel (reset first, so one process holds one
+network at a time): LIF populations as ``iaf_psc_exp`` (or ``iaf_psc_exp_multisynapse``), Poisson
+sources as ``poisson_generator`` -> ``parrot_neuron`` (one generator and one parrot per source
+neuron, so that every target of a source sees the same train, as in ours), spike-time sources
+as ``spike_generator`` (through a ``parrot_neuron`` into plastic projections, which NEST does
+not allow from devices), constant currents as ``I_e``, time-varying ones as
+``step_current_generator``, every projection synapse by synapse (``one_to_one`` over the CSR
+rows: the exact connectivity, weights and delays), plastic projections as ``stdp_synapse`` /
+``stdp_nn_symm_synapse``, spike monitors as ``spike_recorder``, state monitors as
+``multimeter``. :func:`run_nest` runs it and returns spikes, states and learned weights in the
+package's monitor classes. Parameter mapping, units and the stated differences are in
+:mod:`neuroplastic.interop.nest_map`; what NEST cannot express raises ``NotImplementedError``
+naming the feature (nothing is dropped). Randomness: NEST's own generators (``rng_seed`` from
+the network's seed), so Poisson inputs agree with ours in statistics, not spike by spike;
+networks without random inputs agree step by step (up to the threshold comparison).
+
+**Threads and MPI.** ``threads`` sets NEST's ``local_num_threads`` (OpenMP). The same script
+runs on a cluster with an MPI-enabled NEST build: ``mpirun -np 4 python script.py`` starts four
+ranks that each build the whole description and own the neurons NEST assigns them (round robin
+over virtual processes); :func:`run_nest` then gathers nothing across ranks — each rank returns
+the spikes and states of its own neurons (``spike_recorder``/``multimeter`` are local), so
+combine the ranks' results (e.g. ``mpi4py``'s ``comm.gather``) or write them per rank. Learned
+weights are read from the rank that holds each synapse (its target neuron's). The wheel
+installed here (``nest-simulator`` 3.10 from PyPI) is built without MPI (``have_mpi: False``),
+so the MPI path is documented, not tested.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..network import _rng
+from ..network.monitors import RateMonitor, SpikeMonitor, StateMonitor
+from .nest_map import LIFMapping, map_lif, map_stdp, nest_delay_steps
+
+__all__ = ["NestModel", "NestRun", "require_nest", "run_nest", "to_nest"]
+
+
+def require_nest():
+    """Import and return ``nest`` quietly, or raise an ImportError saying how to get it."""
+    os.environ.setdefault("PYNEST_QUIET", "1")  # no banner
+    try:
+        import nest
+    except ImportError as err:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            "neuroplastic.interop.nest needs NEST: pip install nest-simulator"
+        ) from err
+    nest.verbosity = nest.VerbosityLevel.ERROR
+    return nest
+
+
+@dataclass
+class NestModel:
+    """What :func:`to_nest` built: NEST node collections by population, devices, connections."""
+
+    net: Any
+    nodes: dict[str, Any]  # population -> NodeCollection (neurons, parrots or generators)
+    parrots: dict[str, Any]  # spike-time source -> parrots (only where plastic projections need)
+    spike_recorders: dict[str, Any]
+    multimeters: dict[str, tuple[Any, LIFMapping]]
+    plastic: dict[str, tuple[Any, Any, str]]  # projection -> (pre nodes, post nodes, model)
+    pre_recorders: dict[str, Any] = field(default_factory=dict)  # plastic projection -> rec
+    build_s: float = 0.0
+
+
+@dataclass
+class NestRun:
+    """Results of :func:`run_nest` in the package's monitor classes."""
+
+    spike_monitors: dict[str, SpikeMonitor] = field(default_factory=dict)
+    state_monitors: dict[str, StateMonitor] = field(default_factory=dict)
+    rate_monitors: dict[str, RateMonitor] = field(default_factory=dict)
+    weights: dict[str, torch.Tensor] = field(default_factory=dict)  # plastic projections, CSR
+    steps: int = 0
+    build_s: float = 0.0
+    sim_s: float = 0.0
+
+
+def _nest_seed(seed: int) -> int:
+    return 1 + seed % (2**31 - 2)  # NEST's rng_seed lies in [1, 2**31 - 1]
+
+
+def _channel_signs(net: Any, post: str) -> dict[int, int]:
+    signs: dict[int, int] = {}
+    for name, proj in net._projections.items():
+        if proj.post != post:
+            continue
+        w = proj.weights.numpy()
+        plastic = net._plasticity.get(name)
+        lo = min(float(w.min()) if w.size else 0.0, plastic.w_min if plastic else 0.0)
+        hi = max(float(w.max()) if w.size else 0.0, plastic.w_max if plastic else 0.0)
+        s = 1 if lo >= 0 else (-1 if hi <= 0 else 0)
+        old = signs.get(proj.channel, s)
+        signs[proj.channel] = s if old == s else 0
+    return signs
+
+
+def _realized(net: Any, name: str, pop: dict) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Per-neuron tau_m and threshold where mismatch is drawn (the simulator's own stream)."""
+    sub = pop["substrate"]
+    if getattr(sub, "tau_mem_cv", 0.0) == 0.0 and getattr(sub, "v_thresh_cv", 0.0) == 0.0:
+        return None, None
+    from ..neurons.lif import realize_lif
+
+    g = _rng.torch_generator(net.seed, "mismatch", name)
+    c = realize_lif(pop["params"], sub, pop["n"], net.dt_ms, generator=g)
+    tau_m = (-net.dt_ms / torch.log(c.decay_v)).numpy()
+    return tau_m, c.v_thresh.numpy()
+
+
+def _v_init(net: Any, name: str, pop: dict) -> np.ndarray:
+    vi, n = pop["v_init"], pop["n"]
+    if isinstance(vi, str):
+        return np.full(n, pop["params"].v_rest_mv)
+    if isinstance(vi, tuple):
+        g = _rng.torch_generator(net.seed, "v_init", name)
+        u = torch.rand(net.batch, n, generator=g, dtype=torch.float64)
+        return (vi[0] + u * (vi[1] - vi[0]))[0].numpy()
+    if isinstance(vi, (int, float)):
+        return np.full(n, float(vi))
+    return vi[0].numpy().copy()
+
+
+def _check_network(net: Any) -> None:
+    if net.batch != 1:
+        raise NotImplementedError(
+            f"several trials (batch={net.batch}) in one NEST network; build one per trial"
+        )
+    if getattr(net, "_gates", None):
+        raise NotImplementedError(
+            f"plasticity gates (set_gate / set_importance on {', '.join(net._gates)}): NEST's "
+            "STDP synapses have no per-synapse gate"
+        )
+    if net._sim is not None and net.step:
+        raise ValueError("to_nest builds from the initial state: call it before net.run")
+
+
+def to_nest(net: Any, *, threads: int = 1, zero_delay: str = "refuse") -> NestModel:
+    """Build ``net`` in a freshly reset NEST kernel (resolution ``dt_ms``, ``rng_seed`` from
+    ``net.seed``, ``local_num_threads = threads``). ``zero_delay``: ``"refuse"`` or
+    ``"one_step"`` (zero-delay projections get NEST's smallest delay, one step)."""
+    from .._validation import check_choice, check_int
+
+    check_int("threads", threads, 1, 1024)
+    check_choice("zero_delay", zero_delay, ("refuse", "one_step"))
+    _check_network(net)
+    nest = require_nest()
+    t0 = time.perf_counter()
+    nest.ResetKernel()
+    nest.SetKernelStatus({"resolution": net.dt_ms, "rng_seed": _nest_seed(net.seed),
+                          "local_num_threads": threads})
+    h = net.dt_ms
+    pops = net._pops
+    # plastic projections fix the post neurons' tau_minus
+    stdp = {}
+    tau_minus: dict[str, float] = {}
+    for name, params in net._plasticity.items():
+        proj = net._projections[name]
+        d = nest_delay_steps(name, proj.delays.numpy(), zero_delay)
+        stdp[name] = map_stdp(name, params, h, d)
+        old = tau_minus.setdefault(proj.post, stdp[name].tau_minus)
+        if old != stdp[name].tau_minus:
+            raise NotImplementedError(
+                f"plastic projections into {proj.post!r} with different acausal time constants "
+                f"({old} and {stdp[name].tau_minus} ms): NEST's tau_minus belongs to the neuron"
+            )
+    nodes, maps, parrots = {}, {}, {}
+    for name, p in pops.items():
+        if p["kind"] == "lif":
+            tau_m, v_th = _realized(net, name, p)
+            m = map_lif(name, p["params"], p["substrate"], p["n"], h,
+                        channel_signs=_channel_signs(net, name), tau_m=tau_m, v_thresh=v_th)
+            maps[name] = m
+            nc = nest.Create(m.model, p["n"])
+            status = {k: v for k, v in m.params.items() if not isinstance(v, np.ndarray)}
+            status["tau_minus"] = tau_minus.get(name, 20.0)
+            nc.set(status)
+            nc.set({k: v.tolist() for k, v in m.params.items() if isinstance(v, np.ndarray)})
+            nc.set({"V_m": _v_init(net, name, p).tolist()})
+            if "i_ext" in p:
+                nc.set({"I_e": (1000.0 * p["i_ext"][0]).tolist()})
+            nodes[name] = nc
+        elif p["kind"] == "poisson":
+            rates = p["rates"][0].numpy()
+            gen = nest.Create("poisson_generator", p["n"], params={"rate": rates.tolist()})
+            par = nest.Create("parrot_neuron", p["n"])
+            nest.Connect(gen, par, "one_to_one", {"delay": h})
+            nodes[name] = par
+        else:
+            nodes[name] = _spike_generators(nest, p, h, shift=1)
+            if any(pr.pre == name for pn, pr in net._projections.items() if pn in stdp):
+                par = nest.Create("parrot_neuron", p["n"])
+                nest.Connect(_spike_generators(nest, p, h, shift=0, who=name), par,
+                             "one_to_one", {"delay": h})
+                parrots[name] = par
+    _currents(nest, net, nodes, h)
+    plastic, pre_recs = {}, {}
+    for name, proj in net._projections.items():
+        pre = parrots.get(proj.pre, nodes[proj.pre]) if name in stdp else nodes[proj.pre]
+        post = nodes[proj.post]
+        d = nest_delay_steps(name, proj.delays.numpy(), zero_delay)
+        rows = np.repeat(np.arange(proj.n_pre), np.diff(proj.indptr.numpy()))
+        if not rows.size:
+            continue
+        src = np.asarray(pre.tolist())[rows]
+        tgt = np.asarray(post.tolist())[proj.indices.numpy()]
+        spec = {"weight": 1000.0 * proj.weights.numpy(), "delay": d * h,
+                "receptor_type": maps[proj.post].receptor[proj.channel]}
+        if name in stdp:
+            spec = {"synapse_model": stdp[name].model, **stdp[name].params, **spec}
+            spec["Wmax"] = 1000.0 * stdp[name].params["Wmax"]
+            plastic[name] = (pre, post, stdp[name].model)
+        nest.Connect(src, tgt, "one_to_one", spec)
+        if name in stdp:
+            pre_recs[name] = nest.Create("spike_recorder")
+            nest.Connect(pre, pre_recs[name])
+    recs = {}
+    for name in {*net.spike_monitors, *(pr.post for pn, pr in net._projections.items()
+                                         if pn in stdp)}:
+        rec = nest.Create("spike_recorder")
+        nest.Connect(nodes[name], rec)
+        recs[name] = rec
+    mms = {}
+    for name, mon in net.state_monitors.items():
+        m = maps[name]
+        mm = nest.Create("multimeter", params={
+            "interval": mon.stride * h,
+            "record_from": ["V_m", *sorted(set(m.channel_names))]})
+        nest.Connect(mm, nodes[name][mon.neurons.tolist()])
+        mms[name] = (mm, m)
+    for name in net.rate_monitors:
+        if name not in recs:
+            rec = nest.Create("spike_recorder")
+            nest.Connect(nodes[name], rec)
+            recs[name] = rec
+    return NestModel(net, nodes, parrots, recs, mms, plastic, pre_recs,
+                     time.perf_counter() - t0)
+
+
+def _spike_generators(nest: Any, p: dict, h: float, *, shift: int, who: str = "") -> Any:
+    """One ``spike_generator`` per source neuron. A source spike of step ``s`` reaches a target
+    over ``d`` steps at the end of step ``s + d``: NEST delivers a generator time ``T`` at the
+    end of step ``T/h + d - 1``, so ``T = (s + 1) h`` directly (``shift=1``), ``T = s h`` into a
+    parrot that re-emits one step later (``shift=0``; a spike at step 0 cannot)."""
+    steps, idx = p["steps"].numpy(), p["idx"].numpy()
+    if (p["bidx"].numpy() > 0).any():  # pragma: no cover - batch is 1 here
+        raise NotImplementedError("per-trial source spikes (batch > 1)")
+    if shift == 0 and steps.size and steps.min() == 0:
+        raise NotImplementedError(
+            f"source {who!r}: a spike at step 0 into a plastic projection (it needs a "
+            "parrot_neuron, one step later; NEST has no spike before t = h)"
+        )
+    gens = nest.Create("spike_generator", p["n"])
+    # ours marks a source as spiking in a step once, however many times fall in it
+    times = [((np.unique(steps[idx == i]) + shift) * h).tolist() for i in range(p["n"])]
+    gens.set([{"spike_times": t} for t in times])
+    return gens
+
+
+def _currents(nest: Any, net: Any, nodes: dict, h: float) -> None:
+    """Time-varying currents: one ``step_current_generator`` per neuron (values per step).
+
+    NEST applies a current sent in step ``k`` from step ``k + 2`` (one step of delay, one of
+    buffering); ours applies row ``k`` in step ``k``: the amplitude times are two steps early.
+    """
+    for name, vals, start in net._currents_t:
+        v = vals[:, 0, :].numpy()  # (T, n)
+        for i, node in enumerate(nodes[name]):
+            col = 1000.0 * v[:, i]
+            keep = np.r_[True, np.diff(col) != 0]
+            ts = (start + np.flatnonzero(keep) - 1) * h
+            amp = col[keep]
+            amp = np.r_[amp, 0.0]
+            ts = np.r_[ts, (start + len(col) - 1) * h]
+            if ts[0] <= 0:
+                raise NotImplementedError(
+                    f"time-varying current into {name!r} from step {start} (NEST's "
+                    "step_current_generator cannot act before step 2)"
+                )
+            gen = nest.Create("step_current_generator",
+                              params={"amplitude_times": ts.tolist(),
+                                      "amplitude_values": amp.tolist()})
+            nest.Connect(gen, node, syn_spec={"delay": h})
+
+
+def run_nest(net: Any, duration_ms: float, *, threads: int = 1, zero_delay: str = "refuse",
+             model: NestModel | None = None) -> NestRun:
+    """Build (unless ``model`` is given) and run ``net`` on NEST for ``duration_ms``; return the
+    spikes, states, population rates and learned weights in the package's formats (times on
+    our step grid: a NEST spike stamped ``(s + 1) h`` is our step ``s``)."""
+    nest = require_nest()
+    model = model or to_nest(net, threads=threads, zero_delay=zero_delay)
+    h = net.dt_ms
+    n_steps = int(round(duration_ms / h))
+    t0 = time.perf_counter()
+    nest.Simulate(n_steps * h)
+    out = NestRun(steps=n_steps, build_s=model.build_s, sim_s=time.perf_counter() - t0)
+    if model.plastic:
+        # NEST updates a synapse when it delivers a presynaptic spike, at the start of the
+        # next min-delay slice: one more slice delivers the spikes of the last one (spikes and
+        # states of the extra slice are discarded below)
+        nest.Simulate(nest.GetKernelStatus("min_delay"))
+    spikes = {}
+    for name, rec in model.spike_recorders.items():
+        spikes[name] = _events(rec, model.nodes[name], h, n_steps)
+    for name, (steps, nrn) in spikes.items():
+        n = net._pops[name]["n"]
+        if name in net.spike_monitors:
+            mon = SpikeMonitor(name, 0, n, h)
+            mon._append(steps, np.zeros_like(steps), nrn)
+            out.spike_monitors[name] = mon
+        if name in net.rate_monitors:
+            rmon = RateMonitor(name, 0, n, h)
+            rmon._append(np.bincount(steps, minlength=n_steps)[:n_steps, None, None])
+            out.rate_monitors[name] = rmon
+    for name, (mm, m) in model.multimeters.items():
+        src = net.state_monitors[name]
+        ev = mm.get("events")
+        ids = np.asarray(model.nodes[name][src.neurons.tolist()].tolist())
+        col = {g: k for k, g in enumerate(ids)}
+        keep = np.round(np.asarray(ev["times"]) / h) - 1 < n_steps
+        ev = {k: np.asarray(ev[k])[keep] for k in ("times", "senders", "V_m",
+                                                 *m.channel_names)}
+        times = np.unique(ev["times"])
+        row = {t: k for k, t in enumerate(times)}
+        R, C = len(ids), len(m.channel_names)
+        v = np.zeros((len(times), 1, R))
+        isyn = np.zeros((len(times), 1, R, C))
+        r_idx = np.array([row[t] for t in ev["times"]], dtype=np.int64)
+        c_idx = np.array([col[g] for g in ev["senders"]], dtype=np.int64)
+        v[r_idx, 0, c_idx] = ev["V_m"]
+        for c, rec_name in enumerate(m.channel_names):
+            isyn[r_idx, 0, c_idx, c] = np.asarray(ev[rec_name]) / 1000.0
+        mon = StateMonitor(name, src.neurons.clone(), src.stride, h, column=0)
+        steps = np.round(times / h).astype(np.int64) - 1
+        mon._append(steps, v, np.zeros_like(v), isyn)
+        out.state_monitors[name] = mon
+    for name, (pre, _, _) in model.plastic.items():
+        pre_spikes = _events(model.pre_recorders[name], pre, h, n_steps)
+        post_spikes = spikes[net._projections[name].post]
+        out.weights[name] = _learned_weights(nest, net, model, name, pre_spikes, post_spikes)
+    return out
+
+
+def _events(rec: Any, nodes: Any, h: float, n_steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """(steps, local neuron) of a spike recorder's events before step ``n_steps``, sorted by
+    step then neuron (a NEST spike stamped ``(s + 1) h`` is our step ``s``)."""
+    ev = rec.get("events")
+    steps = np.round(np.asarray(ev["times"]) / h).astype(np.int64) - 1
+    nrn = np.asarray(ev["senders"], dtype=np.int64) - nodes[0].global_id
+    keep = steps < n_steps
+    steps, nrn = steps[keep], nrn[keep]
+    order = np.lexsort((nrn, steps))
+    return steps[order], nrn[order]
+
+
+def _learned_weights(nest: Any, net: Any, model: NestModel, name: str,
+                     pre_spikes: tuple, post_spikes: tuple) -> torch.Tensor:
+    """The plastic projection's weights in our CSR order (nA), with the potentiation NEST
+    still owes (post spikes after a synapse's last presynaptic spike are paired only at the
+    next presynaptic spike): NEST's own ``facilitate`` step, applied here for those spikes."""
+    pre, post, syn_model = model.plastic[name]
+    proj = net._projections[name]
+    conns = nest.GetConnections(source=pre, target=post, synapse_model=syn_model)
+    keys = ["source", "target", "port", "weight", "Wmax", "lambda", "mu_plus", "tau_plus"]
+    if syn_model == "stdp_synapse":
+        keys.append("Kplus")
+    st = {k: np.atleast_1d(np.asarray(v, dtype=float)) for k, v in conns.get(keys).items()}
+    src = st["source"].astype(np.int64) - pre[0].global_id
+    tgt = st["target"].astype(np.int64) - post[0].global_id
+    kplus = st.get("Kplus", np.ones_like(st["weight"]))
+    w = st["weight"].copy()
+    h = net.dt_ms
+    last_pre = np.full(proj.n_pre, -1, dtype=np.int64)
+    np.maximum.at(last_pre, pre_spikes[1], pre_spikes[0])
+    ps, pn = post_spikes
+    for k in np.flatnonzero(last_pre[src] >= 0):
+        s_last = last_pre[src[k]]
+        later = ps[(pn == tgt[k]) & (ps >= s_last)]
+        if not later.size:
+            continue
+        wmax, lam, mu, tau = st["Wmax"][k], st["lambda"][k], st["mu_plus"][k], st["tau_plus"][k]
+        nw = w[k] / wmax
+        for s_post in later:  # stamps (s+1) h; the dendritic delay is one step
+            kk = kplus[k] * np.exp(((s_last + 1) * h - ((s_post + 1) * h + h)) / tau)
+            nw = nw + lam * (1.0 - nw) ** mu * kk
+            nw = min(nw, 1.0)
+        w[k] = nw * wmax
+    order = np.lexsort((st["port"], tgt, src))
+    w_nest = w[order] / 1000.0
+    rows = np.repeat(np.arange(proj.n_pre), np.diff(proj.indptr.numpy()))
+    ours = np.lexsort((np.arange(len(rows)), proj.indices.numpy(), rows))
+    w = np.empty(len(rows))
+    w[ours] = w_nest
+    return torch.from_numpy(w)

@@ -1,0 +1,224 @@
+r"""Parameter mapping from the simulator's models to NEST's (pure functions, no NEST import).
+
+**LIF** (:class:`~neuroplastic.neurons.LIFParams`, analog substrate) -> ``iaf_psc_exp`` (one
+channel, or two channels of opposite sign: excitatory -> ``tau_syn_ex``, inhibitory ->
+``tau_syn_in``) or ``iaf_psc_exp_multisynapse`` (any channels, receptor ``channel + 1``). Units:
+NEST uses pA and pF; our currents are nA and the resistance MΩ, so ``C_m = 1000 tau_m / R`` pF,
+weights and currents ×1000. Both integrate the sub-threshold system exactly over the step, the
+membrane with the synaptic current of the start of the step, and add arriving spikes to the
+current at the end of the step, so the update maps one to one. Differences, stated:
+
+* threshold: ours spikes when ``v > v_thresh``, NEST when ``V_m >= V_th`` (equal only on a
+  measure-zero set of exact hits);
+* refractoriness: we freeze the membrane for ``round(t_ref/dt) - 1`` steps after the spike step
+  (Brian2's ``(unless refractory)``), NEST for ``t_ref/h`` steps, so NEST gets
+  ``t_ref = max(round(t_ref/dt) - 1, 0) * dt`` and both freeze the same steps;
+* delays: a spike of step ``s`` over a delay of ``d`` steps reaches the current at the end of step
+  ``s + d`` in both; NEST's smallest delay is one step, so a zero delay is refused unless
+  ``zero_delay="one_step"`` accepts it as one step (then every hop is one step later).
+
+Refused (``NotImplementedError`` naming the feature): the digital substrate, membrane noise, an
+adaptive threshold, the subtractive reset, several trials (``batch > 1``).
+
+**Pair STDP** (:class:`~neuroplastic.plasticity.STDPParams`) -> ``stdp_synapse``
+(``pairing='all'``) or ``stdp_nn_symm_synapse`` (``'nearest'``). NEST's rule pairs the
+presynaptic spike time with the postsynaptic one *plus the dendritic delay* (the whole synaptic
+delay, at least one step ``h``), while ours pairs the spike steps: NEST sees
+:math:`\Delta t + h`. For exponential windows this is an exact rescaling of the amplitudes:
+with :math:`W(\Delta t > 0) = a_c e^{-\Delta t/\tau_c}` and :math:`W(\Delta t < 0) = a_a
+e^{\Delta t/\tau_a}` (:class:`~neuroplastic.plasticity.stdp_windows.TraceForm`),
+
+.. math::
+
+    \lambda = \eta\,a_c\,e^{h/\tau_c} / W_\max^{(1-\mu)},\qquad
+    \alpha = -\frac{a_a}{a_c}\,e^{-h/\tau_a - h/\tau_c},\qquad
+    \mu_\pm = 0\ (\text{additive}),\ 1\ (\text{multiplicative}),
+
+``Wmax = w_max``, ``tau_plus = tau_c`` and the postsynaptic neuron's ``tau_minus = tau_a``. NEST
+counts a coincident pair (same step) as causal, i.e. :math:`W(0) = a_c`: the window must have
+``at_zero='causal'``. Learned weights then agree to rounding (tested to 1e-9) except in two
+cases, stated: a post spike exactly one step before a pre spike falls on NEST's
+:math:`\Delta t = 0` and is paired with neither side by NEST (ours: :math:`a_a e^{-h/\tau_a}`);
+and where a pre and a post spike fall in the same step and a bound is hit, NEST clips after each
+update, ours once after the step's sum. ``stdp_nn_symm_synapse`` moreover pairs the post
+spikes that precede a synapse's first pre spike with a virtual pre spike at :math:`t = 0` (its
+initial last-spike time); ours pairs them with nothing. NEST also transmits a spike with the
+weight updated by that spike, ours with the weight of the start of the step.
+Required: plastic delays of at most one step, ``w_min = 0`` (NEST's weights are non-negative)
+and a finite ``w_max``, ``a_c > 0``, no ``norm_target``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "LIFMapping",
+    "STDPMapping",
+    "map_lif",
+    "map_stdp",
+    "nest_delay_steps",
+    "synapse_layout",
+]
+
+
+@dataclass(frozen=True)
+class LIFMapping:
+    """NEST model and status of one LIF population (arrays hold one value per neuron)."""
+
+    model: str
+    params: dict[str, Any]
+    receptor: dict[int, int]  # our channel -> NEST receptor_type
+    channel_names: tuple[str, ...]  # NEST recordable of each of our channels
+
+
+def map_lif(
+    name: str,
+    params: Any,
+    substrate: Any,
+    n: int,
+    dt_ms: float,
+    *,
+    channel_signs: dict[int, int],
+    tau_m: np.ndarray | None = None,
+    v_thresh: np.ndarray | None = None,
+) -> LIFMapping:
+    """NEST ``iaf_psc_exp`` / ``iaf_psc_exp_multisynapse`` status of a LIF population.
+
+    ``channel_signs``: for each channel that receives projections, +1 (all weights >= 0), -1
+    (all <= 0) or 0 (mixed). ``tau_m``/``v_thresh``: realized per-neuron values (mismatch)."""
+    from ..neurons.lif import Analog
+
+    if not isinstance(substrate, Analog):
+        raise NotImplementedError(
+            f"population {name!r}: the Digital (fixed-point) substrate has no NEST model"
+        )
+    if substrate.noise_sigma_mv > 0:
+        raise NotImplementedError(
+            f"population {name!r}: thermal membrane noise (Analog.noise_sigma_mv > 0) has no "
+            "equivalent in iaf_psc_exp"
+        )
+    if params.theta_plus_mv > 0:
+        raise NotImplementedError(
+            f"population {name!r}: the adaptive threshold (theta_plus_mv > 0) has no "
+            "equivalent in iaf_psc_exp"
+        )
+    if params.reset_mode != "hard":
+        raise NotImplementedError(
+            f"population {name!r}: reset_mode={params.reset_mode!r} (iaf_psc_exp resets to "
+            "V_reset)"
+        )
+    taus = params.tau_syn_ms
+    tm = np.full(n, params.tau_mem_ms) if tau_m is None else np.asarray(tau_m, dtype=float)
+    vt = np.full(n, params.v_thresh_mv) if v_thresh is None else np.asarray(v_thresh, float)
+    ref_steps = int(round(params.t_ref_ms / dt_ms))
+    common = {
+        "C_m": 1000.0 * tm / params.r_mohm,
+        "tau_m": tm,
+        "E_L": params.v_rest_mv,
+        "V_reset": params.v_reset_mv,
+        "V_th": vt,
+        "t_ref": max(ref_steps - 1, 0) * dt_ms,
+        "I_e": 0.0,
+    }
+    layout = synapse_layout(len(taus), channel_signs)
+    if layout is None:
+        rec = {c: c + 1 for c in range(len(taus))}
+        common["tau_syn"] = list(taus)
+        names = tuple(f"I_syn_{c + 1}" for c in range(len(taus)))
+        return LIFMapping("iaf_psc_exp_multisynapse", common, rec, names)
+    ex, inh = layout
+    common["tau_syn_ex"] = taus[ex]
+    common["tau_syn_in"] = taus[inh]
+    names = tuple("I_syn_ex" if c == ex else "I_syn_in" for c in range(len(taus)))
+    return LIFMapping("iaf_psc_exp", common, {c: 0 for c in range(len(taus))}, names)
+
+
+def synapse_layout(n_channels: int, channel_signs: dict[int, int]) -> tuple[int, int] | None:
+    """``(excitatory channel, inhibitory channel)`` when ``iaf_psc_exp`` (which sorts spikes
+    by the sign of their weight) can hold the channels, else ``None`` (multisynapse)."""
+    if n_channels == 1:
+        return 0, 0
+    if n_channels != 2:
+        return None
+    s0, s1 = channel_signs.get(0, 2), channel_signs.get(1, 2)  # 2: unused, either sign fits
+    if s0 in (1, 2) and s1 in (-1, 2):
+        return 0, 1
+    if s0 in (-1, 2) and s1 in (1, 2):
+        return 1, 0
+    return None
+
+
+def nest_delay_steps(name: str, steps: np.ndarray, zero_delay: str) -> np.ndarray:
+    """Delays in NEST steps: zero delays refused or (``zero_delay="one_step"``) made one."""
+    steps = np.asarray(steps, dtype=np.int64)
+    if steps.size and steps.min() == 0:
+        if zero_delay != "one_step":
+            raise NotImplementedError(
+                f"projection {name!r}: zero synaptic delay (NEST's smallest delay is one "
+                "resolution step); pass zero_delay='one_step' to accept a one-step delay"
+            )
+        steps = np.maximum(steps, 1)
+    return steps
+
+
+@dataclass(frozen=True)
+class STDPMapping:
+    """NEST synapse model and its parameters for one plastic projection."""
+
+    model: str
+    params: dict[str, float]
+    tau_minus: float  # the postsynaptic neuron's tau_minus
+
+
+def map_stdp(name: str, params: Any, dt_ms: float, delay_steps: np.ndarray) -> STDPMapping:
+    """``stdp_synapse`` / ``stdp_nn_symm_synapse`` parameters equal to ``params`` (see the
+    module docstring); refuses what NEST cannot express."""
+    form = params.window.trace_form()
+    if form is None:
+        raise NotImplementedError(
+            f"projection {name!r}: STDP window {type(params.window).__name__} has no trace "
+            "form; NEST's STDP synapses are exponential"
+        )
+    if params.norm_target is not None:
+        raise NotImplementedError(f"projection {name!r}: STDP norm_target (NEST has none)")
+    if params.w_min != 0.0:
+        raise NotImplementedError(
+            f"projection {name!r}: STDP w_min={params.w_min!r}; NEST's stdp_synapse bounds "
+            "weights below by 0"
+        )
+    if not math.isfinite(params.w_max):
+        raise NotImplementedError(f"projection {name!r}: STDP needs a finite w_max (Wmax)")
+    if not form.a_causal > 0:
+        raise NotImplementedError(
+            f"projection {name!r}: STDP causal amplitude {form.a_causal!r} <= 0 (NEST's "
+            "lambda must be positive)"
+        )
+    if form.w_zero != form.a_causal:
+        raise NotImplementedError(
+            f"projection {name!r}: STDP window value at zero lag W(0)={form.w_zero!r}; NEST "
+            "pairs coincident spikes as causal (use at_zero='causal')"
+        )
+    d = np.asarray(delay_steps)
+    if d.size and d.max() > 1:
+        raise NotImplementedError(
+            f"projection {name!r}: plastic synapses with delays over one step (NEST pairs "
+            "spikes across the dendritic delay, our rule ignores delays)"
+        )
+    h = dt_ms
+    mult = params.update == "multiplicative"
+    lam = params.learning_rate * form.a_causal * math.exp(h / form.tau_causal_ms)
+    if not mult:
+        lam /= params.w_max
+    alpha = -form.a_acausal / form.a_causal * math.exp(
+        -h / form.tau_acausal_ms - h / form.tau_causal_ms
+    )
+    model = "stdp_synapse" if params.pairing == "all" else "stdp_nn_symm_synapse"
+    mu = 1.0 if mult else 0.0
+    prm = {"lambda": lam, "alpha": alpha, "mu_plus": mu, "mu_minus": mu,
+           "Wmax": float(params.w_max), "tau_plus": float(form.tau_causal_ms)}
+    return STDPMapping(model, prm, float(form.tau_acausal_ms))
