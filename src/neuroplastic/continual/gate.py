@@ -20,11 +20,15 @@ unchanged, bit for bit; where :math:`g = 0` (:math:`I = \infty`, or at/above the
 weight is returned unchanged. Since :math:`w_\mathrm{old} + g\Delta w` lies between the old and
 new weights, the rule's bounds still hold.
 
-The gate is applied per call of the rule: per step for the single-step rules; for a multi-step
-call (``stdp_sequence``, one Diehl & Cook presentation) it gates that call's net change, which
-equals per-step gating for additive rules without bounds. Gating every step *inside* the
-compiled simulator loop needs the kernel to take the gate factor per synapse (see the package
-notes in :mod:`neuroplastic.continual`).
+The wrappers here apply the gate per call of the rule: per step for the single-step rules;
+for a multi-step call (``stdp_sequence``, one Diehl & Cook presentation) they gate that call's
+net change, which equals per-step gating for additive rules without bounds. Inside the
+compiled loops the gate acts on every single update instead:
+:meth:`neuroplastic.network.Network.set_importance` (``set_gate``) gates the STDP of a plastic
+projection of the simulator every step, and
+:meth:`neuroplastic.models.diehl_cook.DiehlCook.set_importance` every depression,
+potentiation and normalisation of a presentation — with the arithmetic of
+:func:`gated_update`, so the compiled kernels equal their torch references bit for bit.
 """
 
 from __future__ import annotations

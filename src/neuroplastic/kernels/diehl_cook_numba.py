@@ -8,6 +8,13 @@ excitatory neuron's incoming weight column. The arithmetic follows the torch ref
 :func:`neuroplastic.models.diehl_cook.present_reference` operation by operation (same order of
 additions, no fast-math, no FMA contraction), so both give bit-identical spikes and weights.
 
+Importance gate (optional, ``gated``): every weight change inside the loop — each
+pre-triggered depression, each post-triggered potentiation and the final normalisation — keeps
+the fraction ``gate[i, j]`` in [0, 1] of that change, ``w = w_old + g (w_new - w_old)``,
+exactly ``w_new`` where ``g == 1`` and ``w_old`` where ``g == 0``
+(:func:`neuroplastic.continual.gate.gated_update`). The gated loops are separate copies, so a
+model without a gate runs the ungated code unchanged.
+
 Input spikes are Bernoulli draws per step from a counter-based integer hash (splitmix64's
 finaliser) of ``(presentation key, step, input)``: input ``i`` spikes at step ``t`` when
 ``mix64(key + (t * n_input + i) * GOLDEN) >> 11 < floor(p_i * 2**53)``. Only integer arithmetic
@@ -65,6 +72,16 @@ def _spike_thresholds(xv, rate_hz, dt_ms):
     return out
 
 
+@njit(cache=True, inline="always")
+def _gated(w_old, w_new, g):
+    """``w_old + g (w_new - w_old)``; exactly ``w_new`` at ``g == 1``, ``w_old`` at ``g == 0``."""
+    if g == 1.0:
+        return w_new
+    if g == 0.0:
+        return w_old
+    return w_old + g * (w_new - w_old)
+
+
 @njit(cache=True)
 def _present(
     idx,
@@ -83,6 +100,8 @@ def _present(
     counts,
     raster,
     record,
+    gated,
+    gate,
 ):
     """Present one sample; returns ``(exc_spikes, inh_spikes, input_spikes, synops)``.
 
@@ -104,6 +123,8 @@ def _present(
         Output: spikes of each excitatory neuron in this presentation (overwritten).
     raster : uint8 (n_steps, n_exc)
         Output when ``record``: the excitatory spike raster.
+    gated, gate : bool, float64 (n_input, n_exc)
+        With ``gated``, the per-synapse gate of every weight change (see the module notes).
     """
     nnz = idx.shape[0]
     n_in = w.shape[0]
@@ -178,15 +199,26 @@ def _present(
             for b in range(n_seen_post):
                 j = seen_post[b]
                 xpost[j] = table_post[t - last_post[j]]
-            for a in range(n_pre):
-                i = pre_list[a]
-                for j in range(N):
-                    wij = w[i, j]
-                    inp[j] += wij
-                    x = wij - eta_pre * xpost[j]
-                    if x < 0.0:
-                        x = 0.0
-                    w[i, j] = x
+            if gated:
+                for a in range(n_pre):
+                    i = pre_list[a]
+                    for j in range(N):
+                        wij = w[i, j]
+                        inp[j] += wij
+                        x = wij - eta_pre * xpost[j]
+                        if x < 0.0:
+                            x = 0.0
+                        w[i, j] = _gated(wij, x, gate[i, j])
+            else:
+                for a in range(n_pre):
+                    i = pre_list[a]
+                    for j in range(N):
+                        wij = w[i, j]
+                        inp[j] += wij
+                        x = wij - eta_pre * xpost[j]
+                        if x < 0.0:
+                            x = 0.0
+                        w[i, j] = x
         else:
             for a in range(n_pre):
                 i = pre_list[a]
@@ -254,12 +286,21 @@ def _present(
             for a in range(n_seen_pre):  # row-major sweep: each touched row read once
                 i = seen_pre[a]
                 dw = eta_post * table_pre[t - last_pre[i]]
-                for b in range(n_post):
-                    j = post_list[b]
-                    x = w[i, j] + dw
-                    if x > w_max:
-                        x = w_max
-                    w[i, j] = x
+                if gated:
+                    for b in range(n_post):
+                        j = post_list[b]
+                        wij = w[i, j]
+                        x = wij + dw
+                        if x > w_max:
+                            x = w_max
+                        w[i, j] = _gated(wij, x, gate[i, j])
+                else:
+                    for b in range(n_post):
+                        j = post_list[b]
+                        x = w[i, j] + dw
+                        if x > w_max:
+                            x = w_max
+                        w[i, j] = x
             for b in range(n_post):
                 j = post_list[b]
                 if last_post[j] < 0:
@@ -287,9 +328,15 @@ def _present(
                     colsum[j] = target_sum / colsum[j]
                 else:
                     colsum[j] = 1.0
-            for i in range(n_in):
-                for j in range(N):
-                    w[i, j] = w[i, j] * colsum[j]
+            if gated:
+                for i in range(n_in):
+                    for j in range(N):
+                        wij = w[i, j]
+                        w[i, j] = _gated(wij, wij * colsum[j], gate[i, j])
+            else:
+                for i in range(n_in):
+                    for j in range(N):
+                        w[i, j] = w[i, j] * colsum[j]
     return n_exc, n_inh, n_inp, synops
 
 
@@ -316,6 +363,8 @@ def _run_samples(
     exc_spikes,
     attempts,
     totals,
+    gated,
+    gate,
 ):
     """Present the rows of ``X`` ``(B, n_input)`` one after the other, with the boost rule.
 
@@ -362,6 +411,8 @@ def _run_samples(
                 c,
                 raster,
                 False,
+                gated,
+                gate,
             )
             totals[0] += ne
             totals[1] += ni
@@ -382,7 +433,9 @@ def _run_samples(
 _COMMON = {
     "w": "f8[n_in,N] out", "theta": "f8[N] out", "n_steps": "int >=0", "learn": "bool",
     "target_sum": "float", "prm": "f8[16]", "iprm": "i8[3] >=0",
-    "table_pre": "f8[>=n_steps]", "table_post": "f8[>=n_steps]",
+    "table_pre": "f8[>=n_steps]", "table_post": "f8[>=n_steps]", "gated": "bool",
+    # the per-synapse gate when gated (else unused, any shape)
+    "gate": lambda a: "f8[n_in,N] >=0 <=1" if a["gated"] else "f8[*,*]",
 }
 PRESENT = {
     **_COMMON, "idx": "i8[nnz] >=0 <n_in", "thr": "u8[nnz]", "key": "int", "normalize": "bool",

@@ -59,10 +59,16 @@ def _overflow(x, q, lo, hi, mode):
 def _stdp_projection(
     p, B, lo, hi, post0, n_post, po, so, indptr, indices, weights, prm, flg, xoff, x,
     csc_ptr, csc_perm, csc_rows, co, cso, spk, nspk, sflag, pre_b, pre_i, post_b, post_j,
-    rbuf, cbuf,
+    rbuf, cbuf, gated, gate, wflag, tk, tw,
 ):
     """One step of pair STDP on plastic projection ``p`` (see :func:`stdp_step`); weights and
-    traces in place. Returns the (possibly grown) change buffers."""
+    traces in place. Returns the (possibly grown) change buffers.
+
+    ``gated``: the projection has a per-synapse gate ``gate`` (global synapse ids): the step's
+    change of every touched synapse is scaled, ``w = w_old + g (w_new - w_old)`` (exactly
+    ``w_new`` where ``g == 1`` and ``w_old`` where ``g == 0``, as
+    :func:`neuroplastic.continual.gate.gated_update`). The old weights of the touched synapses
+    are listed once each in ``tk``/``tw`` (``wflag`` marks them; cleared again on return)."""
     dec_pre, dec_post, a_c, a_a, w0, scale = prm[0], prm[1], prm[2], prm[3], prm[4], prm[5]
     w_min, w_max = prm[6], prm[7]
     has_w0, mult, clip, nearest = flg[0] != 0, flg[1] != 0, flg[2] != 0, flg[3] != 0
@@ -91,6 +97,26 @@ def _stdp_projection(
                 m_post += 1
     if m_pre == 0 and m_post == 0:
         return rbuf, cbuf
+    n_t = 0
+    if gated:  # list the synapses this step touches, with their weights before it
+        for a in range(m_pre):
+            r = pre_i[a]
+            for e in range(indptr[po + r], indptr[po + r + 1]):
+                k = so + e
+                if not wflag[k]:
+                    wflag[k] = 1
+                    tk[n_t] = k
+                    tw[n_t] = weights[k]
+                    n_t += 1
+        for a in range(m_post):
+            j = post_j[a]
+            for q in range(csc_ptr[co + j], csc_ptr[co + j + 1]):
+                k = so + csc_perm[cso + q]
+                if not wflag[k]:
+                    wflag[k] = 1
+                    tk[n_t] = k
+                    tw[n_t] = weights[k]
+                    n_t += 1
     if mult:  # every change sees the weights at the start of the step: buffer them
         n_r = 0
         for a in range(m_pre):
@@ -174,6 +200,16 @@ def _stdp_projection(
                 if y > w_max:
                     y = w_max
                 weights[k] = y
+    # 4b. gate the step's change of every touched synapse
+    if gated:
+        for a in range(n_t):
+            k = tk[a]
+            g = gate[k]
+            if g == 0.0:
+                weights[k] = tw[a]
+            elif g != 1.0:
+                weights[k] = tw[a] + g * (weights[k] - tw[a])
+            wflag[k] = 0
     # 5. bump the traces of the neurons that spiked
     for a in range(m_pre):
         if nearest:
@@ -249,6 +285,10 @@ def _run_steps(
     csc_rows,
     csc_ptr_off,
     csc_syn_off,
+    # importance gates of plastic projections (continual.gate): proj_gated[p] != 0 when
+    # projection p has one; gate holds one factor in [0, 1] per synapse (all nnz) when any has
+    proj_gated,
+    gate,
     # counters and monitors
     spike_count,
     synops,
@@ -302,6 +342,14 @@ def _run_steps(
     pl_j = np.empty(B * N if has_plastic else 0, dtype=np.int64)
     rbuf = np.empty(16)
     cbuf = np.empty(16)
+    any_gated = False
+    for p in range(P):
+        if proj_plastic[p] and proj_gated[p]:
+            any_gated = True
+    n_syn = weights.shape[0] if any_gated else 0
+    wflag = np.zeros(n_syn, dtype=np.uint8)
+    tk = np.empty(n_syn, dtype=np.int64)
+    tw = np.empty(n_syn)
     for k in range(n_steps):
         t = t0 + k
         if ev_n[0] + B * n_mon > ev_cap:
@@ -433,7 +481,7 @@ def _run_steps(
                     proj_ptr_off[p], proj_syn_off[p], indptr, indices, weights, stdp_prm[p],
                     stdp_flags[p], stdp_xoff[p], stdp_x, csc_ptr, csc_perm, csc_rows,
                     csc_ptr_off[p], csc_syn_off[p], spk, nspk, sflag, pl_b, pl_i, pl_b2, pl_j,
-                    rbuf, cbuf,
+                    rbuf, cbuf, proj_gated[p] != 0, gate, wflag, tk, tw,
                 )
             for b in range(B):
                 for s in range(nspk[b]):
@@ -500,6 +548,9 @@ RUN_STEPS = {
     "proj_plastic": "i8[P]", "stdp_prm": "f8[P,8]", "stdp_flags": "i8[P,4]",
     "stdp_xoff": "i8[P,3] >=0", "stdp_x": "f8[B,*] out",
     "csc_ptr": "i8[*] >=0", "csc_perm": "i8[*] >=0", "csc_rows": "i8[*] >=0",
+    "proj_gated": "i8[P]",
+    # one gate factor per synapse when a projection has a gate (else unused, any length)
+    "gate": lambda a: "f8[nnz] >=0 <=1" if np.any(np.asarray(a["proj_gated"]) != 0) else "f8[*]",
     "spike_count": "i8[n_total] out", "synops": "i8[P] out",
     "pop_counts": "i8[>=n_steps,B,n_pops] out", "pop_of": "i8[n_total] >=0 <n_pops",
     "mon_mask": "u1[n_total]",

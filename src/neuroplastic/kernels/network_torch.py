@@ -1,7 +1,9 @@
 """Reference network loop in plain torch: one Python iteration per step, vectorized over
 neurons. It is the specification the compiled kernel is tested against (bit for bit) and the
 backend on non-CPU devices. Same schedule as :mod:`.network_numba`; plastic projections call
-:func:`neuroplastic.plasticity.stdp_step` itself after propagation.
+:func:`neuroplastic.plasticity.stdp_step` itself after propagation, and a projection with an
+importance gate then keeps the fraction ``g`` of that step's change per synapse with
+:func:`neuroplastic.continual.gate.gated_update`.
 """
 
 from __future__ import annotations
@@ -76,12 +78,15 @@ def run_steps_reference(
                     idx = ((slot * B + b) * C + ch) * n_lif + j[~now]
                     flat_buf.index_add_(0, idx.to(dev), w[~now].to(dev))
         # plasticity: stdp_step on this step's spikes, after propagation, projection by projection
+        # (gated projections: w_old + g * (w_new - w_old) per synapse, every step)
         for p, (params, layout) in sim.stdp_layouts.items():
             lo, hi = int(sim.proj_pre_start[p]), int(sim.proj_pre_stop[p])
             post0, so = int(sim.proj_post_start[p]), int(sim.proj_syn_off[p])
             a, c = int(sim.stdp_xoff[p, 0]), int(sim.stdp_xoff[p, 1])
             n_post, nnz = layout.n_post, layout.indices.numel()
             x_pre, x_post = sim.stdp_x[:, a : a + hi - lo], sim.stdp_x[:, c : c + n_post]
+            gated = bool(sim.proj_gated[p])
+            w_old = sim.weights[so : so + nnz].clone() if gated else None
             _, new = stdp_step(
                 sim.weights[so : so + nnz],  # a view: updated in place in the shared store
                 spikes[:, lo:hi],
@@ -93,6 +98,11 @@ def run_steps_reference(
             )
             x_pre.copy_(new.pre_trace)
             x_post.copy_(new.post_trace)
+            if gated:
+                from ..continual.gate import gated_update
+
+                w = sim.weights[so : so + nnz]
+                w.copy_(gated_update(w_old, w, sim.gate[so : so + nnz]))
         if D > 1:
             slot = t % D
             sim.isyn.add_(sim.buf[slot])

@@ -304,12 +304,20 @@ def present_reference(
     target_sum: float,
     coef: DiehlCookCoefficients,
     record: bool = False,
+    gate: Tensor | None = None,
 ) -> PresentResult:
     """Plain torch specification of one presentation (same arithmetic as the numba kernel).
 
     ``w`` ``(n_input, n_exc)`` and ``theta`` ``(n_exc,)`` (float64) are updated in place when
     ``learn``. Sums are taken sequentially (``cumsum``) in ascending input order, as the kernel.
+    ``gate`` ``(n_input, n_exc)``: every weight change (depression, potentiation,
+    normalisation) goes through :func:`~neuroplastic.continual.gate.gated_update`.
     """
+    from ..continual.gate import gated_update
+
+    def put(old: Tensor, new: Tensor, g: Tensor | None) -> Tensor:
+        return new if g is None else gated_update(old, new, g)
+
     prm = [float(v) for v in coef.prm]
     (dec_e, rest_e, reset_e, thr_e, dec_i, rest_i, reset_i, thr_i, w_ei, w_ie, dec_th,
      dec_th_rest, eta_pre, eta_post, w_max, th_plus) = prm  # fmt: skip
@@ -341,7 +349,9 @@ def present_reference(
         synops += n_pre * N
         if learn and n_pre:  # pre-triggered depression by the post trace of earlier steps
             xpost = torch.where(last_post >= 0, tpost[(t - last_post).clamp(0, n_steps - 1)], 0.0)
-            w[pre] = torch.clamp(w[pre] - eta_pre * xpost, min=0.0)
+            old = w[pre]
+            w[pre] = put(old, torch.clamp(old - eta_pre * xpost, min=0.0),
+                         None if gate is None else gate[pre])
         # excitatory layer
         v = rest_e + (v_e - rest_e) * dec_e
         if learn:
@@ -387,7 +397,9 @@ def present_reference(
             cols = torch.nonzero(s_e).flatten()
             xpre = tpre[t - last_pre[rows]]
             sub = w[rows[:, None], cols[None, :]]
-            w[rows[:, None], cols[None, :]] = torch.clamp(sub + eta_post * xpre[:, None], max=w_max)
+            new = torch.clamp(sub + eta_post * xpre[:, None], max=w_max)
+            g = None if gate is None else gate[rows[:, None], cols[None, :]]
+            w[rows[:, None], cols[None, :]] = put(sub, new, g)
         if learn:
             last_post[s_e] = t
         s_e_prev, s_i_prev = s_e, s_i
@@ -397,7 +409,7 @@ def present_reference(
             colsum = torch.cumsum(w, 0)[-1]
             # (a scalar / tensor in torch is reciprocal-times: divide tensors instead)
             factor = torch.where(colsum > 0, torch.full_like(colsum, target_sum) / colsum, 1.0)
-            w.mul_(factor)
+            w.copy_(put(w, w * factor, gate))
     return PresentResult(counts, n_exc, n_inh, n_inp, synops, raster)
 
 
@@ -410,8 +422,10 @@ def run_samples_reference(
     theta: Tensor,
     learn: bool,
     coef: DiehlCookCoefficients,
+    gate: Tensor | None = None,
 ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """Reference of the kernel's ``run_samples``: rows of ``X`` in order, with the boost rule.
+    """Reference of the kernel's ``run_samples``: rows of ``X`` in order, with the boost rule
+    (``gate``: see :func:`present_reference`).
 
     Returns ``counts (B, n_exc)``, ``exc_spikes (B,)``, ``attempts (B,)`` of the last
     presentation of each sample and ``totals (4,)``: exc, inh, input spikes and synops.
@@ -430,7 +444,7 @@ def run_samples_reference(
             key = presentation_key(int(base), first + b, a)
             r = present_reference(
                 torch.from_numpy(idx), thr, key, p.n_steps, w, theta, learn, learn,
-                p.weight_sum, coef,
+                p.weight_sum, coef, gate=gate,
             )  # fmt: skip
             totals += torch.tensor([r.exc_spikes, r.inh_spikes, r.input_spikes, r.synops])
             a += 1
@@ -440,7 +454,10 @@ def run_samples_reference(
     return counts, exc, att, totals
 
 
-def run_samples_numba(X, base, first, p, w, theta, learn, coef):
+_NO_GATE = np.zeros((0, 0))  # the kernels' gate argument when there is none
+
+
+def run_samples_numba(X, base, first, p, w, theta, learn, coef, gate=None):
     """The compiled :func:`neuroplastic.kernels.diehl_cook_numba.run_samples` (same contract
     as :func:`run_samples_reference`)."""
     from ..kernels.diehl_cook_numba import run_samples
@@ -456,6 +473,7 @@ def run_samples_numba(X, base, first, p, w, theta, learn, coef):
         float(p.boost_rate_hz), float(p.dt_ms), int(p.min_spikes), int(p.max_boosts),
         int(p.n_steps), w.numpy(), theta.numpy(), bool(learn), float(p.weight_sum), coef.prm,
         coef.iprm, coef.table_pre, coef.table_post, counts, exc, att, totals,
+        gate is not None, _NO_GATE if gate is None else gate.numpy(),
     )  # fmt: skip
     return (
         torch.from_numpy(counts),
@@ -466,7 +484,7 @@ def run_samples_numba(X, base, first, p, w, theta, learn, coef):
 
 
 def present_numba(idx, thr, key, n_steps, w, theta, learn, normalize, target_sum, coef,
-                  record=False) -> PresentResult:  # fmt: skip
+                  record=False, gate=None) -> PresentResult:  # fmt: skip
     """One presentation through the compiled kernel (same contract as
     :func:`present_reference`)."""
     from ..kernels.diehl_cook_numba import present
@@ -478,7 +496,7 @@ def present_numba(idx, thr, key, n_steps, w, theta, learn, normalize, target_sum
         np.asarray(idx, dtype=np.int64), np.asarray(thr, dtype=np.uint64), np.uint64(key),
         int(n_steps), w.numpy(), theta.numpy(), bool(learn), bool(normalize),
         float(target_sum), coef.prm, coef.iprm, coef.table_pre, coef.table_post, counts,
-        raster, bool(record),
+        raster, bool(record), gate is not None, _NO_GATE if gate is None else gate.numpy(),
     )  # fmt: skip
     return PresentResult(
         torch.from_numpy(counts),
@@ -577,6 +595,7 @@ class DiehlCook:
         target = torch.full_like(colsum, params.weight_sum)
         self._w = w * torch.where(colsum > 0, target / colsum, 1.0)
         self._theta = torch.zeros(n_exc, dtype=torch.float64)
+        self._gate: Tensor | None = None
         self.labels_: Tensor | None = None
         self.samples_seen_ = 0
         self.synops_ = 0
@@ -594,6 +613,52 @@ class DiehlCook:
         """Adaptive thresholds ``(n_exc,)`` in mV (a copy)."""
         return self._theta.clone()
 
+    @property
+    def gate(self) -> Tensor | None:
+        """The importance gate of the input→excitatory STDP ``(n_input, n_exc)`` (a copy), or
+        ``None``."""
+        return None if self._gate is None else self._gate.clone()
+
+    def set_gate(self, gate) -> DiehlCook:
+        r"""Gate the input→excitatory plasticity per synapse: every weight change of the
+        presentation loop (depression, potentiation, normalisation) keeps the fraction
+        :math:`g_{ij}\in[0, 1]` of itself, :math:`w \leftarrow w_\mathrm{old} +
+        g_{ij}(w_\mathrm{new} - w_\mathrm{old})`, inside the compiled loop. ``g = 1``: the
+        rule unchanged bit for bit; ``g = 0``: the synapse is frozen. ``None`` removes it.
+        (Thresholds still adapt.)"""
+        if gate is None:
+            self._gate = None
+            return self
+        g = torch.as_tensor(gate)
+        if not g.is_floating_point():
+            raise ValueError(f"gate must be a float tensor, got dtype {g.dtype}")
+        g = g.detach().to("cpu", torch.float64)
+        if tuple(g.shape) != tuple(self._w.shape):
+            raise ValueError(f"gate has shape {tuple(g.shape)}, the weights "
+                             f"{tuple(self._w.shape)} (n_input, n_exc)")
+        if torch.isnan(g).any() or (g < 0).any() or (g > 1).any():
+            raise ValueError("gate must lie in [0, 1] (no NaN)")
+        self._gate = g.contiguous().clone()
+        return self
+
+    def set_importance(self, importance, params=None) -> DiehlCook:
+        """:meth:`set_gate` with :func:`~neuroplastic.continual.gate.gate_factor` of the
+        synapse importance ``(n_input, n_exc)`` (a tensor or an
+        :class:`~neuroplastic.continual.importance.Importance`) under ``params``
+        (:class:`~neuroplastic.continual.gate.GateParams`; default the inverse gate)."""
+        from ..continual.gate import GateParams, gate_factor
+        from ..continual.importance import Importance
+
+        params = GateParams() if params is None else params
+        if not isinstance(params, GateParams):
+            raise ValueError(f"params must be GateParams, got {type(params).__name__}")
+        values = importance.values if isinstance(importance, Importance) else importance
+        values = torch.as_tensor(values)
+        if tuple(values.shape) != tuple(self._w.shape):
+            raise ValueError(f"importance has shape {tuple(values.shape)}, the weights "
+                             f"{tuple(self._w.shape)} (n_input, n_exc)")
+        return self.set_gate(gate_factor(values.to(torch.float64), params))
+
     # ------------------------------------------------------------- presenting
     def run(self, X, *, learn: bool, stream: str, first: int) -> tuple[Tensor, Tensor, Tensor]:
         """Present the rows of ``X`` in order (input-boost rule on); sample ``b`` draws its
@@ -606,8 +671,9 @@ class DiehlCook:
         X = self._check_x(X)
         fn = run_samples_numba if self.backend == "numba" else run_samples_reference
         base = stream_base(self.seed, stream)
+        gate = self._gate if learn else None
         counts, exc, att, totals = fn(
-            X, base, first, self.params, self._w, self._theta, learn, self.coef
+            X, base, first, self.params, self._w, self._theta, learn, self.coef, gate
         )
         if learn:
             self.synops_ += int(totals[3])
@@ -768,6 +834,8 @@ class DiehlCook:
         }
         if self.labels_ is not None:
             tensors["labels"] = self.labels_.clone()
+        if self._gate is not None:
+            tensors["gate"] = self._gate.clone()
         for k, v in self.history_.items():
             tensors[f"history_{k}"] = torch.tensor(v, dtype=i64)
         r = list(self._win_r)
@@ -789,6 +857,7 @@ class DiehlCook:
         self.samples_seen_ = int(t["samples_seen"][0])
         self.synops_ = int(t["synops"][0])
         self.labels_ = t["labels"].clone() if "labels" in t else None
+        self.set_gate(t.get("gate"))
         self.history_ = {k: t[f"history_{k}"].tolist() for k in ("exc_spikes", "attempts",
                                                                   "correct")}
         self._new_window()

@@ -13,6 +13,7 @@ import hashlib
 from typing import Any
 
 import numpy as np
+import torch
 from torch import Tensor
 
 from . import _rng
@@ -49,6 +50,9 @@ def state_tensors(net: Any) -> dict[str, Tensor]:
     tensors = {name: getattr(sim, name) for name in _STATE}
     if sim.stdp_x.numel():
         tensors["stdp_traces"] = sim.stdp_x
+    if bool(sim.proj_gated.any()):  # importance gates (only then: older files stay unchanged)
+        tensors["proj_gated"] = sim.proj_gated
+        tensors["gate"] = sim.gate
     for name, m in net.spike_monitors.items():
         tensors[f"spikes/{name}/steps"] = m.steps
         tensors[f"spikes/{name}/batch"] = m.batch
@@ -64,6 +68,33 @@ def state_tensors(net: Any) -> dict[str, Tensor]:
         if p["kind"] == "poisson":
             tensors[f"rates/{name}"] = p["rates"]
     return tensors
+
+
+def _restore_gates(net: Any, t: dict[str, Tensor], state_path: Any) -> None:
+    """The importance gates of the checkpoint (none when it holds none)."""
+    sim = net._sim
+    gates: dict[str, Tensor] = {}
+    if "gate" in t or "proj_gated" in t:
+        flags, gate = t.get("proj_gated"), t.get("gate")
+        P = len(sim.proj_names)
+        if (flags is None or gate is None or flags.shape != (P,) or flags.dtype != torch.int64
+                or gate.shape != sim.weights.shape or gate.dtype != torch.float64):
+            raise CheckpointError(f"{state_path} has malformed importance gates "
+                                  f"('gate' / 'proj_gated')")
+        if torch.isnan(gate).any() or (gate < 0).any() or (gate > 1).any():
+            raise CheckpointError(f"{state_path} has gate factors outside [0, 1]")
+        for p, name in enumerate(sim.proj_names):
+            if int(flags[p]):
+                if name not in net._plasticity:
+                    raise CheckpointError(f"{state_path} gates projection {name!r}, which is "
+                                          "not plastic")
+                so = int(sim.proj_syn_off[p])
+                gates[name] = gate[so : so + sim.proj_nnz[p]].clone()
+    for name in list(net._gates):
+        if name not in gates:
+            net.set_gate(name, None)
+    for name, g in gates.items():
+        net.set_gate(name, g)
 
 
 def restore_state(net: Any, ck: Checkpoint) -> None:
@@ -90,6 +121,7 @@ def restore_state(net: Any, ck: Checkpoint) -> None:
                 f"expected {tuple(target.shape)} / {target.dtype}"
             )
         target.copy_(t[name])
+    _restore_gates(net, t, state_path)
     for name, p in net._pops.items():
         if p["kind"] == "poisson":
             p["rates"] = t[f"rates/{name}"].clone()

@@ -116,6 +116,7 @@ class Network:
         self._pops: dict[str, dict[str, Any]] = {}
         self._projections: dict[str, Projection] = {}
         self._plasticity: dict[str, STDPParams] = {}
+        self._gates: dict[str, Tensor] = {}  # importance gates of plastic projections
         self.spike_monitors: dict[str, SpikeMonitor] = {}
         self.state_monitors: dict[str, StateMonitor] = {}
         self.rate_monitors: dict[str, RateMonitor] = {}
@@ -477,6 +478,68 @@ class Network:
     def plasticity(self) -> dict[str, STDPParams]:
         """The STDP parameters of each plastic projection."""
         return dict(self._plasticity)
+
+    def set_gate(self, projection: str, gate: Any) -> None:
+        r"""Gate the STDP of a plastic projection per synapse: every step's change of synapse
+        :math:`k` becomes :math:`g_k\,\Delta w_k`, i.e. :math:`w \leftarrow w_\mathrm{old} +
+        g_k (w_\mathrm{new} - w_\mathrm{old})` (:func:`~neuroplastic.continual.gate.gated_update`),
+        inside the compiled loop and the reference loop alike.
+
+        ``gate``: ``(nnz,)`` factors in [0, 1] in CSR order (as :meth:`weights`); ``g = 1``
+        leaves the rule unchanged bit for bit, ``g = 0`` freezes the synapse. ``None`` removes
+        the gate. The gate is part of the checkpointed state.
+        """
+        name = self._check_gated(projection)
+        if gate is None:
+            self._gates.pop(name, None)
+        else:
+            nnz = self._projections[name].nnz
+            g = torch.as_tensor(gate)
+            if not g.is_floating_point():
+                raise ValueError(f"gate must be a float tensor, got dtype {g.dtype}")
+            g = g.detach().to("cpu", torch.float64)
+            if tuple(g.shape) != (nnz,):
+                raise ValueError(f"gate has shape {tuple(g.shape)}; projection {name!r} needs one "
+                                 f"factor per synapse ({nnz},)")
+            if torch.isnan(g).any() or (g < 0).any() or (g > 1).any():
+                raise ValueError("gate must lie in [0, 1] (no NaN)")
+            self._gates[name] = g.contiguous().clone()
+        if self._sim is not None:
+            self._sim.set_gate(name, self._gates.get(name))
+
+    def set_importance(self, projection: str, importance: Any, params: Any = None) -> None:
+        """Gate a plastic projection by synapse importance: :meth:`set_gate` with
+        :func:`~neuroplastic.continual.gate.gate_factor` of ``importance`` (``(nnz,)`` in CSR
+        order, or an :class:`~neuroplastic.continual.importance.Importance`) under ``params``
+        (a :class:`~neuroplastic.continual.gate.GateParams`; default: the inverse gate)."""
+        from ..continual.gate import GateParams, gate_factor
+        from ..continual.importance import Importance
+
+        self._check_gated(projection)
+        params = GateParams() if params is None else params
+        if not isinstance(params, GateParams):
+            raise ValueError(f"params must be GateParams, got {type(params).__name__}")
+        values = importance.values if isinstance(importance, Importance) else importance
+        nnz = self._projections[projection].nnz
+        values = torch.as_tensor(values)
+        if tuple(values.shape) != (nnz,):
+            raise ValueError(f"importance has shape {tuple(values.shape)}; projection "
+                             f"{projection!r} needs one value per synapse ({nnz},)")
+        self.set_gate(projection, gate_factor(values.to(torch.float64), params))
+
+    def gate(self, projection: str) -> Tensor | None:
+        """The gate of a plastic projection (a copy, ``(nnz,)``) or ``None`` when ungated."""
+        g = self._gates.get(self._check_gated(projection))
+        return None if g is None else g.clone()
+
+    def _check_gated(self, projection: str) -> str:
+        if projection not in self._projections:
+            raise ValueError(
+                f"unknown projection {projection!r}; known: {', '.join(self._projections)}"
+            )
+        if projection not in self._plasticity:
+            raise ValueError(f"projection {projection!r} is not plastic: there is nothing to gate")
+        return projection
 
     def weights(self, projection: str) -> Tensor:
         """The current weights of a projection, ``(nnz,)`` in CSR order: a view of the store

@@ -84,6 +84,7 @@ class Simulation:
         # ---- projections: one CSR store
         projs = list(net._projections.values())
         self.proj_names = [p.name for p in projs]
+        self.proj_nnz = [p.nnz for p in projs]
         P = len(projs)
         self.proj_pre_start = torch.tensor([self.starts[p.pre] for p in projs], dtype=torch.int64)
         self.proj_pre_stop = self.proj_pre_start + torch.tensor(
@@ -107,6 +108,10 @@ class Simulation:
             p.weights = self.weights[off : off + p.nnz]
         self.D = int(self.delays.max()) + 1 if self.delays.numel() else 1
         self._build_plasticity(net, projs)
+        self.proj_gated = torch.zeros(P, dtype=torch.int64)
+        self.gate = torch.zeros(0, dtype=torch.float64)  # (nnz of all projections,) once gated
+        for name, g in net._gates.items():
+            self.set_gate(name, g)
         # ---- state
         self.v = torch.zeros(B, self.n_lif, dtype=torch.float64)
         self.isyn = torch.zeros(B, C, self.n_lif, dtype=torch.float64)  # channel-major
@@ -213,6 +218,21 @@ class Simulation:
         cat = lambda xs: torch.cat(xs) if xs else torch.zeros(0, dtype=torch.int64)  # noqa: E731
         self.csc_ptr, self.csc_perm, self.csc_rows = cat(ptrs), cat(perms), cat(rows)
         self.stdp_x = torch.zeros(B, L, dtype=torch.float64)
+
+    def set_gate(self, name: str, gate: Tensor | None) -> None:
+        """Install (or, with ``None``, remove) the checked per-synapse gate ``(nnz,)`` of
+        plastic projection ``name`` in the concatenated store the kernels read."""
+        p = self.proj_names.index(name)
+        so = int(self.proj_syn_off[p])
+        if gate is None:
+            self.proj_gated[p] = 0
+            if not bool(self.proj_gated.any()):
+                self.gate = torch.zeros(0, dtype=torch.float64)
+            return
+        if self.gate.numel() != self.weights.numel():
+            self.gate = torch.ones(self.weights.numel(), dtype=torch.float64)
+        self.gate[so : so + gate.numel()] = gate
+        self.proj_gated[p] = 1
 
     def stdp_state(self, name: str):
         from ..plasticity.stdp_pair import STDPState
@@ -420,6 +440,8 @@ class Simulation:
             npy(self.csc_rows),
             npy(self.csc_ptr_off),
             npy(self.csc_syn_off),
+            npy(self.proj_gated),
+            self.gate.numpy(),
         )
 
     def _warm_up_kernel(self, net: NetworkLike) -> None:
@@ -442,7 +464,7 @@ class Simulation:
             )
             args[0:2] = [0, 0]
             args[4:9] = [a.copy() for a in args[4:9]]
-            args[-6] = args[-6].copy()  # stdp_x
+            args[-8] = args[-8].copy()  # stdp_x
             run_steps(
                 *args,
                 izeros(self.n_total),
