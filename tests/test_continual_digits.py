@@ -37,7 +37,7 @@ def test_config_validation():
     with pytest.raises(ValueError, match="n_tasks"):
         ContinualDigitsConfig(n_tasks=3)
     with pytest.raises(ValueError, match="method"):
-        ContinualDigitsConfig(method="lwf")
+        ContinualDigitsConfig(method="bogus")
     with pytest.raises(ValueError, match="strength"):
         ContinualDigitsConfig(strength=-1.0)
     assert ContinualDigitsConfig().cost().seconds > 0

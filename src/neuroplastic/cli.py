@@ -329,6 +329,14 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _cmd_explain(args: argparse.Namespace) -> int:
+    from .explain.pipeline import explain_run
+
+    out = explain_run(args.dir, n_explain=args.n, seed=args.seed)
+    print(f"[neuroplastic] wrote {out}/ (maps.png, curves.png, metrics.json, report.html)")
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="neuroplastic", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -413,6 +421,13 @@ def _parser() -> argparse.ArgumentParser:
     module_arg(p)
     debug_arg(p)
     p.set_defaults(fn=_cmd_sweep)
+    p = sub.add_parser("explain", help="explain the model of a finished run (surrogate-digits): "
+                                       "maps, deletion/insertion curves, report in DIR/explain")
+    p.add_argument("dir")
+    p.add_argument("--n", type=int, default=100, help="test inputs explained (default 100)")
+    p.add_argument("--seed", type=int, default=0, help="random baselines and orders")
+    debug_arg(p)
+    p.set_defaults(fn=_cmd_explain)
     return parser
 
 

@@ -5,7 +5,8 @@ One concept per module: :mod:`.importance` (EWC / online EWC / SI / MAS / local 
 :mod:`.penalty` (quadratic penalty), :mod:`.gate` (Δw ← g(I)·Δw for local rules),
 :mod:`.laplace` (online Laplace), :mod:`.vcl` (mean-field Gaussian VCL), :mod:`.bayes_local`
 (synaptic uncertainty as learning rate), :mod:`.controller` (α/β as neuromodulatory signals),
-:mod:`.replay` (class-conditional generative replay, no stored samples), :mod:`.streams`,
+:mod:`.replay` (class-conditional generative replay, no stored samples), :mod:`.distill`
+(distillation, Learning without Forgetting), :mod:`.streams`,
 :mod:`.metrics`, and :mod:`.learner` (a network trained task after task with any method).
 
 The gate acts on the weight change of one call of a rule (Python path). Gating inside the
@@ -18,6 +19,7 @@ that I = 0 stays bit-identical and I = ∞ freezes the synapse.
 """
 
 from .controller import ControllerParams, StabilityPlasticityController, controlled_loss
+from .distill import LearningWithoutForgetting, distillation_loss
 from .gate import GatedRule, GateParams, gate_factor, gate_rule, gated_update
 from .importance import (
     ActivityImportance,
@@ -37,6 +39,7 @@ __all__ = [
     "GateParams",
     "GatedRule",
     "Importance",
+    "LearningWithoutForgetting",
     "QuadraticPenalty",
     "StabilityPlasticityController",
     "SynapticIntelligence",
@@ -44,6 +47,7 @@ __all__ = [
     "combine",
     "combine_maps",
     "controlled_loss",
+    "distillation_loss",
     "fisher_diagonal",
     "gate_factor",
     "gate_rule",

@@ -8,6 +8,10 @@ Methods (``LearnerParams.method``):
 * ``vcl`` — mean-field Gaussian weights with the previous posterior as prior (:mod:`.vcl`);
 * ``replay`` — class-conditional generative replay with distillation (:mod:`.replay`), no
   stored inputs;
+* ``lwf`` — Learning without Forgetting (:mod:`.distill`): the previous network's outputs on
+  the *new* inputs are distilled (no old data, no generator);
+* ``er`` — experience replay from a buffer of ``buffer_size`` stored raw samples, balanced
+  over the tasks seen (Avalanche's ``Replay``); a reference that stores data;
 * ``joint`` — trains on the union of all tasks so far (the upper bound; stores raw samples).
 
 With ``controller=True`` the losses are weighted by the stability–plasticity controller
@@ -34,6 +38,7 @@ from torch import Tensor, nn
 
 from .._validation import check_choice, check_int, check_nonnegative, check_positive, check_range
 from .controller import ControllerParams, StabilityPlasticityController, controlled_loss
+from .distill import LearningWithoutForgetting, distillation_from_targets, soft_targets
 from .importance import (
     Importance,
     SynapticIntelligence,
@@ -45,20 +50,21 @@ from .importance import (
 from .laplace import OnlineLaplace
 from .metrics import accuracy
 from .penalty import QuadraticPenalty
-from .replay import ClassConditionalGenerator, distillation_loss
+from .replay import ClassConditionalGenerator
 from .streams import Task
 from .vcl import MeanFieldLinear, model_kl, update_prior
 
 __all__ = ["METHODS", "ContinualLearner", "LearnerParams", "SpikingMLP", "build_model"]
 
-METHODS = ("naive", "ewc", "online-ewc", "si", "mas", "laplace", "vcl", "replay", "joint")
+METHODS = ("naive", "ewc", "online-ewc", "si", "mas", "laplace", "vcl", "replay", "lwf", "er",
+           "joint")
 PENALTY_METHODS = ("ewc", "online-ewc", "si", "mas", "laplace")
 
 
 @dataclass(frozen=True)
 class LearnerParams:
     method: Literal["naive", "ewc", "online-ewc", "si", "mas", "laplace", "vcl", "replay",
-                    "joint"] = "replay"
+                    "lwf", "er", "joint"] = "replay"
     network: Literal["ann", "snn"] = "ann"
     hidden: int = 256
     epochs: int = 20  # per task
@@ -69,9 +75,14 @@ class LearnerParams:
     si_damping: float = 0.1
     importance_samples: int = 200  # samples per task for Fisher / MAS
     replay_components: int = 10  # PPCA directions per class
-    temperature: float = 2.0  # distillation
-    temperature_weight: float = 1.0  # weight of the distillation term of the replay loss
+    temperature: float = 2.0  # distillation (replay, lwf)
+    temperature_weight: float = 1.0  # weight of the distillation term (replay, lwf)
+    buffer_size: int = 200  # er: stored raw samples
+    replay_batch: int = 0  # replay / er: replayed samples per step (0: batch_size)
     controller: bool = True
+    # signals of the controller (alpha_release = beta_release = 0: fixed alpha, beta)
+    controller_params: ControllerParams = ControllerParams(
+        alpha_base=1.0, alpha_release=1.0, beta_release=1.0)
     num_steps: int = 10  # SNN time steps
     beta_mem: float = 0.9  # SNN membrane decay per step
     seed: int = 0
@@ -90,9 +101,14 @@ class LearnerParams:
         check_int("replay_components", self.replay_components, 1)
         check_positive("temperature", self.temperature)
         check_nonnegative("temperature_weight", self.temperature_weight)
+        check_int("buffer_size", self.buffer_size, 1)
+        check_int("replay_batch", self.replay_batch, 0)
         check_int("num_steps", self.num_steps, 1)
         check_range("beta_mem", self.beta_mem, 0.0, 1.0)
         check_int("seed", self.seed, 0)
+        if not isinstance(self.controller_params, ControllerParams):
+            raise ValueError(f"controller_params must be ControllerParams, got "
+                             f"{type(self.controller_params).__name__}")
 
 
 class SpikingMLP(nn.Module):
@@ -143,7 +159,7 @@ class ContinualLearner:
     def __init__(self, p: LearnerParams, n_in: int, n_classes: int) -> None:
         self.p, self.n_in, self.n_classes = p, n_in, n_classes
         self.model = build_model(p, n_in, n_classes)
-        self.opt = torch.optim.Adam(self.model.parameters(), lr=p.lr)
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=p.lr, fused=True)
         self.gen = torch.Generator().manual_seed(p.seed)  # batches, replay, Fisher samples
         self.seen: list[int] = []  # classes seen so far (in order)
         self.tasks_done = 0
@@ -154,18 +170,25 @@ class ContinualLearner:
         self.laplace = OnlineLaplace(self.model, 0.0) if p.method == "laplace" else None
         self.generator = (ClassConditionalGenerator(n_in, p.replay_components)
                           if p.method == "replay" else None)
-        self.teacher: nn.Module | None = None
-        self.teacher_classes: list[int] = []
+        self.distill = LearningWithoutForgetting(p.temperature, p.temperature_weight)
+        self.memory: list[tuple[Tensor, Tensor]] = []  # er: per-task stored samples
         self.joint: list[tuple[Tensor, Tensor]] = []
         self._joint_ids: list[int] = []
-        self.controller = StabilityPlasticityController(
-            ControllerParams(alpha_base=1.0, alpha_release=1.0, beta_release=1.0))
+        self.controller = StabilityPlasticityController(p.controller_params)
         self.n_train_task = 1
 
     # ------------------------------------------------------------------ stored data
     @property
     def stored_raw_samples(self) -> int:
-        return sum(int(y.numel()) for _, y in self.joint)
+        return sum(int(y.numel()) for _, y in self.joint + self.memory)
+
+    @property
+    def teacher(self) -> nn.Module | None:
+        return self.distill.teacher
+
+    @property
+    def teacher_classes(self) -> list[int]:
+        return self.distill.classes
 
     # ------------------------------------------------------------------ training
     def begin_task(self, task: Task) -> None:
@@ -176,32 +199,59 @@ class ContinualLearner:
         if self.p.method == "joint":
             self.joint.append((task.x_train, task.y_train))
             self._joint_ids.append(task.index)
+        if self.generator is not None:  # class statistics, in one pass (the data are not kept)
+            self.generator.observe(task.x_train, task.y_train)
 
     def _task_data(self, task: Task) -> tuple[Tensor, Tensor]:
         if self.p.method == "joint":
             return (torch.cat([x for x, _ in self.joint]), torch.cat([y for _, y in self.joint]))
         return task.x_train, task.y_train
 
-    def _forget_loss(self, x_cur: Tensor) -> Tensor | None:
+    def _replay_pool(self, n: int) -> tuple[Tensor, ...] | None:
+        """Inputs, classes and the teacher's soft targets ``(q, log q)`` replayed during one
+        epoch (``n`` samples), drawn at once: one generator call and one teacher pass per
+        epoch instead of one per step."""
+        if self.p.method != "replay" or self.teacher is None:
+            return None
+        xr, yr = self.generator.sample(n, generator=self.gen)
+        if self.p.temperature_weight == 0:
+            return xr, yr
+        with torch.no_grad():
+            q, log_q = soft_targets(self.teacher(xr), self.teacher_classes, self.p.temperature)
+        return xr, yr, q, log_q
+
+    def _memory_batch(self, n: int) -> tuple[Tensor, Tensor] | None:
+        """``n`` stored samples drawn uniformly (with replacement) from the er buffer."""
+        if not self.memory:
+            return None
+        x = torch.cat([m for m, _ in self.memory])
+        y = torch.cat([c for _, c in self.memory])
+        idx = torch.randint(y.numel(), (n,), generator=self.gen)
+        return x[idx], y[idx]
+
+    def _forget_loss(self, xb: Tensor, logits: Tensor, extra: Tensor | None,
+                     pool_slice: tuple[Tensor, ...] | None,
+                     mask: Tensor) -> Tensor | None:
+        """Loss protecting old tasks; ``extra`` = logits of the replayed samples of the step."""
         p = self.p
         if p.method in ("ewc", "online-ewc", "si", "mas") and self.importance is not None:
             return self.penalty(self.model)
         if p.method == "laplace" and self.tasks_done > 0:
             return self.laplace.penalty(self.model, self.n_train_task)
-        if p.method == "replay" and self.teacher is not None:
-            xr, yr = self.generator.sample(x_cur.shape[0], generator=self.gen)
-            z = self.model(xr)
+        if p.method == "lwf":
+            return self.distill.loss(xb, logits)
+        if p.method == "er" and extra is not None:
+            return F.cross_entropy(extra + mask, pool_slice[1])
+        if p.method == "replay" and extra is not None:
+            yr = pool_slice[1]
             # conditional replay: the replayed class competes with every class seen so far
             # (this keeps the new classes' outputs low on old inputs) ...
-            mask = torch.full((self.n_classes,), -torch.inf)
-            mask[torch.tensor(sorted(self.seen))] = 0.0
-            hard = F.cross_entropy(z + mask, yr)
+            hard = F.cross_entropy(extra + mask, yr)
             if p.temperature_weight == 0:
                 return hard
             # ... and the previous network's soft outputs are distilled
-            with torch.no_grad():
-                tz = self.teacher(xr)
-            soft = distillation_loss(z, tz, self.teacher_classes, p.temperature)
+            q, log_q = pool_slice[2:]
+            soft = distillation_from_targets(extra, q, log_q, self._teacher_idx, p.temperature)
             return hard + p.temperature_weight * soft
         return None
 
@@ -210,21 +260,31 @@ class ContinualLearner:
         self.model.train()
         x, y = self._task_data(task)
         order = torch.randperm(y.numel(), generator=self.gen)
-        active = torch.tensor(sorted(self.seen))
+        mask = torch.full((self.n_classes,), -torch.inf)
+        mask[torch.tensor(sorted(self.seen))] = 0.0
+        rb = p.replay_batch or p.batch_size
+        n_steps = -(-order.numel() // p.batch_size)
+        pool = self._replay_pool(n_steps * rb)
+        self._teacher_idx = torch.tensor(self.teacher_classes, dtype=torch.int64)
         loss_sum = n = 0.0
-        for lo in range(0, order.numel(), p.batch_size):
+        for step, lo in enumerate(range(0, order.numel(), p.batch_size)):
             idx = order[lo : lo + p.batch_size]
             xb, yb = x[idx], y[idx]
-            if self.generator is not None:
-                self.generator.observe(xb, yb)
-            logits = self.model(xb)
-            mask = torch.full((self.n_classes,), -torch.inf)
-            mask[active] = 0.0
+            chunk = None
+            if pool is not None:
+                chunk = tuple(t[step * rb : (step + 1) * rb] for t in pool)
+            elif p.method == "er":
+                chunk = self._memory_batch(rb)
+            if chunk is not None:  # current and replayed samples in one forward pass
+                z = self.model(torch.cat([xb, chunk[0]]))
+                logits, extra = z[: yb.numel()], z[yb.numel() :]
+            else:
+                logits, extra = self.model(xb), None
             learn = F.cross_entropy(logits + mask, yb)
             self.controller.step(float(learn.detach()))
             if p.method == "vcl":
                 learn = learn + model_kl(self.model) / self.n_train_task
-            forget = self._forget_loss(xb)
+            forget = self._forget_loss(xb, logits, extra, chunk, mask)
             if forget is None:
                 total = learn
             elif p.controller:
@@ -267,15 +327,25 @@ class ContinualLearner:
             self.laplace.consolidate(self.model, fisher, int(task.y_train.numel()))
         elif m == "vcl":
             update_prior(self.model)
-        elif m == "replay":
-            self.generator.consolidate()
-            self.teacher = copy.deepcopy(self.model).eval()
-            for q in self.teacher.parameters():
-                q.requires_grad_(False)
-            self.teacher_classes = sorted(self.seen)
+        elif m in ("replay", "lwf"):
+            if self.generator is not None:
+                self.generator.consolidate()
+            self.distill.consolidate(self.model, self.seen)
+        elif m == "er":
+            self._store(task)
         if self.importance is not None:
             self.penalty.update(self.importance)
         self.tasks_done += 1
+
+    def _store(self, task: Task) -> None:
+        """Add a random subset of the task to the er buffer, shrinking the older tasks' parts
+        so that every task keeps ``buffer_size // tasks`` samples (the first ones get the
+        remainder)."""
+        keep = torch.randperm(task.y_train.numel(), generator=self.gen)
+        self.memory.append((task.x_train[keep], task.y_train[keep]))
+        k, size = len(self.memory), self.p.buffer_size
+        self.memory = [(mx[: size // k + (i < size % k)], my[: size // k + (i < size % k)])
+                       for i, (mx, my) in enumerate(self.memory)]
 
     # ------------------------------------------------------------------ evaluation
     @torch.no_grad()
@@ -315,6 +385,8 @@ class ContinualLearner:
             t.update({f"gen.{k}": v for k, v in self.generator.state_tensors().items()})
         if self.teacher is not None:
             t.update({f"teacher.{k}": v for k, v in self.teacher.state_dict().items()})
+        for i, (mx, my) in enumerate(self.memory):
+            t[f"mem.{i}.x"], t[f"mem.{i}.y"] = mx, my
         for k, v in self.controller.state._asdict().items():
             t[f"ctl.{k}"] = v
         vcl = self._vcl_generator()
@@ -346,7 +418,7 @@ class ContinualLearner:
         self.gen.set_state(t["rng"])
         self.seen = list(meta["seen"])
         self.tasks_done = int(meta["tasks_done"])
-        self.teacher_classes = list(meta["teacher_classes"])
+        self.distill.classes = list(meta["teacher_classes"])
         self.n_train_task = int(meta["n_train_task"])
         names = [k[len("imp.values."):] for k in t if k.startswith("imp.values.")]
         if names:
@@ -364,11 +436,11 @@ class ContinualLearner:
             self.generator.load_state_tensors(
                 {k[4:]: v for k, v in t.items() if k.startswith("gen.")})
         if any(k.startswith("teacher.") for k in t):
-            self.teacher = copy.deepcopy(self.model).eval()
-            self.teacher.load_state_dict(
-                {k[8:]: v for k, v in t.items() if k.startswith("teacher.")})
-            for q in self.teacher.parameters():
-                q.requires_grad_(False)
+            teacher = copy.deepcopy(self.model).eval()
+            teacher.load_state_dict({k[8:]: v for k, v in t.items() if k.startswith("teacher.")})
+            self.distill.consolidate(teacher, self.distill.classes)
+        n_mem = sum(1 for k in t if k.startswith("mem.") and k.endswith(".x"))
+        self.memory = [(t[f"mem.{i}.x"].clone(), t[f"mem.{i}.y"].clone()) for i in range(n_mem)]
         self.controller.state = ControllerState(
             *[t[f"ctl.{f}"].clone() for f in ControllerState._fields])
         self.controller.alpha_history = list(meta["alpha_history"])

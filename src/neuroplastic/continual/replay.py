@@ -26,10 +26,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
-from .._validation import check_int, check_positive
+from .._validation import check_int
+from .distill import distillation_loss
 
 __all__ = ["ClassConditionalGenerator", "distillation_loss"]
 
@@ -145,14 +145,3 @@ class ClassConditionalGenerator:
                 ci = int(c)
                 self._stats[ci] = (tensors[f"stats.{c}.n"].clone(), tensors[f"stats.{c}.s"].clone(),
                                    tensors[f"stats.{c}.ss"].clone())
-
-
-def distillation_loss(student_logits: Tensor, teacher_logits: Tensor, classes: list[int],
-                      temperature: float = 2.0) -> Tensor:
-    """Hinton et al. (2015) soft-target loss over ``classes``, scaled by :math:`T^2`:
-    :math:`T^2\\,\\mathrm{KL}(\\mathrm{softmax}(z_t/T)\\,\\|\\,\\mathrm{softmax}(z_s/T))`."""
-    T = check_positive("temperature", temperature)
-    idx = torch.as_tensor(classes, dtype=torch.int64)
-    s = F.log_softmax(student_logits[:, idx] / T, dim=1)
-    t = F.softmax(teacher_logits[:, idx].detach() / T, dim=1)
-    return F.kl_div(s, t, reduction="batchmean") * T * T

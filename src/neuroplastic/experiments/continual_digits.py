@@ -8,7 +8,7 @@ evaluated (forgetting curves); after every task the rows of the accuracy matrice
 class-incremental (choose among all classes seen so far) and task-incremental (the task's
 classes given). Metrics: ``class_il_acc`` and ``task_il_acc`` (average final accuracy), ``bwt``
 (class-IL backward transfer), ``fwt`` (task-IL forward transfer against the untrained network),
-``stored_raw_samples`` (0 for every method except ``joint``). The stability–plasticity
+``stored_raw_samples`` (0 for every method except ``joint`` and ``er``). The stability–plasticity
 controller's α and β are recorded at every step whatever the method.
 
 Resumable at every epoch boundary (model, Adam, method state, generator, teacher, controller,
@@ -33,7 +33,8 @@ def _params(config: ContinualDigitsConfig):
 
     keys = ("method", "network", "hidden", "epochs", "batch_size", "lr", "strength",
             "online_decay", "si_damping", "importance_samples", "replay_components",
-            "temperature", "temperature_weight", "controller", "num_steps", "seed")
+            "temperature", "temperature_weight", "controller", "num_steps", "seed",
+            "replay_batch", "buffer_size")
     kw = {k: getattr(config, k) for k in keys}
     return LearnerParams(**kw, beta_mem=config.beta_mem)
 

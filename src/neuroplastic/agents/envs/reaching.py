@@ -36,6 +36,11 @@ __all__ = ["ARM", "CurlFieldReachEnv", "arm_dynamics", "hand_jacobian", "hand_st
 ARM = {"l1": 0.33, "l2": 0.34, "m1": 1.93, "m2": 1.52, "lc1": 0.165, "lc2": 0.19,
        "I1": 0.0141, "I2": 0.0188}
 JOINT_VISCOSITY = np.array([[0.05, 0.025], [0.025, 0.05]])
+# inertia-matrix constants: M = [[A1 + 2 A2 cos q2, A3 + A2 cos q2], [A3 + A2 cos q2, A3]]
+_A1 = (ARM["I1"] + ARM["I2"] + ARM["m1"] * ARM["lc1"] ** 2
+       + ARM["m2"] * (ARM["l1"] ** 2 + ARM["lc2"] ** 2))
+_A2 = ARM["m2"] * ARM["l1"] * ARM["lc2"]
+_A3 = ARM["I2"] + ARM["m2"] * ARM["lc2"] ** 2
 
 
 def hand_state(q: np.ndarray, dq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -57,16 +62,22 @@ def hand_jacobian(q: np.ndarray) -> np.ndarray:
 def arm_dynamics(q: np.ndarray, dq: np.ndarray, torque: np.ndarray,
                  field_strength: float) -> np.ndarray:
     """Joint accelerations of the arm under ``torque`` and the curl field."""
-    a1 = (ARM["I1"] + ARM["I2"] + ARM["m1"] * ARM["lc1"] ** 2
-          + ARM["m2"] * (ARM["l1"] ** 2 + ARM["lc2"] ** 2))
-    a2 = ARM["m2"] * ARM["l1"] * ARM["lc2"]
-    a3 = ARM["I2"] + ARM["m2"] * ARM["lc2"] ** 2
-    c2, s2 = math.cos(q[1]), math.sin(q[1])
-    M = np.array([[a1 + 2 * a2 * c2, a3 + a2 * c2], [a3 + a2 * c2, a3]])
-    cor = np.array([-a2 * s2 * (2 * dq[0] * dq[1] + dq[1] ** 2), a2 * s2 * dq[0] ** 2])
-    J = hand_jacobian(q)
-    F = field_strength * np.array([[0.0, 1.0], [-1.0, 0.0]]) @ (J @ dq)
-    return np.linalg.solve(M, torque + J.T @ F - cor - JOINT_VISCOSITY @ dq)
+    l1, l2 = ARM["l1"], ARM["l2"]
+    q1, q2, w1, w2 = float(q[0]), float(q[1]), float(dq[0]), float(dq[1])
+    c2, s2 = math.cos(q2), math.sin(q2)
+    m11, m12, m22 = _A1 + 2 * _A2 * c2, _A3 + _A2 * c2, _A3
+    cor1, cor2 = -_A2 * s2 * (2 * w1 * w2 + w2 * w2), _A2 * s2 * w1 * w1
+    s1, c1 = math.sin(q1), math.cos(q1)
+    s12, c12 = math.sin(q1 + q2), math.cos(q1 + q2)
+    j11, j12 = -l1 * s1 - l2 * s12, -l2 * s12
+    j21, j22 = l1 * c1 + l2 * c12, l2 * c12
+    vx, vy = j11 * w1 + j12 * w2, j21 * w1 + j22 * w2
+    fx, fy = field_strength * vy, -field_strength * vx
+    (b11, b12), (b21, b22) = JOINT_VISCOSITY
+    r1 = float(torque[0]) + j11 * fx + j21 * fy - cor1 - b11 * w1 - b12 * w2
+    r2 = float(torque[1]) + j12 * fx + j22 * fy - cor2 - b21 * w1 - b22 * w2
+    det = m11 * m22 - m12 * m12
+    return np.array([(m22 * r1 - m12 * r2) / det, (m11 * r2 - m12 * r1) / det])
 
 
 class CurlFieldReachEnv(gym.Env):

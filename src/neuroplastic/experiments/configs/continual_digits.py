@@ -7,14 +7,17 @@ from typing import Literal
 
 from ..params import Cost, check_fields, param
 
-__all__ = ["EXPERIMENTS", "REDUCED", "ContinualDigitsConfig"]
+__all__ = ["EXPERIMENTS", "REDUCED", "TOPIC", "ContinualDigitsConfig"]
+
+TOPIC = "continual"
 
 
 @dataclass(frozen=True)
 class ContinualDigitsConfig:
     method: Literal["naive", "ewc", "online-ewc", "si", "mas", "laplace", "vcl", "replay",
-                    "joint"] = param(
-        "replay", "continual-learning method (replay: generative replay, no stored samples)")
+                    "lwf", "er", "joint"] = param(
+        "replay", "continual-learning method (replay: generative replay, no stored samples; "
+        "lwf: learning without forgetting; er: replay of stored samples)")
     network: Literal["ann", "snn"] = param(
         "ann", "MLP with ReLU (ann) or LIF hidden layers trained with surrogate gradients (snn)")
     n_tasks: int = param(5, "tasks the 10 digit classes are split into (1, 2, 5 or 10)",
@@ -33,10 +36,14 @@ class ContinualDigitsConfig:
                                     low=1, high=1347)
     replay_components: int = param(10, "replay: principal directions of each class's "
                                    "generator (PPCA)", low=1, high=64)
-    temperature: float = param(2.0, "replay: distillation temperature", low=0, high=100,
+    replay_batch: int = param(8, "replay, er: replayed samples per Adam step (0: batch_size)",
+                              low=0, high=1347)
+    temperature: float = param(2.0, "replay, lwf: distillation temperature", low=0, high=100,
                                low_open=True)
-    temperature_weight: float = param(1.0, "replay: weight of the distillation term",
+    temperature_weight: float = param(1.0, "replay, lwf: weight of the distillation term",
                                       low=0, high=100)
+    buffer_size: int = param(200, "er: stored raw samples (balanced over the tasks)", low=1,
+                             high=1347)
     controller: bool = param(False, "weight learn/forget losses by the controller's "
                              "alpha/(alpha+beta) (else 1/t for replay, 1 and lambda else)")
     num_steps: int = param(10, "snn: time steps per sample", low=1, high=1000)
@@ -60,8 +67,10 @@ class ContinualDigitsConfig:
         per_epoch = 0.0012 * (self.hidden / 256) ** 2 * 10 + 0.002  # s per epoch of one task
         if self.network == "snn":
             per_epoch *= 1.5 * self.num_steps
-        if self.method in ("replay", "joint"):
+        if self.method == "joint":
             per_epoch *= 2.0
+        elif self.method in ("replay", "er"):
+            per_epoch *= 1.0 + (self.replay_batch or self.batch_size) / self.batch_size
         s = 1.5 + per_epoch * self.epochs * self.n_tasks * (1347 / 5) / 270 * (5 / self.n_tasks)
         return Cost(s, f"{self.n_tasks} tasks x {self.epochs} epochs, {self.network} "
                        f"64-{self.hidden}-{self.hidden}-10, {self.method}")

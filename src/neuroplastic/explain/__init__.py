@@ -1,0 +1,78 @@
+"""Explanations of spiking networks that are causally valid, robust and capped in what they
+leak (issue 16).
+
+* :mod:`.attribution` — Captum attributions over input × time (IG, saliency, GradientSHAP,
+  occlusion), interventional spike deletion, spike activation maps, neuron silencing.
+* :mod:`.validity` — deletion / insertion curves with paired tests, randomisation checks,
+  causal mediation.
+* :mod:`.planted` — a synthetic task with planted ground truth.
+* :mod:`.robustness` — max-sensitivity, local Lipschitz, agreement under spike jitter.
+* :mod:`.privacy` — analytic Gaussian mechanism, accountant, membership-inference audit.
+* :mod:`.models` — the surrogate-gradient networks explained (build, train, load a run).
+"""
+
+from .attribution import (
+    GRADIENT_METHODS,
+    METHODS,
+    CountScore,
+    attribute,
+    block_mask,
+    silenced,
+    spike_activation_map,
+)
+from .planted import PlantedTask, PlantedTaskParams, planted_recovery, planted_task
+from .privacy import (
+    AuditResult,
+    GaussianRelease,
+    PrivacyAccountant,
+    advantage_bound,
+    check_budget,
+    clip_l2,
+    gaussian_delta,
+    gaussian_epsilon,
+    gaussian_sigma,
+    mia_audit,
+)
+from .robustness import jitter, jitter_agreement, local_lipschitz, max_sensitivity
+from .validity import (
+    auc,
+    mediation_curve,
+    paired_test,
+    perturbation_curves,
+    rank_correlation,
+    spike_order,
+)
+
+__all__ = [
+    "GRADIENT_METHODS",
+    "METHODS",
+    "AuditResult",
+    "CountScore",
+    "GaussianRelease",
+    "PlantedTask",
+    "PlantedTaskParams",
+    "PrivacyAccountant",
+    "advantage_bound",
+    "attribute",
+    "auc",
+    "block_mask",
+    "check_budget",
+    "clip_l2",
+    "gaussian_delta",
+    "gaussian_epsilon",
+    "gaussian_sigma",
+    "jitter",
+    "jitter_agreement",
+    "local_lipschitz",
+    "max_sensitivity",
+    "mediation_curve",
+    "mia_audit",
+    "paired_test",
+    "perturbation_curves",
+    "planted_recovery",
+    "planted_task",
+    "rank_correlation",
+    "silenced",
+    "spike_activation_map",
+    "spike_order",
+]
