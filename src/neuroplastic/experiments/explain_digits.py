@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..lab.checkpointer import Checkpointer
 from .base import Result, register
 from .configs.explain_digits import ExplainDigitsConfig
 
@@ -227,7 +228,8 @@ def _figures(c: ExplainDigitsConfig, planted: dict[str, Any], faith: Any, x: tor
     "explain-digits", ExplainDigitsConfig,
     "Explanations of spiking networks: planted truth, deletion/insertion, sanity, DP audit",
 )
-def run(config: ExplainDigitsConfig, *, progress: bool = True) -> Result:
+def run(config: ExplainDigitsConfig, *, progress: bool = True,
+        checkpoint: Checkpointer | None = None) -> Result:
     from ..data import spike_digits
     from ..explain import CountScore
     from ..explain.models import fit, spiking_mlp
@@ -235,14 +237,43 @@ def run(config: ExplainDigitsConfig, *, progress: bool = True) -> Result:
 
     c = config
     t0 = time.perf_counter()
-    planted = _planted(c)
+    # resumable after its two training stages (the planted task; the digits model and its
+    # label-permuted twin); what follows is recomputed from the restored weights
+    stage, tensors, meta = 0, {}, {}
+    state = checkpoint.load() if checkpoint is not None else None
+    if state is not None:
+        stage, tensors, meta = state
+        tensors = dict(tensors)
+    if stage >= 1:
+        planted = dict(meta["planted"])
+        planted["_maps"] = {m: tensors[f"P.map_{m}"] for m in ("ig", "interventional")}
+        planted["_x"], planted["_y"] = tensors["P.x"], tensors["P.y"]
+    else:
+        planted = _planted(c)
+        tensors = {f"P.map_{m}": v for m, v in planted["_maps"].items()}
+        tensors.update({"P.x": planted["_x"], "P.y": planted["_y"]})
+        meta = {"planted": {k: v for k, v in planted.items() if not k.startswith("_")},
+                "wall_s": time.perf_counter() - t0}
+        if checkpoint is not None and checkpoint.due():
+            checkpoint.save(1, tensors, meta)
     data = spike_digits(num_steps=c.num_steps, max_rate_hz=1000.0, seed=c.seed)
     xtr, ytr = data.spikes_train[:, : c.n_train], data.y_train[: c.n_train]
     model = spiking_mlp(64, c.hidden, 10, seed=c.seed)
-    hist = fit(model, xtr, ytr, epochs=c.epochs, lr=5e-3, batch_size=32, seed=c.seed)
     twin = spiking_mlp(64, c.hidden, 10, seed=c.seed)
-    perm = ytr[torch.randperm(ytr.numel(), generator=torch.Generator().manual_seed(c.seed))]
-    fit(twin, xtr, perm, epochs=c.epochs, lr=5e-3, batch_size=32, seed=c.seed)
+    if stage >= 2:
+        model.load_state_dict({k[2:]: v for k, v in tensors.items() if k.startswith("M.")})
+        twin.load_state_dict({k[2:]: v for k, v in tensors.items() if k.startswith("T.")})
+        hist = meta["hist"]
+    else:
+        hist = fit(model, xtr, ytr, epochs=c.epochs, lr=5e-3, batch_size=32, seed=c.seed)
+        perm = ytr[torch.randperm(ytr.numel(), generator=torch.Generator().manual_seed(c.seed))]
+        fit(twin, xtr, perm, epochs=c.epochs, lr=5e-3, batch_size=32, seed=c.seed)
+        tensors.update({f"M.{k}": v.detach().clone() for k, v in model.state_dict().items()})
+        tensors.update({f"T.{k}": v.detach().clone() for k, v in twin.state_dict().items()})
+        meta = {**meta, "hist": hist, "wall_s": meta.get("wall_s", 0.0)
+                + time.perf_counter() - t0}
+        if checkpoint is not None and checkpoint.due():
+            checkpoint.save(2, tensors, meta)
     score = CountScore(model.eval(), "softmax")
     x = data.spikes_test[:, : c.n_explain].transpose(0, 1).to(torch.float32)
     with torch.no_grad():

@@ -112,13 +112,22 @@ def _attribute(method: str, score: Callable[[Tensor], Tensor], x: Tensor, target
         return attr.Saliency(score).attribute(x.clone().requires_grad_(), target=target,
                                               abs=False)
     if method == "gradient_shap":
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            rate = x.mean(dim=(0, 1), keepdim=True).expand(8, *x.shape[1:])
-            baselines = torch.cat([torch.zeros_like(rate), torch.bernoulli(rate)])
-            return attr.GradientShap(score).attribute(
-                x, baselines=baselines, target=target, n_samples=n_samples,
-                stdevs=0.0)
+        # Captum draws the baselines and interpolation points from numpy's global generator
+        # as well as torch's: seed both, and hand the caller's states back untouched
+        import numpy as np
+
+        np_state = np.random.get_state()  # noqa: NPY002 - Captum uses the legacy global RNG
+        try:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed)
+                np.random.seed(seed % 2**32)  # noqa: NPY002
+                rate = x.mean(dim=(0, 1), keepdim=True).expand(8, *x.shape[1:])
+                baselines = torch.cat([torch.zeros_like(rate), torch.bernoulli(rate)])
+                return attr.GradientShap(score).attribute(
+                    x, baselines=baselines, target=target, n_samples=n_samples,
+                    stdevs=0.0)
+        finally:
+            np.random.set_state(np_state)  # noqa: NPY002
     if method == "occlusion":
         return attr.Occlusion(score).attribute(
             x, sliding_window_shapes=(window, 1), strides=(1, 1), baselines=0.0,
