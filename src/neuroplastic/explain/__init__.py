@@ -8,6 +8,8 @@ leak (issue 16).
 * :mod:`.planted` — a synthetic task with planted ground truth.
 * :mod:`.robustness` — max-sensitivity, local Lipschitz, agreement under spike jitter.
 * :mod:`.privacy` — analytic Gaussian mechanism, accountant, membership-inference audit.
+* :mod:`.local_models` — interventional explanations of the Diehl & Cook network (pixel
+  deletion, neuron lesions) and of the basal-ganglia agents (occlusion, code deletion).
 * :mod:`.models` — the surrogate-gradient networks explained (build, train, load a run).
 """
 
@@ -19,6 +21,15 @@ from .attribution import (
     block_mask,
     silenced,
     spike_activation_map,
+)
+from .local_models import (
+    DiehlCookScore,
+    agent_attribution,
+    agent_code_attribution,
+    agent_score,
+    diehl_cook_attribution,
+    lesioned,
+    neuron_mediation,
 )
 from .planted import PlantedTask, PlantedTaskParams, planted_recovery, planted_task
 from .privacy import (
@@ -75,4 +86,11 @@ __all__ = [
     "silenced",
     "spike_activation_map",
     "spike_order",
+    "DiehlCookScore",
+    "agent_attribution",
+    "agent_code_attribution",
+    "agent_score",
+    "diehl_cook_attribution",
+    "lesioned",
+    "neuron_mediation",
 ]

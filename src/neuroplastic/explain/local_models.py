@@ -1,0 +1,325 @@
+"""Explanations of the models trained by local rules: the Diehl & Cook network and the agents.
+
+A network trained by STDP has no useful gradient, so it is explained *interventionally*: the
+input is changed in the simulator and the effect on the model's decision is measured.
+
+* :class:`DiehlCookScore` — a black-box score of a trained :class:`~neuroplastic.models.
+  diehl_cook.DiehlCook` for Captum: rates ``(B, n_input)`` -> the vote of every class
+  ``(B, n_classes)`` (the mean spike count of the excitatory neurons labelled with the class,
+  the quantity the model's all-neuron vote maximises). Input spikes are drawn from the model's
+  counter-based stream keyed by (seed, stream, sample position, attempt): whether input ``i``
+  fires at step ``t`` depends only on that key and on ``x_i``, so an input evaluated at the same
+  position with some pixels deleted sees *exactly* the same spikes on every other pixel
+  (common random numbers, no re-seeding needed); the positions travel with the batch.
+* :func:`diehl_cook_attribution` — delete pixels (rate 0), one at a time or in groups of a
+  feature mask, with Captum's ``FeatureAblation``; the drop of the target class's vote is the
+  attribution.
+* :func:`lesioned` / :func:`neuron_mediation` — silence excitatory neurons and follow the
+  target vote (causal mediation). ``mode="simulation"``: the neuron is lesioned in the
+  simulation (its input weights are zero, so it never reaches threshold, never drives its
+  inhibitory partner, and the others lose its lateral inhibition); ``mode="readout"``: the
+  intact simulation runs and the neuron's spikes are excluded from the vote.
+* :func:`agent_attribution` — occlusion of the observation dimensions of a
+  :class:`~neuroplastic.agents.basal_ganglia.BasalGangliaAgent` against a baseline (the mean
+  observation by default), for the chosen action's probability or the critic's value.
+* :func:`agent_code_attribution` — deletion of the encoder's features (place cells,
+  population-code neurons: rate set to 0) in the agent's code, interventional on the code.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from .._validation import check_choice, check_int
+
+__all__ = [
+    "DiehlCookScore",
+    "agent_attribution",
+    "agent_code_attribution",
+    "agent_score",
+    "diehl_cook_attribution",
+    "lesioned",
+    "neuron_mediation",
+]
+
+AGENT_OUTPUTS = ("policy", "value")
+SILENCE_MODES = ("simulation", "readout")
+
+
+def _check_diehl_cook(model: Any):
+    from ..models.diehl_cook import DiehlCook
+
+    if not isinstance(model, DiehlCook):
+        raise ValueError(f"model must be a DiehlCook, got {type(model).__name__}")
+    if model.labels_ is None:
+        raise ValueError("model has no neuron labels: call model.label(X, y) first")
+    return model
+
+
+def _check_rates(model: Any, X: Any) -> Tensor:
+    x = torch.as_tensor(X, dtype=torch.float64)
+    if x.dim() != 2 or x.shape[1] != model.params.n_input:
+        raise ValueError(f"X must have shape (n_samples, {model.params.n_input}), got "
+                         f"{tuple(x.shape)}")
+    if x.numel() and (not torch.isfinite(x).all() or x.min() < 0 or x.max() > 1):
+        raise ValueError("X must hold finite intensities in [0, 1]")
+    return x
+
+
+class DiehlCookScore:
+    """Class votes of a labelled :class:`~neuroplastic.models.diehl_cook.DiehlCook`.
+
+    ``score(X, positions)``: ``X`` ``(B, n_input)`` rates in [0, 1], ``positions`` ``(B,)``
+    sample positions in the input stream ``(model.seed, stream)`` -> ``(B, n_classes)`` mean
+    spike count of the neurons of each class (-1 for a class without neurons, as
+    :func:`~neuroplastic.models.diehl_cook.vote`). Learning is off; the model is unchanged.
+
+    ``exclude`` ``(n_exc,)`` bool: neurons whose spikes are left out of the vote (read-out
+    ablation; the class mean is still over all its neurons, so the vote drops).
+    """
+
+    def __init__(self, model: Any, *, stream: str = "explain", n_classes: int = 10,
+                 exclude: Tensor | None = None) -> None:
+        self.model = _check_diehl_cook(model)
+        if not isinstance(stream, str) or not stream:
+            raise ValueError(f"stream must be a non-empty string, got {stream!r}")
+        self.stream = stream
+        self.n_classes = check_int("n_classes", n_classes, 1)
+        self.exclude = None
+        if exclude is not None:
+            ex = torch.as_tensor(exclude, dtype=torch.bool)
+            if tuple(ex.shape) != (model.n_exc,):
+                raise ValueError(f"exclude must have shape ({model.n_exc},), got "
+                                 f"{tuple(ex.shape)}")
+            self.exclude = ex
+
+    def counts(self, X: Any, positions: Tensor) -> Tensor:
+        """Excitatory spike counts ``(B, n_exc)``; runs of consecutive positions share a call."""
+        x = _check_rates(self.model, X)
+        pos = torch.as_tensor(positions, dtype=torch.int64).reshape(-1)
+        if pos.shape[0] != x.shape[0] or (pos < 0).any():
+            raise ValueError(f"positions must be {x.shape[0]} non-negative integers, got "
+                             f"shape {tuple(pos.shape)}")
+        out = torch.zeros((x.shape[0], self.model.n_exc), dtype=torch.int64)
+        breaks = [0, *(torch.nonzero(pos[1:] != pos[:-1] + 1)[:, 0] + 1).tolist(), x.shape[0]]
+        for a, b in zip(breaks[:-1], breaks[1:], strict=True):
+            if b > a:
+                out[a:b] = self.model.run(x[a:b], learn=False, stream=self.stream,
+                                          first=int(pos[a]))[0]
+        return out
+
+    def votes(self, counts: Tensor) -> Tensor:
+        """Class votes ``(B, n_classes)`` of spike counts ``(B, n_exc)``."""
+        r = counts.to(torch.float64)
+        if self.exclude is not None:
+            r = r * (~self.exclude).to(r.dtype)
+        onehot = torch.nn.functional.one_hot(self.model.labels_, self.n_classes).to(r.dtype)
+        n_per = onehot.sum(0)
+        return torch.where(n_per > 0, (r @ onehot) / n_per.clamp(min=1), -1.0)
+
+    def __call__(self, X: Any, positions: Tensor) -> Tensor:
+        return self.votes(self.counts(X, positions))
+
+    def bind(self, positions: Tensor):
+        """``X -> votes`` at fixed ``positions`` (for :func:`~.validity.perturbation_curves`)."""
+        return lambda X: self(X, positions)
+
+
+def diehl_cook_attribution(model: Any, X: Any, target: Tensor | None = None, *,
+                           seed: int = 0, feature_mask: Tensor | None = None,
+                           score: DiehlCookScore | None = None) -> tuple[Tensor, Tensor]:
+    """Interventional attribution of a trained Diehl & Cook network ``(B, n_input)``.
+
+    Each pixel (or each group of ``feature_mask`` ``(n_input,)`` integer ids) is deleted —
+    its rate set to 0, so it emits no input spike — and the drop of the ``target`` class's
+    vote is its attribution (Captum ``FeatureAblation``). Sample ``b`` is simulated at stream
+    position ``b`` of the stream ``explain-<seed>`` with and without every deletion, so all
+    remaining input spikes are identical (common random numbers). ``target`` defaults to the
+    predicted class of the intact input. Returns ``(attributions, target)``.
+    """
+    from captum.attr import FeatureAblation
+
+    model = _check_diehl_cook(model)
+    check_int("seed", seed, 0)
+    x = _check_rates(model, X).to(torch.float32)
+    score = DiehlCookScore(model, stream=f"explain-{seed}") if score is None else score
+    pos = torch.arange(x.shape[0])
+    if target is None:
+        target = score(x, pos).argmax(1)
+    target = torch.as_tensor(target, dtype=torch.int64).reshape(-1)
+    if target.shape[0] != x.shape[0]:
+        raise ValueError(f"target must have {x.shape[0]} entries, got {target.shape[0]}")
+    mask = None
+    if feature_mask is not None:
+        mask = torch.as_tensor(feature_mask, dtype=torch.int64)
+        if tuple(mask.shape) != (model.params.n_input,):
+            raise ValueError(f"feature_mask must have shape ({model.params.n_input},), got "
+                             f"{tuple(mask.shape)}")
+        mask = mask[None]
+    attr = FeatureAblation(lambda xx, p: score(xx, p).to(torch.float32)).attribute(
+        x, baselines=0.0, target=target, additional_forward_args=(pos,),
+        feature_mask=mask, perturbations_per_eval=16)
+    return attr.detach().to(torch.float64), target
+
+
+def lesioned(model: Any, neurons: Tensor) -> Any:
+    """A copy of ``model`` whose excitatory ``neurons`` (``(n_exc,)`` bool) are lesioned in
+    the simulation: their input weights are zero, so they never fire, never excite their
+    inhibitory partner and never inhibit the others. The labels are kept."""
+    from ..models.diehl_cook import DiehlCook
+
+    model = _check_diehl_cook(model)
+    m = torch.as_tensor(neurons, dtype=torch.bool)
+    if tuple(m.shape) != (model.n_exc,):
+        raise ValueError(f"neurons must have shape ({model.n_exc},), got {tuple(m.shape)}")
+    state = model.state_dict()
+    state["w"][:, m] = 0.0
+    copy = DiehlCook(model.n_exc, model.params, seed=model.seed, backend=model.backend)
+    copy.load_state_dict(state)
+    return copy
+
+
+def neuron_mediation(model: Any, X: Any, target: Tensor, order: Tensor, *, steps: int = 10,
+                     mode: str = "simulation", seed: int = 0,
+                     positions: Tensor | None = None) -> Tensor:
+    """Target vote ``(B, steps + 1)`` while silencing the first ``k/steps`` of the excitatory
+    neurons in ``order`` (``(n_exc,)``, one order for all inputs), by ``mode``
+    (:data:`SILENCE_MODES`); column 0 is the intact network. Input ``b`` is simulated at
+    position ``positions[b]`` (default ``b``) of the stream ``explain-<seed>``, as in
+    :func:`diehl_cook_attribution`."""
+    model = _check_diehl_cook(model)
+    check_choice("mode", mode, SILENCE_MODES)
+    check_int("steps", steps, 1)
+    check_int("seed", seed, 0)
+    x = _check_rates(model, X)
+    order = torch.as_tensor(order, dtype=torch.int64).reshape(-1)
+    if sorted(order.tolist()) != list(range(model.n_exc)):
+        raise ValueError(f"order must be a permutation of range({model.n_exc})")
+    tgt = torch.as_tensor(target, dtype=torch.int64).reshape(-1, 1)
+    pos = torch.arange(x.shape[0]) if positions is None else torch.as_tensor(positions)
+    stream = f"explain-{seed}"
+    out = torch.empty(x.shape[0], steps + 1, dtype=torch.float64)
+    counts = DiehlCookScore(model, stream=stream).counts(x, pos)
+    for k in range(steps + 1):
+        off = torch.zeros(model.n_exc, dtype=torch.bool)
+        off[order[: round(model.n_exc * k / steps)]] = True
+        if mode == "readout":
+            v = DiehlCookScore(model, stream=stream, exclude=off).votes(counts)
+        else:
+            v = DiehlCookScore(lesioned(model, off), stream=stream)(x, pos)
+        out[:, k] = v.gather(1, tgt)[:, 0]
+    return out
+
+
+# ----------------------------------------------------------------------------------- agents
+def _check_agent(agent: Any):
+    from ..agents.basal_ganglia import BasalGangliaAgent
+
+    if not isinstance(agent, BasalGangliaAgent):
+        raise ValueError(f"agent must be a BasalGangliaAgent, got {type(agent).__name__}")
+    return agent
+
+
+def _check_obs(agent: Any, obs: Any) -> Tensor:
+    o = torch.as_tensor(np.asarray(obs, dtype=np.float64))
+    if o.dim() != 2 or o.shape[0] == 0 or not torch.isfinite(o).all():
+        raise ValueError(f"obs must be a finite (n_observations, obs_dim) array, got shape "
+                         f"{tuple(o.shape)}")
+    d = getattr(getattr(agent.encoder, "low", None), "size", None)
+    if d is not None and o.shape[1] != d:
+        raise ValueError(f"obs must have {d} columns (the encoder's dimensions), got "
+                         f"{o.shape[1]}")
+    return o
+
+
+def _encode(agent: Any, obs: np.ndarray) -> np.ndarray:
+    """The agent's code of ``obs`` (dense rates); a stateful encoder is not advanced."""
+    enc = agent.encoder
+    saved = enc.state_dict() if hasattr(enc, "state_dict") else None
+    x = np.asarray(enc(obs), dtype=np.float64).reshape(-1)
+    if saved is not None:
+        enc.load_state_dict(saved)
+    return x
+
+
+def agent_score(agent: Any, output: str = "policy"):
+    """``obs (B, d) -> (B, k)``: the agent's action probabilities (discrete; the read-out mean
+    if continuous) or its value ``(B, 1)``, one :meth:`policy` / critic call per row."""
+    agent = _check_agent(agent)
+    check_choice("output", output, AGENT_OUTPUTS)
+
+    def score(obs: Tensor) -> Tensor:
+        rows = []
+        for o in obs.detach().to(torch.float64).numpy():
+            if output == "policy":
+                rows.append(agent.policy(o))
+            else:
+                rows.append(np.atleast_1d(agent.w_critic @ _encode(agent, o)))
+        return torch.as_tensor(np.stack(rows), dtype=obs.dtype)
+
+    return score
+
+
+def _target(out: Tensor, target: Tensor | None, b: int) -> Tensor:
+    if target is None:
+        return out.argmax(1)
+    t = torch.as_tensor(target, dtype=torch.int64).reshape(-1)
+    if t.shape[0] != b or (t < 0).any() or (t >= out.shape[1]).any():
+        raise ValueError(f"target must be {b} indices in [0, {out.shape[1]})")
+    return t
+
+
+def agent_attribution(agent: Any, obs: Any, target: Tensor | None = None, *,
+                      output: str = "policy", baseline: Any = None) -> tuple[Tensor, Tensor]:
+    """Occlusion attribution ``(B, d)`` of an agent's output to its observation dimensions.
+
+    Every dimension in turn is replaced by ``baseline`` (``(d,)``; default the mean of
+    ``obs``) and the drop of the output is its attribution (Captum ``FeatureAblation``).
+    ``output="policy"``: the probability of ``target`` (default the greedy action);
+    ``"value"``: the critic's value. Deterministic (no sampling). Returns
+    ``(attributions, target)``.
+    """
+    from captum.attr import FeatureAblation
+
+    score = agent_score(agent, output)
+    o = _check_obs(agent, obs)
+    base = o.mean(0) if baseline is None else torch.as_tensor(baseline, dtype=torch.float64)
+    if tuple(base.shape) != (o.shape[1],):
+        raise ValueError(f"baseline must have shape ({o.shape[1]},), got {tuple(base.shape)}")
+    t = _target(score(o), None if output == "value" else target, o.shape[0])
+    attr = FeatureAblation(score).attribute(o, baselines=base[None], target=t,
+                                            perturbations_per_eval=o.shape[1])
+    return attr.detach(), t
+
+
+def agent_code_attribution(agent: Any, obs: Any, target: Tensor | None = None, *,
+                           output: str = "policy") -> tuple[Tensor, Tensor]:
+    """Interventional attribution ``(B, n_inputs)`` on the agent's *code*: each encoder
+    feature (place cell, population neuron) active for an observation is deleted (rate 0) and
+    the drop of the chosen action's probability (``output="policy"``) or of the value is its
+    attribution; computed from the agent's weights, ``softmax(beta · W_a x)`` /
+    ``w_c · x``."""
+    from captum.attr import FeatureAblation
+
+    agent = _check_agent(agent)
+    check_choice("output", output, AGENT_OUTPUTS)
+    o = _check_obs(agent, obs)
+    code = torch.as_tensor(np.stack([_encode(agent, r) for r in o.numpy()]))
+    w_a = torch.as_tensor(agent.w_actor)
+    w_c = torch.as_tensor(agent.w_critic)
+
+    def score(x: Tensor) -> Tensor:
+        if output == "value":
+            return (x @ w_c)[:, None]
+        h = x @ w_a.T
+        return (agent.params.beta * h).softmax(1) if agent.discrete else h
+
+    t = _target(score(code), None if output == "value" else target, o.shape[0])
+    ppe = max(1, 4096 // max(1, code.shape[0]))
+    attr = FeatureAblation(score).attribute(code, baselines=0.0, target=t,
+                                            perturbations_per_eval=ppe)
+    return attr.detach(), t
