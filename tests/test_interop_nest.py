@@ -282,3 +282,16 @@ def test_cuba_fixed_in_degree_gives_every_neuron_exactly_k_inputs():
         for post, n in (("exc", 160), ("inh", 40)):
             proj = net.projections[f"{pre}->{post}"]
             assert np.bincount(proj.indices.numpy(), minlength=n).tolist() == [k] * n
+
+
+def test_network_run_with_backend_nest_equals_run_nest():
+    from neuroplastic.interop.nest import run_nest
+
+    if not HAVE_NEST:
+        pytest.skip("nest-simulator is not installed")
+    a = _deterministic().run(100.0, backend="nest")
+    b = run_nest(_deterministic(), 100.0, zero_delay="one_step")
+    sa, sb = a.spike_monitors["a"], b.spike_monitors["a"]
+    assert sa.count > 0 and torch.equal(sa.steps, sb.steps) and torch.equal(sa.neurons, sb.neurons)
+    with pytest.raises(ValueError, match="backend must be None"):
+        _deterministic().run(10.0, backend="brian2")

@@ -603,11 +603,23 @@ class Network:
         if self._sim is None:
             self._sim = Simulation(self)
 
-    def run(self, duration_ms: float, *, progress: bool | None = None) -> None:
+    def run(self, duration_ms: float, *, progress: bool | None = None,
+            backend: str | None = None, threads: int = 1) -> Any:
         """Advance the network by ``duration_ms`` (rounded to whole steps).
 
         ``progress``: show a progress bar (default: when more than 100,000 steps).
+        ``backend="nest"``: build this network in NEST and run it there with ``threads``
+        threads (:func:`neuroplastic.interop.nest.run_nest`; zero delays become one step);
+        returns its :class:`~neuroplastic.interop.nest.NestRun` — this network's own state and
+        monitors do not advance.
         """
+        if backend == "nest":
+            from ..interop.nest import run_nest
+
+            return run_nest(self, duration_ms, threads=threads, zero_delay="one_step")
+        if backend is not None:
+            raise ValueError(f"backend must be None (this package's simulator) or 'nest', "
+                             f"got {backend!r}")
         left = _rng.MAX_STEPS - self.step
         why = f"the clock is at step {self.step} and {_CLOCK_WHY}"
         n_steps = _steps_of("duration_ms", duration_ms, self.dt_ms, left, why)
