@@ -10,11 +10,11 @@ linear). Every target runs in its own subprocess (``--peer ...``) so that the pe
 
     python benchmarks/w1s_scale.py [--sizes 4000 40000 400000] [--json]
 
-Connectivity: ours and NEST give every neuron exactly 80 inputs (64 excitatory + 16 inhibitory:
-``build_cuba(..., in_degree=80)`` with ``FixedInDegree``, NEST's ``fixed_indegree``), because a
-Bernoulli draw per pair (our ``FixedProbability``, NEST's ``pairwise_bernoulli``) costs O(N^2)
-to build (measured: 73 s for ours at N = 40k); Brian2 connects with probability 80/N (binomial
-in-degree, mean 80), which it samples in O(synapses). NEST's smallest delay is one step, so its
+Connectivity: ours and Brian2 connect every pair with probability 80/N (``FixedProbability``,
+above 2^24 pairs sampled in O(synapses): binomial row sizes, then distinct partners per row, as
+Brian2's ``connect(p=...)``), so both have the same law of in- and out-degrees (mean 80);
+NEST gives every neuron exactly 80 inputs (``fixed_indegree``) because its
+``pairwise_bernoulli`` costs O(N^2) to build. NEST's smallest delay is one step, so its
 spikes arrive one step later than ours and Brian2's (zero delay). ``--nest-max-n`` skips NEST
 above a size (its single-thread run is ~10x ours here). Brian2 runs in
 the peer venv (``--peer-python``, default ``/work/peers-venv/bin/python``), NEST in this one; a
@@ -51,7 +51,7 @@ def ours(n: int, seed: int) -> dict:
     from neuroplastic.experiments.cuba import CubaConfig, build_cuba
 
     t0 = time.perf_counter()
-    net = build_cuba(CubaConfig(n_neurons=n, seed=seed), in_degree=IN_DEGREE)
+    net = build_cuba(CubaConfig(n_neurons=n, seed=seed, p_connect=IN_DEGREE / n))
     net._ensure_built()
     build_s = time.perf_counter() - t0
     t1 = time.perf_counter()

@@ -55,6 +55,45 @@ def _overflow(x, q, lo, hi, mode):
     return ((x - lo) % span) + lo
 
 
+@njit(cache=True, inline="always")
+def _fused_segment(lo, hi, two, has_noise, has_cur, vb, e0, e1, rb, flag, cur, nz, decay_v,
+                   v_rest, v_thresh, drive_ext, ds, dr, noise_scale, theta0):
+    """Membrane update of neurons ``lo .. hi`` whose coefficients are all equal (read once,
+    as scalars, from neuron ``lo``): one pass over the state instead of one per coefficient.
+    Per neuron the same operations in the same order as the general path of
+    :func:`_run_steps` (hence bit-identical); ``theta0``: the (zero) threshold offset of the
+    segment; ``two``: a second synaptic channel ``e1``; without ``has_cur`` the external
+    current of the segment is +0.0 everywhere and is not read (``drive_ext * 0.0``, the same
+    operation)."""
+    vr = v_rest[lo]
+    dv = decay_v[lo]
+    de = drive_ext[lo]
+    d0 = ds[0, lo]
+    r0 = dr[0, lo]
+    d1 = ds[1, lo] if two else 0.0
+    r1 = dr[1, lo] if two else 0.0
+    sn = noise_scale[lo]
+    th = v_thresh[lo] + theta0
+    # unsigned indices: no negative-index wraparound, so that LLVM vectorizes the loop
+    for i in range(np.uint64(lo), np.uint64(hi)):
+        c = cur[i] if has_cur else 0.0
+        a = (vr + (vb[i] - vr) * dv) + de * c
+        x0 = e0[i]
+        a = a + r0 * x0
+        e0[i] = x0 * d0
+        if two:
+            x1 = e1[i]
+            a = a + r1 * x1
+            e1[i] = x1 * d1
+        if has_noise:
+            a = a + sn * nz[i]
+        r = rb[i]
+        free = r == 0
+        flag[i] = free & (a > th)
+        vb[i] = a if free else vb[i]
+        rb[i] = max(r - 1, 0)
+
+
 @njit(cache=True)
 def _stdp_projection(
     p, B, lo, hi, post0, n_post, po, so, indptr, indices, weights, prm, flg, xoff, x,
@@ -256,6 +295,10 @@ def _run_steps(
     rounding,
     overflow,
     digital_idx,
+    # LIF neurons in segments seg_bounds[s] .. seg_bounds[s + 1]; seg_fast[s] != 0: analog,
+    # every coefficient equal, no threshold adaptation, at most 2 channels (fused update)
+    seg_bounds,
+    seg_fast,
     # inputs for this segment (row k = step t0 + k)
     i_ext,
     i_ext_t,
@@ -274,6 +317,7 @@ def _run_steps(
     indices,
     weights,
     delays,
+    proj_delay,
     # plasticity (pair STDP on traces; see Simulation._build_plasticity)
     proj_plastic,
     stdp_prm,
@@ -350,6 +394,18 @@ def _run_steps(
     wflag = np.zeros(n_syn, dtype=np.uint8)
     tk = np.empty(n_syn, dtype=np.int64)
     tw = np.empty(n_syn)
+    S = seg_fast.shape[0]
+    fast = np.zeros(S, dtype=np.bool_)
+    seg_cur = np.ones(S, dtype=np.bool_)
+    for sg in range(S):  # a fast segment also needs a zero threshold offset (theta)
+        fast[sg] = seg_fast[sg] != 0 and C <= 2
+        seg_cur[sg] = has_i_ext_t
+        for b in range(B):
+            for i in range(seg_bounds[sg], seg_bounds[sg + 1]):
+                if theta[b, i] != 0.0:
+                    fast[sg] = False
+                if i_ext[b, i] != 0.0 or np.signbit(i_ext[b, i]):  # only +0.0 is skipped
+                    seg_cur[sg] = True
     for k in range(n_steps):
         t = t0 + k
         if ev_n[0] + B * n_mon > ev_cap:
@@ -370,23 +426,34 @@ def _run_steps(
             # ---- 1b. membrane update, analog arithmetic (vectorizable loops on 1-D views)
             vb = v[b]
             thb = theta[b]
-            for i in range(n_lif):
-                acc[i] = (v_rest[i] + (vb[i] - v_rest[i]) * decay_v[i]) + drive_ext[i] * cur[i]
-            for c in range(C):
-                ib = isyn[b, c]
-                ds = decay_syn[c]
-                dr = drive_syn[c]
-                for i in range(n_lif):
-                    acc[i] = acc[i] + dr[i] * ib[i]
-                for i in range(n_lif):
-                    ib[i] = ib[i] * ds[i]
-            if has_noise:
-                nz = noise[k, b]
-                for i in range(n_lif):
-                    acc[i] = acc[i] + noise_scale[i] * nz[i]
-            if has_theta:
-                for i in range(n_lif):
-                    thb[i] = thb[i] * decay_theta[i]
+            rb = ref_left[b]
+            nz = noise[k, b] if has_noise else cur
+            for sg in range(S):
+                lo = seg_bounds[sg]
+                hi = seg_bounds[sg + 1]
+                ulo = np.uint64(lo)  # unsigned: no wraparound, the loops vectorize
+                uhi = np.uint64(hi)
+                if fast[sg]:
+                    _fused_segment(lo, hi, C == 2, has_noise, seg_cur[sg], vb, isyn[b, 0],
+                                   isyn[b, C - 1], rb, flag, cur, nz, decay_v, v_rest,
+                                   v_thresh, drive_ext, decay_syn, drive_syn, noise_scale, 0.0)
+                    continue
+                for i in range(ulo, uhi):
+                    acc[i] = (v_rest[i] + (vb[i] - v_rest[i]) * decay_v[i]) + drive_ext[i] * cur[i]
+                for c in range(C):
+                    ib = isyn[b, c]
+                    ds = decay_syn[c]
+                    dr = drive_syn[c]
+                    for i in range(ulo, uhi):
+                        acc[i] = acc[i] + dr[i] * ib[i]
+                    for i in range(ulo, uhi):
+                        ib[i] = ib[i] * ds[i]
+                if has_noise:
+                    for i in range(ulo, uhi):
+                        acc[i] = acc[i] + noise_scale[i] * nz[i]
+                if has_theta:
+                    for i in range(ulo, uhi):
+                        thb[i] = thb[i] * decay_theta[i]
             for di in range(n_dig):
                 i = digital_idx[di]
                 q = q_step[i]
@@ -400,13 +467,17 @@ def _run_steps(
                 )
             # ---- 1c. threshold and refractoriness (branch-free loops that vectorize; one
             # written array per loop keeps LLVM's alias checks cheap), then reset the spikers
-            rb = ref_left[b]
-            for i in range(n_lif):
-                flag[i] = (rb[i] == 0) & (acc[i] > v_thresh[i] + thb[i])
-            for i in range(n_lif):
-                vb[i] = acc[i] if rb[i] == 0 else vb[i]
-            for i in range(n_lif):
-                rb[i] = max(rb[i] - 1, 0)
+            for sg in range(S):
+                if fast[sg]:
+                    continue
+                ulo = np.uint64(seg_bounds[sg])
+                uhi = np.uint64(seg_bounds[sg + 1])
+                for i in range(ulo, uhi):
+                    flag[i] = (rb[i] == 0) & (acc[i] > v_thresh[i] + thb[i])
+                for i in range(ulo, uhi):
+                    vb[i] = acc[i] if rb[i] == 0 else vb[i]
+                for i in range(ulo, uhi):
+                    rb[i] = max(rb[i] - 1, 0)
             for w in range(n_words):
                 if flag_words[w] == 0:
                     continue
@@ -451,6 +522,7 @@ def _run_steps(
             post0 = proj_post_start[p]
             po = proj_ptr_off[p]
             so = proj_syn_off[p]
+            dp = proj_delay[p] - 1  # -1: per-synapse delays
             for b in range(B):
                 for s in range(nspk[b]):
                     i = spk[b, s]
@@ -460,6 +532,11 @@ def _run_steps(
                     a = indptr[po + r]
                     z = indptr[po + r + 1]
                     synops[p] += z - a
+                    if dp >= 0:  # one delay for all: straight in, or one ring-buffer slot
+                        tgt = isyn[b, ch] if dp == 0 else buf[(t + dp) % D, b, ch]
+                        for e in range(np.uint64(so + a), np.uint64(so + z)):
+                            tgt[post0 + indices[e]] += weights[e]
+                        continue
                     for e in range(so + a, so + z):
                         j = post0 + indices[e]
                         d = delays[e]
@@ -536,6 +613,7 @@ RUN_STEPS = {
     "decay_syn": "f8[C,n_lif]", "drive_syn": "f8[C,n_lif]",
     **{k: "i8[n_lif]" for k in ("ref_steps", "sub_reset", "rounding", "overflow")},
     "digital_idx": "i8[*] >=0 <n_lif",
+    "seg_bounds": "i8[S1] >=0 <=n_lif", "seg_fast": "i8[S1-1]",
     "i_ext": "f8[B,n_lif]", "has_i_ext_t": "bool", "has_noise": "bool",
     "i_ext_t": lambda a: "f8[>=n_steps,B,n_lif]" if a["has_i_ext_t"] else None,
     "noise": lambda a: "f8[>=n_steps,B,n_lif]" if a["has_noise"] else None,
@@ -545,6 +623,8 @@ RUN_STEPS = {
     **{k: "i8[P] >=0" for k in _PROJ},
     "weights": "f8[nnz] out", "indices": "i8[nnz] >=0 <n_lif", "delays": "i8[nnz] >=0",
     "indptr": "i8[*] >=0 <=nnz",
+    # 1 + the delay every synapse of projection p shares, or 0 (each has its own: read delays)
+    "proj_delay": "i8[P] >=0",
     "proj_plastic": "i8[P]", "stdp_prm": "f8[P,8]", "stdp_flags": "i8[P,4]",
     "stdp_xoff": "i8[P,3] >=0", "stdp_x": "f8[B,*] out",
     "csc_ptr": "i8[*] >=0", "csc_perm": "i8[*] >=0", "csc_rows": "i8[*] >=0",

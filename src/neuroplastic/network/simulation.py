@@ -81,6 +81,9 @@ class Simulation:
         self.coef = LIFCoefficients(*[t.to(dev) for t in coef])
         self.has_noise = bool((self.coef.noise_scale > 0).any())
         self.digital_idx = torch.nonzero(self.coef.q_step > 0).flatten()
+        self.seg_bounds, self.seg_fast = _uniform_segments(
+            self.coef, [self.starts[k] for k in lif] + [self.n_lif], C
+        )
         # ---- projections: one CSR store
         projs = list(net._projections.values())
         self.proj_names = [p.name for p in projs]
@@ -100,12 +103,23 @@ class Simulation:
         )
         cat = lambda xs, dt: torch.cat(xs) if xs else torch.zeros(0, dtype=dt)  # noqa: E731
         self.indptr = cat([p.indptr for p in projs], torch.int64)
-        self.indices = cat([p.indices for p in projs], torch.int64)
-        self.delays = cat([p.delays for p in projs], torch.int64)
-        self.weights = cat([p.weights for p in projs], torch.float64)
-        # projections see their weights as views into the shared store (plasticity writes both)
-        for p, off in zip(projs, self.proj_syn_off.tolist()):
-            p.weights = self.weights[off : off + p.nnz]
+        # projections see their synapse arrays as views into the shared store (plasticity
+        # writes the weights of both); each is copied in and released in turn, so that no
+        # second copy of the connectivity is kept, not even while building
+        for attr, dt in (("indices", torch.int64), ("delays", torch.int64),
+                         ("weights", torch.float64)):
+            store = torch.empty(sum(self.proj_nnz), dtype=dt)
+            for p, off in zip(projs, self.proj_syn_off.tolist()):
+                store[off : off + p.nnz] = getattr(p, attr)
+                setattr(p, attr, store[off : off + p.nnz])
+            setattr(self, attr, store)
+        # 1 + the delay all synapses of a projection share (0: they differ): the kernel then
+        # reads no delay array
+        self.proj_delay = torch.tensor(
+            [1 + int(p.delays[0]) if p.nnz and bool((p.delays == p.delays[0]).all()) else 0
+             for p in projs],
+            dtype=torch.int64,
+        )
         self.D = int(self.delays.max()) + 1 if self.delays.numel() else 1
         self._build_plasticity(net, projs)
         self.proj_gated = torch.zeros(P, dtype=torch.int64)
@@ -414,6 +428,8 @@ class Simulation:
             npy(c.rounding),
             npy(c.overflow),
             npy(self.digital_idx),
+            self.seg_bounds,
+            self.seg_fast,
             self.i_ext.numpy(),
             npy(cur) if self.has_i_ext_t else np.zeros((1, 1, 1)),
             self.has_i_ext_t,
@@ -430,6 +446,7 @@ class Simulation:
             npy(self.indices),
             self.weights.numpy(),
             npy(self.delays),
+            npy(self.proj_delay),
             npy(self.proj_plastic),
             npy(self.stdp_prm),
             npy(self.stdp_flags),
@@ -484,3 +501,32 @@ class Simulation:
                 izeros(1),
             )
         net.compile_s = time.perf_counter() - t0
+
+
+# Coefficients the fused update of the compiled kernel reads as scalars (one per segment).
+_FUSED = ("decay_v", "v_rest", "v_thresh", "drive_ext", "noise_scale", "decay_syn", "drive_syn")
+
+
+def _uniform_segments(coef: LIFCoefficients, bounds: list[int], C: int):
+    """Split the LIF neurons at the population ``bounds`` into segments and mark those whose
+    neurons share every coefficient of :data:`_FUSED` (analog, no threshold adaptation, at
+    most 2 channels): the kernel updates them in one fused pass with scalar coefficients.
+    Adjacent such segments with equal coefficients merge. Returns ``(bounds (S+1,), fast
+    (S,))`` as int64 numpy arrays."""
+    segs: list[list] = []  # [lo, hi, key or None]
+    for lo, hi in zip(bounds[:-1], bounds[1:]):
+        if hi <= lo:
+            continue
+        key = None
+        if C <= 2 and not bool((coef.q_step[lo:hi] != 0).any()) and not bool(
+            (coef.theta_plus[lo:hi] != 0).any()
+        ):
+            cols = [getattr(coef, f)[lo:hi] for f in _FUSED]
+            if all(bool((c == c[:1]).all()) for c in cols):
+                key = tuple(c[0].reshape(-1).tolist() for c in cols)
+        if segs and key is not None and segs[-1][2] == key:
+            segs[-1][1] = hi
+        else:
+            segs.append([lo, hi, key])
+    b = np.array([s[0] for s in segs] + [bounds[-1]], dtype=np.int64)
+    return b, np.array([s[2] is not None for s in segs], dtype=np.int64)

@@ -3,6 +3,13 @@
 Each rule is a frozen dataclass; :func:`build_connectivity` turns it into CSR indices
 ``(indptr, indices)`` with rows = presynaptic neurons and sorted column indices, drawing
 randomness only from the ``numpy.random.Generator`` it is given.
+
+Above :data:`SMALL_PAIRS` pairs the random rules cost O(synapses), not O(pairs): a sparse
+:class:`FixedProbability` draws each row's size from the binomial law and then that many
+distinct partners uniformly (:func:`_distinct_sorted`), which is the distribution of
+independent Bernoulli pairs; :class:`FixedInDegree` draws each column's ``k`` partners the same
+way and transposes. Smaller networks keep the original draws (a uniform per pair; one
+``choice`` per column), so their connectivity for a seed is unchanged.
 """
 
 from __future__ import annotations
@@ -95,33 +102,28 @@ def build_connectivity(
         if n_pre != n_post:
             raise ValueError(f"OneToOne needs equal sizes, got n_pre={n_pre}, n_post={n_post}")
         return np.arange(n_pre + 1, dtype=np.int64), np.arange(n_pre, dtype=np.int64)
+    no_self = same and not rule.allow_autapses
+    small = n_pre * n_post <= SMALL_PAIRS
     if isinstance(rule, FixedProbability):
-        # Row by row: bounded memory for large populations, same stream for any n_post.
-        rows = []
-        for i in range(n_pre):
-            cols = np.flatnonzero(rng.random(n_post) < rule.p)
-            if same and not rule.allow_autapses:
-                cols = cols[cols != i]
-            rows.append(cols)
-        return _from_rows(rows, n_pre)
+        if rule.p > DENSE_P or small:
+            return _bernoulli_rows(rule.p, n_pre, n_post, rng, no_self)
+        m = n_post - (1 if no_self else 0)
+        counts = rng.binomial(m, rule.p, size=n_pre).astype(np.int64)
+        return _rows_csr(_distinct_sorted(counts, m, rng), counts, no_self)
     if isinstance(rule, FixedInDegree):
-        limit = n_pre - (1 if same and not rule.allow_autapses else 0)
+        limit = n_pre - (1 if no_self else 0)
         if rule.k > limit:
             raise ValueError(f"k = {rule.k} exceeds the {limit} possible presynaptic partners")
-        pre_of = np.empty((n_post, rule.k), dtype=np.int64)
-        for j in range(n_post):
-            if same and not rule.allow_autapses:
-                cand = rng.choice(n_pre - 1, size=rule.k, replace=False)
-                cand = cand + (cand >= j)
-            else:
-                cand = rng.choice(n_pre, size=rule.k, replace=False)
-            pre_of[j] = cand
-        pre = pre_of.ravel()
-        post = np.repeat(np.arange(n_post, dtype=np.int64), rule.k)
-        order = np.lexsort((post, pre))
-        indptr = np.zeros(n_pre + 1, dtype=np.int64)
-        np.add.at(indptr, pre + 1, 1)
-        return np.cumsum(indptr), post[order]
+        if small:
+            return _in_degree_per_column(rule.k, n_pre, n_post, rng, no_self)
+        counts = np.full(n_post, rule.k, dtype=np.int64)
+        ptr, pre = _rows_csr(_distinct_sorted(counts, limit, rng), counts, no_self)
+        # (post, pre) rows -> (pre, post) rows: a stable counting sort keeps posts ascending
+        import scipy.sparse as sp
+
+        ones = np.ones(pre.size, dtype=np.int8)
+        t = sp.csr_matrix((ones, pre, ptr), shape=(n_post, n_pre)).tocsc()
+        return t.indptr.astype(np.int64), t.indices.astype(np.int64)
     if isinstance(rule, FromMatrix):
         m = rule.matrix
         if m.shape != (n_pre, n_post):
@@ -138,8 +140,89 @@ def _from_mask(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return indptr, indices
 
 
-def _from_rows(rows: list[np.ndarray], n_pre: int) -> tuple[np.ndarray, np.ndarray]:
+# Above this connection probability a Bernoulli draw per pair (O(pairs), but pairs are then
+# at most 1 / DENSE_P times the synapses) replaces the per-row sampling.
+DENSE_P = 0.25
+# Up to this many pairs the random rules keep their original per-pair / per-column draws (same
+# connectivity for a seed as before the O(synapses) samplers, which are used above it).
+SMALL_PAIRS = 1 << 24
+_CHUNK = 1 << 22  # pairs per block of Bernoulli draws
+
+
+def _bernoulli_rows(p: float, n_pre: int, n_post: int, rng: np.random.Generator,
+                    no_self: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Each pair independently with probability ``p``, rows drawn in blocks (one uniform per
+    pair, row after row: the same stream as one row at a time)."""
+    step = max(1, _CHUNK // max(n_post, 1))
     indptr = np.zeros(n_pre + 1, dtype=np.int64)
-    indptr[1:] = np.cumsum([len(r) for r in rows])
-    indices = np.concatenate(rows).astype(np.int64) if rows else np.zeros(0, np.int64)
+    parts = []
+    for a in range(0, n_pre, step):
+        mask = rng.random((min(step, n_pre - a), n_post)) < p
+        if no_self:
+            r = np.arange(a, a + mask.shape[0])
+            mask[r - a, r] = False
+        indptr[a + 1 : a + 1 + mask.shape[0]] = mask.sum(1)
+        parts.append(np.nonzero(mask)[1])
+    np.cumsum(indptr, out=indptr)
+    indices = np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, np.int64)
     return indptr, indices
+
+
+def _in_degree_per_column(k: int, n_pre: int, n_post: int, rng: np.random.Generator,
+                          no_self: bool) -> tuple[np.ndarray, np.ndarray]:
+    """``k`` distinct partners per column with one ``rng.choice`` each (small networks)."""
+    pre_of = np.empty((n_post, k), dtype=np.int64)
+    for j in range(n_post):
+        if no_self:
+            cand = rng.choice(n_pre - 1, size=k, replace=False)
+            cand = cand + (cand >= j)
+        else:
+            cand = rng.choice(n_pre, size=k, replace=False)
+        pre_of[j] = cand
+    pre = pre_of.ravel()
+    post = np.repeat(np.arange(n_post, dtype=np.int64), k)
+    order = np.lexsort((post, pre))
+    indptr = np.zeros(n_pre + 1, dtype=np.int64)
+    np.add.at(indptr, pre + 1, 1)
+    return np.cumsum(indptr), post[order]
+
+
+def _distinct_sorted(counts: np.ndarray, m: int, rng: np.random.Generator) -> np.ndarray:
+    """Row ``r`` of the result: ``counts[r]`` distinct integers uniform in ``[0, m)``, sorted,
+    then padding ``m``. Draws with replacement and redraws the repeats until none is left: the
+    procedure commutes with every relabelling of ``[0, m)``, so each set of ``counts[r]`` values
+    is equally likely (sampling without replacement). Rows asking for more than a quarter of
+    ``[0, m)`` take the first ``counts[r]`` values of a random permutation instead."""
+    R = counts.size
+    K = int(counts.max()) if R else 0
+    dt = np.int32 if m < 2**31 - 1 else np.int64
+    valid = np.arange(K) < counts[:, None]
+    x = np.full((R, K), m, dtype=dt)
+    if 4 * K > m:  # dense rows: O(R m), at most 4 times the synapses when all rows are dense
+        perm = rng.permuted(np.broadcast_to(np.arange(m, dtype=dt), (R, m)), axis=1)[:, :K]
+        x[valid] = perm[valid]
+        x.sort(axis=1)
+        return x
+    x[valid] = rng.integers(0, m, size=int(counts.sum()), dtype=dt)
+    rows = np.arange(R)
+    while rows.size:
+        sub = np.sort(x[rows], axis=1)
+        dup = (sub[:, 1:] == sub[:, :-1]) & (sub[:, 1:] < m)
+        rr, cc = np.nonzero(dup)
+        sub[rr, cc + 1] = rng.integers(0, m, size=rr.size, dtype=dt)
+        x[rows] = sub
+        rows = rows[np.unique(rr)]
+    return x
+
+
+def _rows_csr(x: np.ndarray, counts: np.ndarray, no_self: bool) -> tuple[np.ndarray, np.ndarray]:
+    """CSR of the padded rows of :func:`_distinct_sorted`; ``no_self``: values drawn from
+    ``[0, m - 1)`` skip the row's own index (``v -> v + (v >= row)``, order kept)."""
+    indptr = np.zeros(counts.size + 1, dtype=np.int64)
+    np.cumsum(counts, out=indptr[1:])
+    if x.shape[1] == 0:
+        return indptr, np.zeros(0, dtype=np.int64)
+    valid = np.arange(x.shape[1]) < counts[:, None]
+    if no_self:
+        x = x + (x >= np.arange(counts.size, dtype=x.dtype)[:, None])
+    return indptr, x[valid].astype(np.int64)

@@ -1,0 +1,106 @@
+"""The O(synapses) connectivity builders (used above ``SMALL_PAIRS`` pairs; forced here with a
+zero threshold) draw the laws they name, and the compiled loop's fused update of uniform
+populations equals its general per-neuron path bit for bit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from scipy import stats
+
+from neuroplastic.synapses import FixedInDegree, FixedProbability, build_connectivity, connectivity
+
+
+@pytest.fixture
+def sampler(monkeypatch):
+    """Every network is 'large': the O(synapses) samplers."""
+    monkeypatch.setattr(connectivity, "SMALL_PAIRS", 0)
+
+
+def _pairs(ip, ix):
+    return np.repeat(np.arange(ip.size - 1), np.diff(ip)), ix
+
+
+@pytest.mark.parametrize("rule,same", [(FixedProbability(0.05), False),
+                                       (FixedProbability(0.05, allow_autapses=False), True),
+                                       (FixedProbability(0.6, allow_autapses=False), True),
+                                       (FixedInDegree(7), False),
+                                       (FixedInDegree(29, allow_autapses=False), True)])
+@pytest.mark.parametrize("small", [False, True])
+def test_builders_give_distinct_sorted_partners_without_autapses(rule, same, small,
+                                                                  monkeypatch):
+    if not small:
+        monkeypatch.setattr(connectivity, "SMALL_PAIRS", 0)
+    ip, ix = build_connectivity(rule, 30, 30, np.random.default_rng(3), same=same)
+    rows, cols = _pairs(ip, ix)
+    assert ip.dtype == ix.dtype == np.int64 and ip[-1] == ix.size
+    assert all(np.all(np.diff(ix[ip[r]:ip[r + 1]]) > 0) for r in range(30))  # sorted, distinct
+    if same and not rule.allow_autapses:
+        assert not np.any(rows == cols)
+    if isinstance(rule, FixedInDegree):
+        assert np.bincount(cols, minlength=30).tolist() == [rule.k] * 30
+
+
+def test_fixed_probability_rows_are_binomial_and_pairs_uniform(sampler):
+    """Row sizes follow Binomial(n_post - 1, p) (no autapses) and every allowed pair has the
+    same frequency p: the law of independent Bernoulli pairs."""
+    n, p, runs = 12, 0.15, 3000
+    freq = np.zeros((n, n))
+    sizes = []
+    for s in range(runs):
+        ip, ix = build_connectivity(FixedProbability(p, allow_autapses=False), n, n,
+                                    np.random.default_rng(s), same=True)
+        rows, cols = _pairs(ip, ix)
+        freq[rows, cols] += 1
+        sizes.append(np.diff(ip))
+    sizes = np.concatenate(sizes)
+    expect = stats.binom.pmf(np.arange(n), n - 1, p) * sizes.size
+    obs = np.bincount(sizes, minlength=n)[:n]
+    keep = expect > 5
+    assert stats.chisquare(obs[keep], expect[keep] * obs[keep].sum() / expect[keep].sum()
+                           ).pvalue > 1e-3
+    off = ~np.eye(n, dtype=bool)
+    assert np.all(freq[~off] == 0)
+    z = (freq[off] / runs - p) / np.sqrt(p * (1 - p) / runs)
+    assert np.abs(z).max() < 5
+
+
+def test_fixed_in_degree_partners_are_uniform(sampler):
+    k, n_pre, n_post, runs = 4, 9, 5, 3000
+    freq = np.zeros((n_pre, n_post))
+    for s in range(runs):
+        ip, ix = build_connectivity(FixedInDegree(k), n_pre, n_post, np.random.default_rng(s),
+                                    same=False)
+        rows, cols = _pairs(ip, ix)
+        freq[rows, cols] += 1
+    q = k / n_pre
+    z = (freq / runs - q) / np.sqrt(q * (1 - q) / runs)
+    assert np.abs(z).max() < 5
+
+
+def test_same_seed_same_connectivity(sampler):
+    a = build_connectivity(FixedProbability(0.01), 500, 700, np.random.default_rng(9), same=False)
+    b = build_connectivity(FixedProbability(0.01), 500, 700, np.random.default_rng(9), same=False)
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))
+
+
+def test_fused_update_equals_general_path():
+    """CUBA (uniform populations: the fused scalar update) against the same network with the
+    fused path switched off: identical spikes and state."""
+    pytest.importorskip("numba")
+    from neuroplastic.experiments.cuba import CubaConfig, build_cuba
+
+    out = []
+    for fused in (True, False):
+        net = build_cuba(CubaConfig(n_neurons=400, seed=2, noise_sigma_mv=0.5, backend="numba"))
+        mon = net.monitor_spikes("exc")
+        net._ensure_built()
+        assert net._sim.seg_fast.tolist() == [1]
+        if not fused:
+            net._sim.seg_fast[:] = 0
+        net.run(100.0, progress=False)
+        out.append((mon.steps.clone(), mon.neurons.clone(), net._sim.v.clone(),
+                    net._sim.isyn.clone()))
+    assert out[0][0].numel() > 0
+    assert all(torch.equal(x, y) for x, y in zip(*out))
