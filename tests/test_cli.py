@@ -254,3 +254,23 @@ def test_run_registered_experiment_without_checkpoint_support(tmp_path, capsys):
     assert f"<td>synops_total</td><td>{metrics['synops_total']}</td>" in energy
     assert len(run["figures"]) == 5
     assert html.count("<img ") == 5 + 1  # the figures and the curves panel
+
+
+def test_a_missing_optional_package_is_one_line_not_an_internal_error(monkeypatch, capsys):
+    import neuroplastic.cli as cli
+
+    def boom(args):
+        raise ModuleNotFoundError("No module named 'nest'", name="nest")
+
+    monkeypatch.setattr(cli, "_cmd_list", boom)
+    assert cli.main(["list"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "'nest'" in err and "internal error" not in err
+
+    def bug(args):
+        raise ModuleNotFoundError("No module named 'neuroplastic.nothing'",
+                                  name="neuroplastic.nothing")
+
+    monkeypatch.setattr(cli, "_cmd_list", bug)
+    assert cli.main(["list"]) == 1
+    assert "internal error" in capsys.readouterr().err

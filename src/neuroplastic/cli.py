@@ -462,6 +462,12 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:  # a bug, not a user error: say so in one line
         if args.debug:
             raise
+        top = (getattr(e, "name", None) or "").split(".")[0]
+        if isinstance(e, ModuleNotFoundError) and top and top != "neuroplastic":
+            # an optional dependency (nest-simulator, deap, mujoco, ...) is not installed:
+            # the user's environment, not a bug
+            return _err(f"this needs the Python package {top!r}, which is not installed "
+                        f"({e}); install it (see README.md) and rerun")
         print(f"neuroplastic: internal error: {type(e).__name__}: {e} (this is a bug; rerun "
               "with --debug for the traceback and report it)", file=sys.stderr)
         return 1
