@@ -333,7 +333,7 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     from .explain.pipeline import explain_run
 
     out = explain_run(args.dir, n_explain=args.n, seed=args.seed)
-    print(f"[neuroplastic] wrote {out}/ (maps.png, curves.png, metrics.json, report.html)")
+    print(f"[neuroplastic] wrote {out}/ (maps, curves, metrics.json, report.html)")
     return 0
 
 

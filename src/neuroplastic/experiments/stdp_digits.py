@@ -136,23 +136,11 @@ def _figures(model, conf: np.ndarray, acc: float):
     return figs
 
 
-@register(
-    "stdp-digits", StdpDigitsConfig, "Diehl & Cook (2015) unsupervised STDP network on digits"
-)
-def run(config: StdpDigitsConfig, *, progress: bool = True,
-        checkpoint: Checkpointer | None = None) -> Result:
-    from tqdm.auto import tqdm
+def make_model(config: StdpDigitsConfig, n_input: int):
+    """The untrained :class:`~neuroplastic.models.diehl_cook.DiehlCook` network of ``config``
+    (dataset-dependent defaults resolved) for inputs of ``n_input`` pixels."""
+    from ..models.diehl_cook import DiehlCook, DiehlCookParams
 
-    from ..models.diehl_cook import (
-        DiehlCook,
-        DiehlCookParams,
-        class_sums,
-        labels_from_class_sums,
-        vote,
-    )
-
-    t_start = time.perf_counter()
-    x_tr, y_tr, x_te, y_te = _data(config)
     digits = config.dataset == "digits"
     wsum = config.weight_sum_per_input
     if wsum is None:
@@ -167,7 +155,7 @@ def run(config: StdpDigitsConfig, *, progress: bool = True,
         w_ie = 17.5 if digits else 120.0
     one_spike = config.one_spike if config.one_spike is not None else not digits
     params = DiehlCookParams(
-        n_input=x_tr.shape[1],
+        n_input=n_input,
         max_rate_hz=config.max_rate_hz,
         boost_rate_hz=config.max_rate_hz / 2,
         weight_sum_per_input=wsum,
@@ -177,7 +165,25 @@ def run(config: StdpDigitsConfig, *, progress: bool = True,
         w_inh_exc_mv=w_ie,
         one_spike=one_spike,
     )
-    model = DiehlCook(config.n_exc, params, seed=config.seed)
+    return DiehlCook(config.n_exc, params, seed=config.seed)
+
+
+@register(
+    "stdp-digits", StdpDigitsConfig, "Diehl & Cook (2015) unsupervised STDP network on digits"
+)
+def run(config: StdpDigitsConfig, *, progress: bool = True,
+        checkpoint: Checkpointer | None = None) -> Result:
+    from tqdm.auto import tqdm
+
+    from ..models.diehl_cook import (
+        class_sums,
+        labels_from_class_sums,
+        vote,
+    )
+
+    t_start = time.perf_counter()
+    x_tr, y_tr, x_te, y_te = _data(config)
+    model = make_model(config, x_tr.shape[1])
     n_tr, n_te = x_tr.shape[0], x_te.shape[0]
     n_fit = n_tr * config.epochs  # checkpoint steps: samples trained, then labelled, then tested
     sums = torch.zeros((10, config.n_exc), dtype=torch.int64)  # label phase, per class
@@ -254,10 +260,10 @@ def run(config: StdpDigitsConfig, *, progress: bool = True,
         "samples_trained": n_seen,
         "classes_assigned": int(torch.unique(model.labels_).numel()),
         # the dataset-dependent defaults as used (config.json holds None for them)
-        "weight_sum_per_input": wsum,
-        "eta_post": eta_post,
-        "w_inh_exc_mv": w_ie,
-        "one_spike": one_spike,
+        "weight_sum_per_input": model.params.weight_sum_per_input,
+        "eta_post": model.params.eta_post,
+        "w_inh_exc_mv": model.params.w_inh_exc_mv,
+        "one_spike": model.params.one_spike,
     }
     if len(last):  # the running accuracy needs labels, assigned after the first chunk
         metrics["running_accuracy_last_500"] = float(last.mean())

@@ -57,8 +57,8 @@ def load_surrogate_digits(run_dir: str | Path) -> tuple[nn.Module, object]:
     meta = json.loads(run_json.read_text())
     name = meta.get("experiment")
     if name != "surrogate-digits":
-        raise ValueError(f"{run_json}: run of {name!r}, explain needs a surrogate-digits "
-                         "model checkpoint")
+        raise ValueError(f"{run_json}: run of {name!r}, explain needs a surrogate-digits or "
+                         "stdp-digits model checkpoint")
     cfg = json.loads((run_dir / "config.json").read_text()).get("config", {})
     config = DigitsConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in cfg.items()})
     if config.recurrent:

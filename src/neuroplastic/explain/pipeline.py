@@ -120,8 +120,9 @@ def _html_report(title: str, metrics: dict[str, Any], images: list[str]) -> str:
 
 
 def explain_run(run_dir: str | Path, *, n_explain: int = 100, seed: int = 0) -> Path:
-    """Explain the network of a finished ``surrogate-digits`` run on ``n_explain`` test digits;
-    write ``RUN_DIR/explain/`` (maps.png, curves.png, metrics.json, report.html).
+    """Explain the network of a finished ``surrogate-digits`` run (gradient and interventional
+    attributions) or ``stdp-digits`` run (interventional: pixel deletion) on ``n_explain`` test
+    digits; write ``RUN_DIR/explain/`` (maps.png, curves.png, metrics.json, report.html).
 
     Raises ``ValueError`` naming the file when the folder holds another model.
     """
@@ -136,6 +137,18 @@ def explain_run(run_dir: str | Path, *, n_explain: int = 100, seed: int = 0) -> 
     from .models import load_surrogate_digits
 
     check_int("n_explain", n_explain, 2)
+    run_json = Path(run_dir) / "run.json"
+    if run_json.is_file() and json.loads(run_json.read_text()).get("experiment") == "stdp-digits":
+        from .local_models import explain_stdp_run
+
+        out = Path(run_dir) / "explain"
+        out.mkdir(exist_ok=True)
+        metrics = explain_stdp_run(run_dir, out, n_explain=n_explain, seed=seed)
+        (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+        (out / "report.html").write_text(_html_report(
+            f"explanations of {Path(run_dir).name} (Diehl & Cook, interventional)", metrics,
+            ["maps.png"]))
+        return out
     model, config = load_surrogate_digits(run_dir)
     data = spike_digits(num_steps=config.num_steps, max_rate_hz=config.max_rate_hz,
                         test_size=config.test_size, seed=config.seed)
