@@ -20,7 +20,8 @@ import json
 import math
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -149,20 +150,34 @@ def _run_local(plan: SweepPlan, todo: list[Point], root: Path, workers: int,
     return failed
 
 
-def _run_ray(plan: SweepPlan, todo: list[Point], root: Path, workers: int, retries: int,
-             address: str | None, progress: bool, checkpoint_every_s: float) -> dict[str, str]:
-    try:
-        import ray
-    except ImportError:
-        raise RuntimeError("--backend ray needs the 'ray' package (pip install 'ray>=2')") from None
+@contextmanager
+def ray_session(workers: int, address: str | None = None) -> Iterator[Any]:
+    """The ``ray`` module, connected to the cluster at ``address`` or to a local one of
+    ``workers`` CPUs; a session started here is shut down on exit, one already running is
+    left alone. Raises ``ImportError`` when ray is not installed."""
+    import ray
+
     started = not ray.is_initialized()
     if started:
         if address:
             ray.init(address=address, log_to_driver=False)
         else:
             ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
-    failed: dict[str, str] = {}
     try:
+        yield ray
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def _run_ray(plan: SweepPlan, todo: list[Point], root: Path, workers: int, retries: int,
+             address: str | None, progress: bool, checkpoint_every_s: float) -> dict[str, str]:
+    try:
+        import ray  # noqa: F401 - only to say what is missing
+    except ImportError:
+        raise RuntimeError("--backend ray needs the 'ray' package (pip install 'ray>=2')") from None
+    failed: dict[str, str] = {}
+    with ray_session(workers, address) as ray:
         remote = ray.remote(num_cpus=1, max_retries=retries)(_point_worker)
         refs = {remote.remote(plan.name, p.overrides, str(root.resolve() / p.key),
                               plan.modules, checkpoint_every_s): p for p in todo}
@@ -176,9 +191,6 @@ def _run_ray(plan: SweepPlan, todo: list[Point], root: Path, workers: int, retri
             except Exception as e:  # noqa: BLE001
                 failed[p.key] = f"{type(e).__name__}: {e}"
                 _log(progress, f"FAILED {p.key}: {failed[p.key]}")
-    finally:
-        if started:
-            ray.shutdown()
     return failed
 
 

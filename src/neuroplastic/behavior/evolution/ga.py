@@ -153,23 +153,15 @@ def parallel_map(workers: int = 1, backend: str = "local",
             yield lambda fn, items: pool.map(fn, list(items), chunksize=1)
         return
     try:
-        import ray
         from ray.util.multiprocessing import Pool as RayPool
     except ImportError:
         raise MissingPackageError("backend 'ray' needs the 'ray' package "
                                   "(pip install 'ray>=2')") from None
-    started = not ray.is_initialized()
-    if started:
-        if address:
-            ray.init(address=address, log_to_driver=False)
-        else:
-            ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
-    try:
+    from ...lab.sweep import ray_session
+
+    with ray_session(workers, address):
         pool = RayPool(processes=workers)
         try:
             yield lambda fn, items: pool.map(fn, list(items), chunksize=1)
         finally:
             pool.terminate()
-    finally:
-        if started:
-            ray.shutdown()
