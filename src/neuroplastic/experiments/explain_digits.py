@@ -279,11 +279,25 @@ def run(config: ExplainDigitsConfig, *, progress: bool = True,
     with torch.no_grad():
         pred = score(x).argmax(1)
     t_train = time.perf_counter() - t0
-    faith = faithfulness(score, x, pred, seed=c.seed, ig_steps=c.ig_steps, steps=c.curve_steps)
-    sanity = _sanity(c, score, CountScore(twin.eval(), "softmax"), x, pred, faith.maps)
-    med_m, med_curves = _mediation(c, model, score, x, pred)
-    robust = _robustness(c, score, x, pred)
-    priv_m, priv = _privacy(c, data)
+    from tqdm.auto import tqdm
+
+    with tqdm(total=5, desc="explain-digits", disable=not progress) as bar:
+        bar.set_postfix_str("attributions, deletion/insertion")
+        faith = faithfulness(score, x, pred, seed=c.seed, ig_steps=c.ig_steps,
+                             steps=c.curve_steps)
+        bar.update(1)
+        bar.set_postfix_str("randomisation checks")
+        sanity = _sanity(c, score, CountScore(twin.eval(), "softmax"), x, pred, faith.maps)
+        bar.update(1)
+        bar.set_postfix_str("mediation")
+        med_m, med_curves = _mediation(c, model, score, x, pred)
+        bar.update(1)
+        bar.set_postfix_str("robustness")
+        robust = _robustness(c, score, x, pred)
+        bar.update(1)
+        bar.set_postfix_str("privacy audit")
+        priv_m, priv = _privacy(c, data)
+        bar.update(1)
     metrics: dict[str, Any] = {k: v for k, v in planted.items() if not k.startswith("_")}
     metrics.update({"train_accuracy": hist[-1]["train_accuracy"],
                     "explained_accuracy": float((pred == data.y_test[: c.n_explain]).float()
