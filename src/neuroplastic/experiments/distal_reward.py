@@ -40,6 +40,10 @@ checkpointed; the input is counter-based, keyed by the step).
 
 The whole loop is one compiled kernel (:mod:`neuroplastic.kernels.izhikevich_numba`), run in
 blocks of 1 s; a numpy reference of the same arithmetic is tested to agree bit for bit.
+``backend="nest"`` builds the same network in NEST instead (``izhikevich`` neurons,
+``stdp_dopamine_synapse`` + ``volume_transmitter``; the mapping and the stated differences are in
+:class:`neuroplastic.interop.nest.DistalRewardNest`); it needs ``max_delay_ms=1`` and, where a
+neuron repeats a target, ``sum_multapses=True``, and is not checkpointed.
 """
 
 from __future__ import annotations
@@ -233,8 +237,24 @@ def _figures(t_w, w, c, t_stats, pct, others, chosen, reward_t, w_max):
 def run(config: DistalRewardConfig, *, progress: bool = True,
         checkpoint: Checkpointer | None = None) -> Result:
     net = build_network(config)
-    simulate(net, 10)  # compile (cached on disk after the first run) outside the timing
-    net = build_network(config)
+    nest_sim = None
+    if config.backend == "nest":  # the same network in NEST (interop.nest.DistalRewardNest)
+        from ..interop.nest import DistalRewardNest
+
+        try:
+            nest_sim = DistalRewardNest(net)
+        except NotImplementedError as err:  # what NEST cannot express: the user's choice
+            raise ValueError(f"backend='nest': {err}") from err
+        checkpoint = None  # a NEST kernel's state is not checkpointed: runs restart from 0
+
+        def advance(n_steps: int):
+            return nest_sim.simulate(n_steps)
+    else:
+        simulate(net, 10)  # compile (cached on disk after the first run) outside the timing
+        net = build_network(config)
+
+        def advance(n_steps: int):
+            return simulate(net, n_steps)
     every = config.stats_every_s
     ws, cs = [], []
     t_stats, pct = [0.0], [np.r_[np.percentile(_others(net), [1, 25, 50, 75, 99]), config.w_init]]
@@ -252,11 +272,13 @@ def run(config: DistalRewardConfig, *, progress: bool = True,
     for sec in tqdm(range(start, config.duration_s), disable=not progress,
                     desc="distal-reward", unit="s", initial=start, total=config.duration_s):
         t0 = time.perf_counter()
-        w, c, _ = simulate(net, 1000)
+        w, c, _ = advance(1000)
         wall += time.perf_counter() - t0
         ws.append(w)
         cs.append(c)
         if (sec + 1) % every == 0 or sec + 1 == config.duration_s:
+            if nest_sim is not None:
+                net.s = nest_sim.weights()
             o = _others(net)
             t_stats.append(float(sec + 1))
             pct.append(np.r_[np.percentile(o, [1, 25, 50, 75, 99]), o.mean()])
@@ -298,6 +320,7 @@ def run(config: DistalRewardConfig, *, progress: bool = True,
         "n2": net.n2,
         "neurons": n,
         "synapses": n * config.synapses_per_neuron,
+        "backend": config.backend,
     }
     if all_exc.mean() > 0:  # all excitatory weights at 0: no ratio to report
         metrics["rewarded_weight_over_mean"] = chosen / float(all_exc.mean())
@@ -312,8 +335,12 @@ def run(config: DistalRewardConfig, *, progress: bool = True,
     }
     curves = {"rewarded_weight_frac_per_s": (w[99::100] / config.w_max).tolist(),
               "others_median_frac": (pct_a[:, 2] / config.w_max).tolist()}
+    timings = {"sim_wall_s": wall}
+    if nest_sim is not None:
+        nest_sim.close()
+        timings["nest_build_s"] = nest_sim.build_s
     return Result(metrics=metrics, figures=figures, arrays=arrays, curves=curves,
-                  timings={"sim_wall_s": wall})
+                  timings=timings)
 
 
 # what simulate() changes in a DaspnetNetwork (the rest is rebuilt from the config)

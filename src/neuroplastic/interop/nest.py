@@ -41,7 +41,16 @@ from ..network import _rng
 from ..network.monitors import RateMonitor, SpikeMonitor, StateMonitor
 from .nest_map import LIFMapping, map_lif, map_stdp, nest_delay_steps
 
-__all__ = ["NestModel", "NestRun", "require_nest", "run_nest", "to_nest"]
+__all__ = [
+    "DistalRewardNest",
+    "DopamineSTDPRun",
+    "NestModel",
+    "NestRun",
+    "require_nest",
+    "run_dopamine_stdp",
+    "run_nest",
+    "to_nest",
+]
 
 
 def require_nest():
@@ -401,3 +410,339 @@ def _learned_weights(nest: Any, net: Any, model: NestModel, name: str,
     w = np.empty(len(rows))
     w[ours] = w_nest
     return torch.from_numpy(w)
+
+
+# ------------------------------------------------------------------ dopamine-modulated STDP
+@dataclass
+class DopamineSTDPRun:
+    """State of one ``stdp_dopamine_synapse`` at the end of :func:`run_dopamine_stdp`, in the
+    package's units (``eligibility`` = NEST's ``c / scale``, ``modulator_excess`` = NEST's
+    ``n * release * tau_n``)."""
+
+    weight: float
+    eligibility: float
+    modulator_excess: float
+    nest_status: dict[str, float]
+
+
+def run_dopamine_stdp(pre_steps: Any, post_steps: Any, dopamine_steps: Any, params: Any,
+                      dopamine: Any, dt_ms: float, duration_ms: float, *,
+                      w_init: float = 0.0, align: bool = True) -> DopamineSTDPRun:
+    """One three-factor synapse on NEST: recorded pre/post spike steps and dopamine release
+    steps (``DopamineParams.release`` each) -> ``stdp_dopamine_synapse`` with a
+    ``volume_transmitter``; returns its state at ``duration_ms``.
+
+    Spike-time conventions (as :func:`run_nest`): our step ``s`` is NEST's stamp ``(s + 1) h``;
+    pre and post spikes come from ``spike_generator -> parrot_neuron`` (the plastic connection
+    goes into the post parrot's receptor 1, which does not re-emit), dopamine from
+    ``spike_generator -> parrot_neuron -> volume_transmitter`` (generator time ``(s - 1) h``:
+    two one-step hops). Parameters: :func:`~neuroplastic.interop.nest_map.map_dopamine_stdp`.
+    ``align=True``: the post train is fed one step early, which cancels the synapse's one-step
+    dendritic delay (``lag_steps=0``: the two rules then coincide for every lag);
+    ``align=False``: the spikes as a network would have them (``lag_steps=1``, the stated
+    differences apply). Requires pre steps >= 1, post steps >= 1 (>= 2 aligned), dopamine steps
+    >= 2, no post spike in the last two steps (NEST pairs it only at a later update)."""
+    from .nest_map import map_dopamine_stdp
+
+    nest = require_nest()
+    h = float(dt_ms)
+    n_steps = int(round(duration_ms / h))
+    pre = np.unique(np.asarray(pre_steps, dtype=np.int64))
+    post = np.unique(np.asarray(post_steps, dtype=np.int64))
+    da = np.asarray(dopamine_steps, dtype=np.int64)
+    lead = int(bool(align))
+    if (pre.size and pre.min() < 1) or (post.size and post.min() < 1 + lead):
+        raise ValueError("pre/post spike steps must be >= 1 (post >= 2 with align=True): NEST "
+                         "has no spike at t = 0")
+    if da.size and da.min() < 2:
+        raise ValueError("dopamine steps must be >= 2 (two one-step hops to the transmitter)")
+    if post.size and post.max() >= n_steps - 2:
+        raise ValueError("post spikes must end before the last two steps")
+    m = map_dopamine_stdp("pair", params, dopamine, h, lag_steps=1 - lead)
+    nest.ResetKernel()
+    nest.SetKernelStatus({"resolution": h})
+    gens = nest.Create("spike_generator", 3)
+    gens.set([{"spike_times": (pre * h).tolist()}, {"spike_times": ((post - lead) * h).tolist()},
+              {"spike_times": ((da - 1) * h).tolist()}])
+    par = nest.Create("parrot_neuron", 3)
+    par[1].set({"tau_minus": m.tau_minus})
+    nest.Connect(gens, par, "one_to_one", {"delay": h})
+    vt = nest.Create("volume_transmitter")
+    nest.Connect(par[2], vt, syn_spec={"delay": h})
+    nest.CopyModel("stdp_dopamine_synapse", "np_dopa_pair",
+                   {"volume_transmitter": vt, **m.params})
+    nest.Connect(par[0], par[1], syn_spec={"synapse_model": "np_dopa_pair", "weight": w_init,
+                                           "delay": h, "receptor_type": 1})
+    nest.Simulate(n_steps * h)
+    conn = nest.GetConnections(synapse_model="np_dopa_pair")
+    st = {k: float(np.atleast_1d(v)[0]) for k, v in
+          conn.get(["weight", "c", "n", "Kplus"]).items()}
+    return DopamineSTDPRun(st["weight"], st["c"] / m.scale,
+                           st["n"] * dopamine.release * dopamine.tau_ms, st)
+
+
+def _uniform_grid(seed32: int, steps: np.ndarray, n: int) -> np.ndarray:
+    """``uniform_hash(seed32, k, arange(n))`` for every ``k`` in ``steps`` at once, ``(T, n)``
+    (the same integer hash, vectorised over the steps too)."""
+    m32 = np.uint64(0xFFFFFFFF)
+
+    def mix(x: np.ndarray) -> np.ndarray:
+        x = x & m32
+        x ^= x >> np.uint64(16)
+        x = (x * np.uint64(0x7FEB352D)) & m32
+        x ^= x >> np.uint64(15)
+        x = (x * np.uint64(0x846CA68B)) & m32
+        x ^= x >> np.uint64(16)
+        return x
+
+    k = np.asarray(steps, dtype=np.uint64)
+    key = mix(mix(np.uint64(seed32) ^ mix(k)) + np.uint64(0x9E3779B9))
+    return mix(key[:, None] + np.arange(n, dtype=np.uint64)[None, :]).astype(np.float64) * 2.0**-32
+
+
+class DistalRewardNest:
+    """The distal-reward network (:mod:`neuroplastic.experiments.distal_reward`, built by its
+    ``build_network``) in NEST, advanced like the kernel's ``simulate``.
+
+    Izhikevich neurons as ``izhikevich`` (``consistent_integration=False``: the published two
+    half steps of ``v``, ``u`` from the new ``v``), resolution 1 ms; excitatory synapses as
+    ``stdp_dopamine_synapse`` (:func:`~neuroplastic.interop.nest_map.map_daspnet_stdp`; the
+    rewarded one as a copy of the model, so that it can be read), inhibitory ones static, delay
+    1 ms; dopamine through one ``volume_transmitter`` that brings every synapse up to date each
+    ``block_ms`` (``deliver_interval``; NEST integrates the weights exactly between events, so
+    this only sets when they can be read); the thalamic input is the kernel's own counter-based
+    stream (``uniform_hash``), replayed through one ``step_current_generator`` per neuron. The
+    reward rule runs in Python between ``nest.Run`` blocks of ``block_ms``: the spikes of
+    ``n1`` and ``n2`` are read, a pairing schedules a release with the kernel's own delay draw,
+    delivered by ``spike_generator`` -> ``parrot_neuron`` -> ``volume_transmitter`` so that
+    dopamine rises at the end of the kernel's release step. The rewarded synapse's weight,
+    eligibility and dopamine are read every ``record_ms``.
+
+    Stated differences from the kernel: a spike raises ``v`` of its targets by the weight at
+    once (NEST), where the kernel adds it to the step's input current (integrated in two half
+    steps); the STDP window at lags 0 and -1 ms, all-to-all pairing instead of the kernel's
+    latest-spike traces, exact weight integration instead of 10 ms Euler steps
+    (:func:`~neuroplastic.interop.nest_map.map_daspnet_stdp`); no thalamic input in the first
+    two steps (a current reaches a NEST neuron two steps after it is sent). The network is the
+    same model, not the same trajectory: compare statistics and the learning outcome.
+
+    Refused (``NotImplementedError``): ``max_delay_ms > 1`` (NEST's delay is dendritic, it
+    would shift every pairing by twice the delay), repeated (source, target) synapses that
+    learn without delivering (``sum_multapses=False`` where repeats exist: a NEST synapse
+    always transmits its weight), reward delays under ``block_ms + 2`` ms.
+
+    One process (``threads`` OpenMP threads give the same spikes). Under MPI the reward loop
+    would need the spikes of ``n1`` and ``n2`` from every rank (an ``allgather`` after each
+    block) and the weights from the ranks that hold them: not implemented.
+    """
+
+    BLOCK_MS = 10
+
+    def __init__(self, net: Any, *, threads: int = 1, block_ms: int = 10,
+                 record_ms: int | None = None) -> None:
+        from .._validation import check_int
+        from .nest_map import map_daspnet_stdp
+
+        check_int("threads", threads, 1, 1024)
+        check_int("block_ms", block_ms, 10, 100_000)
+        if block_ms % 10:
+            raise ValueError(f"block_ms must be a multiple of 10 ms, got {block_ms}")
+        self.BLOCK_MS = block_ms
+        self.record_ms = block_ms if record_ms is None else check_int("record_ms", record_ms, 1)
+        if self.record_ms % block_ms:
+            raise ValueError(f"record_ms ({record_ms}) must be a multiple of block_ms "
+                             f"({block_ms})")
+        cfg = net.config
+        if cfg.max_delay_ms != 1:
+            raise NotImplementedError(
+                f"distal reward on NEST: conduction delays over 1 ms (max_delay_ms="
+                f"{cfg.max_delay_ms}); NEST's stdp_dopamine_synapse treats the delay as "
+                "dendritic, which shifts every pairing window by twice the delay")
+        if not cfg.sum_multapses and not net.deliver.all():
+            raise NotImplementedError(
+                "distal reward on NEST: repeated (source, target) synapses that learn but do "
+                "not deliver (sum_multapses=False, MATLAB's I(ind) = ...); a NEST synapse always "
+                "transmits its weight: set sum_multapses=True")
+        if cfg.reward_delay_min_ms < self.BLOCK_MS + 2:
+            raise NotImplementedError(
+                f"distal reward on NEST: reward_delay_min_ms={cfg.reward_delay_min_ms} (the "
+                f"reward loop reads spikes every {self.BLOCK_MS} ms; rewards must come >= "
+                f"{self.BLOCK_MS + 2} ms after the pairing)")
+        if net.step:
+            raise ValueError("DistalRewardNest builds from the initial state")
+        nest = require_nest()
+        t0 = time.perf_counter()
+        self.net, self.cfg, self.nest = net, cfg, nest
+        self.map = m = map_daspnet_stdp(cfg.w_max, cfg.da_release)
+        ne, n, M = cfg.n_exc, cfg.n_exc + cfg.n_inh, cfg.synapses_per_neuron
+        nest.ResetKernel()
+        nest.SetKernelStatus({"resolution": 1.0, "local_num_threads": threads,
+                              "rng_seed": _nest_seed(cfg.seed)})
+        nrn = nest.Create("izhikevich", n)
+        nrn.set({"consistent_integration": False, "V_th": 30.0, "tau_minus": m.tau_minus})
+        nrn.set({"a": net.a.tolist(), "b": net.b.tolist(), "c": net.c.tolist(),
+                 "d": net.d.tolist(), "V_m": net.v.tolist(), "U_m": net.u.tolist()})
+        self.nrn = nrn
+        self.gens = nest.Create("step_current_generator", n)
+        nest.Connect(self.gens, nrn, "one_to_one", {"delay": 1.0})
+        self.da_gen = nest.Create("spike_generator")
+        da_par = nest.Create("parrot_neuron")
+        vt = nest.Create("volume_transmitter", params={"deliver_interval": self.BLOCK_MS})
+        nest.Connect(self.da_gen, da_par, syn_spec={"delay": 1.0})
+        nest.Connect(da_par, vt, syn_spec={"delay": 1.0})
+        common = {"volume_transmitter": vt, **m.params}
+        nest.CopyModel("stdp_dopamine_synapse", "np_daspnet", common)
+        nest.CopyModel("stdp_dopamine_synapse", "np_daspnet_rewarded", common)
+        ids = np.asarray(nrn.tolist())
+        src = np.repeat(np.arange(ne), M)
+        tgt = net.post[:ne].reshape(-1).astype(np.int64)
+        chosen = cfg.n1 * M + cfg.syn
+        keep = np.ones(src.size, dtype=bool)
+        keep[chosen] = False
+        self._order = np.lexsort((tgt[keep], src[keep]))  # ours -> (source, target) order
+        self._flat = np.flatnonzero(keep)
+        nest.Connect(ids[src[keep]], ids[tgt[keep]], "one_to_one",
+                     {"synapse_model": "np_daspnet", "weight": net.s[:ne].reshape(-1)[keep],
+                      "delay": np.ones(int(keep.sum()))})
+        nest.Connect(nrn[cfg.n1], nrn[int(net.n2)], syn_spec={
+            "synapse_model": "np_daspnet_rewarded", "weight": float(net.s[cfg.n1, cfg.syn]),
+            "delay": 1.0})
+        if n > ne:
+            isrc = np.repeat(np.arange(ne, n), M)
+            itgt = net.post[ne:].reshape(-1).astype(np.int64)
+            nest.Connect(ids[isrc], ids[itgt], "one_to_one",
+                         {"weight": net.s[ne:].reshape(-1), "delay": np.ones(isrc.size)})
+        self.rec_pair = nest.Create("spike_recorder")
+        nest.Connect(nrn[cfg.n1], self.rec_pair)
+        if int(net.n2) != cfg.n1:
+            nest.Connect(nrn[int(net.n2)], self.rec_pair)
+        self.rec_exc = nest.Create("spike_recorder")
+        nest.Connect(nrn[:ne], self.rec_exc)
+        if n > ne:
+            self.rec_inh = nest.Create("spike_recorder")
+            nest.Connect(nrn[ne:], self.rec_inh)
+        else:
+            self.rec_inh = None
+        self._ids0 = int(ids[0])
+        self.pending: set[int] = set()  # steps of scheduled dopamine releases
+        self.n1_last = int(net.iscal[0])
+        self._input_until = 2  # first step whose input is not yet sent
+        self._conn = None
+        self._pair_seen = 0  # events of the n1/n2 recorder read so far
+        self._counts0 = net.counts[:2].copy()
+        self.build_s = time.perf_counter() - t0
+        self.sim_s = 0.0
+        nest.Prepare()
+
+    def _send_input(self, until: int) -> None:
+        """Thalamic input of steps ``[_input_until, until)``: our step ``k`` is amplitude time
+        ``(k - 1)`` ms (sent in NEST step ``k - 2``, applied in step ``k``)."""
+        k0 = self._input_until
+        if until <= k0:
+            return
+        n = self.cfg.n_exc + self.cfg.n_inh
+        vals = 13.0 * (_uniform_grid(self.net.seed32, np.arange(k0, until), n) - 0.5)  # (T, n)
+        times = np.arange(k0, until) - 1.0
+        vals = np.ascontiguousarray(vals.T)
+        self.gens.set([{"amplitude_times": times, "amplitude_values": vals[i]}
+                       for i in range(n)])
+        self._input_until = until
+
+    def simulate(self, n_steps: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Advance by ``n_steps`` ms (a multiple of ``record_ms``); returns the rewarded
+        synapse's weight, its eligibility (kernel units) and the dopamine level every
+        ``record_ms`` (every 10 ms by default, like the kernel's)."""
+        nest, net, cfg, B = self.nest, self.net, self.cfg, self.BLOCK_MS
+        R = self.record_ms
+        if n_steps % R or net.step % R:
+            raise ValueError(f"n_steps must be a multiple of record_ms={R} ms, got {n_steps}")
+        out = np.zeros((3, n_steps // R))
+        t0 = time.perf_counter()
+        scale = self.map.scale
+        da_unit = cfg.da_release * self.map.params["tau_n"]
+        k0_all = net.step
+        for _ in range(n_steps // B):
+            k0 = net.step
+            if self._input_until < k0 + B + 2:  # one second of input at a time
+                self._send_input(k0 + max(1000, B) + 2)
+            nest.Run(float(B))
+            net.step = k0 + B
+            self._rewards(k0)
+            if net.step % R:
+                continue
+            if self._conn is None:
+                self._conn = nest.GetConnections(synapse_model="np_daspnet_rewarded")
+            st = self._conn.get(["weight", "c", "n"])
+            r = (net.step - k0_all) // R - 1
+            out[:, r] = st["weight"], st["c"] / scale, st["n"] * da_unit
+        # recorders cannot be cleared inside Prepare/Run/Cleanup: counts are cumulative
+        net.counts[0] = self._counts0[0] + int(self.rec_exc.get("n_events"))
+        if self.rec_inh is not None:
+            net.counts[1] = self._counts0[1] + int(self.rec_inh.get("n_events"))
+        self.sim_s += time.perf_counter() - t0
+        return out[0], out[1], out[2]
+
+    def _rewards(self, k0: int) -> None:
+        """The kernel's reward rule on this block's spikes of n1 and n2 (NEST's stamp ``k`` ms is
+        the kernel's firing step ``k``)."""
+        from ..kernels.izhikevich_numba import uniform_hash
+
+        net, cfg = self.net, self.cfg
+        n_ev = int(self.rec_pair.get("n_events"))
+        if n_ev == self._pair_seen:  # neither n1 nor n2 fired: no pairing, nothing to read
+            ev = {"times": [], "senders": []}
+        else:
+            ev = self.rec_pair.get("events")
+        self._pair_seen = n_ev
+        # this block's spikes are stamped k0 + 1 .. k0 + B (with several threads the recorder's
+        # events come per thread, not in time order; the recorder cannot be cleared while
+        # prepared)
+        t = np.round(np.asarray(ev["times"], dtype=float)).astype(np.int64)
+        mine = (t > k0) & (t <= k0 + self.BLOCK_MS)
+        steps = t[mine]
+        who = np.asarray(ev["senders"], dtype=np.int64)[mine] - self._ids0
+        n = cfg.n_exc + cfg.n_inh
+        new = []
+        for k in np.unique(steps):
+            fired = who[steps == k]
+            if (fired == cfg.n1).any():
+                self.n1_last = int(k)
+            if (fired == net.n2).any() and 0 < k - self.n1_last < cfg.interval_ms:
+                r = uniform_hash(net.seed32, int(k), np.array([n], dtype=np.uint64))[0]
+                delay = cfg.reward_delay_min_ms + int(np.ceil(cfg.reward_delay_span_ms * r))
+                new.append(int(k) + delay)
+                net.counts[3] += 1
+        net.iscal[0] = self.n1_last
+        end = k0 + self.BLOCK_MS
+        # the kernel adds DA once per step, at the end of step s; count those of this block
+        for s in sorted(x for x in self.pending if x < end):
+            if net.counts[2] < net.reward_steps.size:
+                net.reward_steps[net.counts[2]] = s
+            net.counts[2] += 1
+        self.pending = {x for x in self.pending if x >= end}
+        if new:
+            self.pending |= set(new)
+            # DA at the end of step s: transmitter time s + 1, generator time s - 1; the
+            # generator's list is replaced, so it holds only the times still to come
+            self.da_gen.set({"spike_times": [float(x - 1) for x in sorted(self.pending)
+                                             if x - 1 > end]})
+
+    def weights(self) -> np.ndarray:
+        """All weights in the kernel's ``(N, M)`` layout (excitatory rows from NEST)."""
+        cfg, nest = self.cfg, self.nest
+        M = cfg.synapses_per_neuron
+        s = self.net.s.copy()
+        st = nest.GetConnections(synapse_model="np_daspnet").get(["source", "target", "weight"])
+        src = np.asarray(st["source"], dtype=np.int64)
+        tgt = np.asarray(st["target"], dtype=np.int64)
+        w = np.asarray(st["weight"], dtype=float)
+        order = np.lexsort((tgt, src))  # repeats of a (source, target) pair learn alike
+        flat = s[: cfg.n_exc].reshape(-1)
+        flat[self._flat[self._order]] = w[order]
+        s[: cfg.n_exc] = flat.reshape(cfg.n_exc, M)
+        rew = self.nest.GetConnections(synapse_model="np_daspnet_rewarded").get("weight")
+        s[cfg.n1, cfg.syn] = float(np.atleast_1d(rew)[0])
+        return s
+
+    def close(self) -> None:
+        self.nest.Cleanup()

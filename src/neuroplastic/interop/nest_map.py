@@ -57,8 +57,11 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "DopamineSTDPMapping",
     "LIFMapping",
     "STDPMapping",
+    "map_daspnet_stdp",
+    "map_dopamine_stdp",
     "map_lif",
     "map_stdp",
     "nest_delay_steps",
@@ -222,3 +225,134 @@ def map_stdp(name: str, params: Any, dt_ms: float, delay_steps: np.ndarray) -> S
     prm = {"lambda": lam, "alpha": alpha, "mu_plus": mu, "mu_minus": mu,
            "Wmax": float(params.w_max), "tau_plus": float(form.tau_causal_ms)}
     return STDPMapping(model, prm, float(form.tau_acausal_ms))
+
+
+# ------------------------------------------------------------------ dopamine-modulated STDP
+@dataclass(frozen=True)
+class DopamineSTDPMapping:
+    """``stdp_dopamine_synapse`` common properties for one three-factor rule.
+
+    ``scale``: NEST's eligibility ``c`` is ``scale`` times ours (``eta * release * tau_n``),
+    NEST's dopamine ``n`` is our modulator excess over its baseline divided by
+    ``release * tau_n``."""
+
+    params: dict[str, float]
+    tau_minus: float  # the postsynaptic neuron's tau_minus
+    scale: float
+
+
+def map_dopamine_stdp(name: str, params: Any, dopamine: Any, dt_ms: float, *,
+                      lag_steps: int = 1) -> DopamineSTDPMapping:
+    r"""``stdp_dopamine_synapse`` parameters of the package's three-factor rule
+    (:class:`~neuroplastic.plasticity.ThreeFactorParams`, ``coincidence="stdp"``) gated by a
+    broadcast dopamine signal (:class:`~neuroplastic.neuromodulation.DopamineParams`), with
+    dopamine spikes delivered through a ``volume_transmitter``.
+
+    Ours: :math:`de/dt = -e/\tau_e + C(t)`, :math:`dw/dt = \eta M(t) e`,
+    :math:`M = M_b + A\sum_k e^{-(t-t_k)/\tau_{DA}}` (``release`` :math:`A`, ``baseline``
+    :math:`M_b`). NEST (Potjans et al. 2010): :math:`dc/dt = -c/\tau_c + C_N(t)`,
+    :math:`dw/dt = c\,(n - b)`, :math:`n` jumps by :math:`1/\tau_n` per dopamine spike and
+    decays with :math:`\tau_n`. Both integrate the weight exactly between events (ours:
+    :func:`~neuroplastic.plasticity.three_factor.event_advance`; NEST's ``update_weight_``, the
+    same closed form) and clip at events. The map: :math:`\tau_c = \tau_e`,
+    :math:`\tau_n = \tau_{DA}`, :math:`c = \kappa e` with :math:`\kappa = \eta A \tau_n`, then
+    :math:`n = (M - M_b)/(A\tau_n)` and :math:`b = -M_b/(A\tau_n)`; ``Wmin``/``Wmax`` =
+    ``w_min``/``w_max``; ``tau_plus`` :math:`=\tau_+`, the post neuron's ``tau_minus``
+    :math:`=\tau_-`. Both pair all-to-all with traces that jump by 1.
+
+    Pairing: NEST sees a postsynaptic spike ``lag_steps`` steps after our rule does (its
+    dendritic delay, minus any lead given to the post spikes).
+
+    * ``lag_steps=0`` (the post spike reaches the synapse in its own step, e.g. a recorded
+      protocol whose post train is fed one step early to cancel NEST's one-step delay):
+      :math:`A_\pm = \kappa a_\pm`; then every pair, a coincident one (nothing in both) and a
+      post spike one step before a pre spike included, and the weight between events coincide:
+      equal to rounding.
+    * ``lag_steps=1`` (a network with one-step delays): :math:`A_+ = \kappa a_+
+      e^{h/\tau_+} e^{-h/\tau_c}`, :math:`A_- = \kappa a_- e^{-h/\tau_-}`, so that a causal
+      pair leaves the same eligibility from one step after the post spike on, and an acausal
+      one the same at once, for lags of two steps or more. Stated differences: NEST adds a
+      causal pair's eligibility one step after ours (the weight misses that step's
+      :math:`\eta M\,\Delta e\,h`); a pair in the same step counts nothing in ours and a
+      causal :math:`\kappa a_+ e^{-h/\tau_c}` in NEST; a post spike one step before a pre spike
+      counts :math:`-a_- e^{-h/\tau_-}` in ours and nothing in NEST.
+
+    Refused (``NotImplementedError``): the ``"hebb"`` coincidence, ``eta * release <= 0``,
+    a lag over one step (NEST's delay is dendritic: it shifts the pairing window, our rule pairs
+    the spike steps).
+    """
+    if params.coincidence != "stdp":
+        raise NotImplementedError(
+            f"projection {name!r}: three-factor coincidence {params.coincidence!r} (NEST's "
+            "stdp_dopamine_synapse builds its eligibility from spike pairs only)"
+        )
+    kappa = params.eta * dopamine.release * dopamine.tau_ms
+    if not kappa > 0:
+        raise NotImplementedError(
+            f"projection {name!r}: eta * dopamine release = {params.eta * dopamine.release!r} "
+            "<= 0 (NEST's dopamine spikes always raise n by 1/tau_n)"
+        )
+    if lag_steps not in (0, 1):
+        raise NotImplementedError(
+            f"projection {name!r}: dopamine-modulated STDP with delays over one step (NEST's "
+            "delay is dendritic: it shifts the pairing window, our rule pairs the spike steps)"
+        )
+    h = dt_ms * lag_steps
+    prm = {
+        "A_plus": kappa * params.a_plus * math.exp(h / params.tau_plus_ms - h / params.tau_e_ms),
+        "A_minus": kappa * params.a_minus * math.exp(-h / params.tau_minus_ms),
+        "tau_plus": float(params.tau_plus_ms),
+        "tau_c": float(params.tau_e_ms),
+        "tau_n": float(dopamine.tau_ms),
+        "b": -dopamine.baseline / (dopamine.release * dopamine.tau_ms),
+        "Wmin": max(float(params.w_min), -1e300),
+        "Wmax": min(float(params.w_max), 1e300),
+    }
+    return DopamineSTDPMapping(prm, float(params.tau_minus_ms), kappa)
+
+
+# Izhikevich (2007) daspnet.m: the per-step constants of experiments.distal_reward's kernel
+DASPNET_TRACE_DECAY = 0.95  # STDP trace x 0.95 per ms, set to 0.1 at a spike
+DASPNET_LTP, DASPNET_LTD = 0.1, 0.15  # +x_pre at a post spike, -1.5 x_post at a pre arrival
+DASPNET_ELIG_DECAY = 0.99  # eligibility x 0.99 per 10 ms
+DASPNET_DA_DECAY = 0.995  # dopamine x 0.995 per ms
+DASPNET_DA_TONIC = 0.002  # weight step every 10 ms: (0.002 + DA) * c
+
+
+def map_daspnet_stdp(w_max: float, da_release: float) -> DopamineSTDPMapping:
+    r"""``stdp_dopamine_synapse`` parameters of the distal-reward kernel
+    (:mod:`neuroplastic.kernels.izhikevich_numba`, ``daspnet.m``; time step 1 ms, delay 1 ms).
+
+    Kernel: every 10 ms :math:`s \mathrel{+}= (0.002 + DA)\,c` then :math:`c \mathrel{*}=
+    0.99`; :math:`DA \mathrel{*}= 0.995` per ms, :math:`+A` (``da_release``) per reward; a post
+    spike adds the presynaptic trace at the spike's arrival (0.1 at the spike, ×0.95 per ms), the
+    arrival of a pre spike subtracts 1.5× the postsynaptic trace. Continuous-time equivalent:
+    :math:`\tau_+ = \tau_- = -1/\ln 0.95` ms, :math:`\tau_c = -10/\ln 0.99` ms,
+    :math:`\tau_n = -1/\ln 0.995` ms, :math:`dw/dt = (0.002 + DA)\,c/10\,\mathrm{ms}`, so
+    :math:`\kappa = A\tau_n/10`, :math:`b = -0.002/(A\tau_n)`. Pair window, lag
+    :math:`\Delta` = post step − pre step: kernel :math:`0.1\cdot0.95^{\Delta-1}`
+    (:math:`\Delta\ge1`), :math:`-0.15\cdot0.95^{|\Delta|}` (:math:`\Delta\le0`); NEST with a
+    1 ms dendritic delay :math:`A_+e^{-(\Delta+1)/\tau_+}` (:math:`\Delta\ge0`),
+    :math:`-A_-e^{-(|\Delta|-1)/\tau_-}` (:math:`\Delta\le-2`), nothing at :math:`\Delta=-1`;
+    :math:`A_+ = 0.1\kappa/0.95^2`, :math:`A_- = 0.15\kappa\cdot0.95` make them equal for
+    :math:`|\Delta|\ge2` and for :math:`\Delta = 1`. Stated differences: the lags 0 and −1; the
+    kernel's traces are *set* to 0.1 (only the latest spike pairs), NEST's add (all-to-all);
+    the kernel moves weights in 10 ms Euler steps, NEST integrates exactly."""
+    tau = -1.0 / math.log(DASPNET_TRACE_DECAY)
+    tau_n = -1.0 / math.log(DASPNET_DA_DECAY)
+    kappa = da_release * tau_n / 10.0
+    if not kappa > 0:
+        raise NotImplementedError("distal reward on NEST: da_release must be > 0 (NEST's "
+                                  "dopamine spikes always raise n by 1/tau_n)")
+    q = DASPNET_TRACE_DECAY
+    prm = {
+        "A_plus": kappa * DASPNET_LTP / q**2,
+        "A_minus": kappa * DASPNET_LTD * q,
+        "tau_plus": tau,
+        "tau_c": -10.0 / math.log(DASPNET_ELIG_DECAY),
+        "tau_n": tau_n,
+        "b": -DASPNET_DA_TONIC / (da_release * tau_n),
+        "Wmin": 0.0,
+        "Wmax": float(w_max),
+    }
+    return DopamineSTDPMapping(prm, tau, kappa)

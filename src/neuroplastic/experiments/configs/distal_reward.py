@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from ..params import Cost, check_fields, param
 
@@ -43,6 +44,10 @@ class DistalRewardConfig:
                                unit="s", low=1, high=10_000_000)
     seed: int = param(0, "connectivity and the counter-based input stream", low=0,
                       high=2**32 - 1)
+    backend: Literal["numba", "nest"] = param(
+        "numba", "numba (the compiled kernel) or nest (NEST's izhikevich + "
+        "stdp_dopamine_synapse, needs nest-simulator, max_delay_ms=1, and sum_multapses=True "
+        "where a neuron repeats a target)")
 
     def __post_init__(self) -> None:
         check_fields(self)
@@ -62,6 +67,9 @@ class DistalRewardConfig:
             raise ValueError(f"n_exc * synapses_per_neuron ({self.n_exc} * "
                              f"{self.synapses_per_neuron}) must be >= 2: the rewarded synapse "
                              "is compared with the other excitatory ones")
+        if self.backend == "nest" and self.max_delay_ms != 1:
+            raise ValueError("max_delay_ms must be 1 with backend='nest' (NEST's "
+                             "stdp_dopamine_synapse treats the delay as dendritic)")
         n = (self.n_exc + self.n_inh) * self.synapses_per_neuron
         if n > 1e9:
             raise ValueError(f"(n_exc + n_inh) * synapses_per_neuron = {n:.3g} synapses is "
@@ -73,6 +81,8 @@ class DistalRewardConfig:
         # loop over neurons x delay groups); the reduced run ~0.8 s
         n = self.n_exc + self.n_inh
         per_s = 5.4e-3 * n * self.synapses_per_neuron / 100_000
+        if self.backend == "nest":  # measured: 100 neurons x 20 synapses, ~0.08 s per second
+            per_s = 0.03 + 2.5e-5 * n * self.synapses_per_neuron
         setup = 1.0 + 2.5e-5 * n * self.max_delay_ms
         return Cost(setup + self.duration_s * per_s,
                     f"{self.duration_s} s simulated x {n} neurons x "
