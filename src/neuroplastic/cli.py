@@ -421,10 +421,13 @@ def _parser() -> argparse.ArgumentParser:
     module_arg(p)
     debug_arg(p)
     p.set_defaults(fn=_cmd_sweep)
-    p = sub.add_parser("explain", help="explain the model of a finished run (surrogate-digits): "
-                                       "maps, deletion/insertion curves, report in DIR/explain")
+    p = sub.add_parser("explain", help="explain the model of a finished run (surrogate-digits, "
+                                       "surrogate-randman, stdp-digits, continual-digits, "
+                                       "continual-stdp, cartpole, walk, lever-delay): maps, "
+                                       "deletion/insertion curves, report in DIR/explain")
     p.add_argument("dir")
-    p.add_argument("--n", type=int, default=100, help="test inputs explained (default 100)")
+    p.add_argument("--n", type=int, default=100,
+                   help="test inputs (agents: visited states) explained (default 100)")
     p.add_argument("--seed", type=int, default=0, help="random baselines and orders")
     debug_arg(p)
     p.set_defaults(fn=_cmd_explain)

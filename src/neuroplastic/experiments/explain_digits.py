@@ -19,7 +19,13 @@ Stages (issue 16), each on its own seeded network:
 6. **Leakage cap** — a network overfit on ``mia_members`` digits; a threshold
    membership-inference attack on the norm of its saliency maps (Shokri et al. 2021), raw and
    through the analytic Gaussian mechanism at (ε, δ) per release; the audit checks
-   TPR ≤ e^ε FPR + δ at every threshold; the privacy–fidelity curve over ``tradeoff_eps``.
+   TPR ≤ e^ε FPR + δ at every threshold. Information cap: with the secret = membership of the
+   explained digit, I(secret; release) ≤ ``mi_bound_bits`` (binary-input Gaussian channel at
+   Δ/σ, :func:`~neuroplastic.explain.privacy.mi_bound_bits`), against ``mi_estimate_bits`` (a
+   cross-validated logistic attacker on the released maps; ``mi_estimate_raw_bits`` on the raw
+   ones). The privacy–fidelity curves over ``tradeoff_eps``: Spearman ρ of the released map
+   with the raw one when every entry is released and when block sums (``pool_time_bin`` steps
+   × ``pool_patch``² pixels) are.
 """
 
 from __future__ import annotations
@@ -159,12 +165,47 @@ def _privacy(c: ExplainDigitsConfig, data: Any) -> tuple[dict[str, Any], dict[st
     rin = rel.release(maps["in"].repeat(reps, 1, 1), g, acc)
     rout = rel.release(maps["out"].repeat(reps, 1, 1), g, acc)
     dp = mia_audit(stat(rin), stat(rout), c.epsilon, c.delta)
-    fidelity = []
     from ..explain import clip_l2
+    from ..explain.privacy import (
+        mi_bound_bits,
+        mi_bound_closed_form_bits,
+        mi_lower_bound_bits,
+        patch_groups,
+        pool_blocks,
+        rank_fidelity,
+    )
+
+    # information cap: secret = membership of the explained digit; any two clipped maps are
+    # within 2·clip, so I(secret; release) <= the binary-input Gaussian channel at Δ/σ
+    def feats(a: torch.Tensor) -> np.ndarray:
+        f = a.reshape(a.shape[0], -1).to(torch.float64)
+        return torch.stack([f.norm(dim=1), f.mean(1), f.abs().max(1).values], 1).numpy()
+
+    secret = np.r_[np.ones(rin.shape[0]), np.zeros(rout.shape[0])]
+    groups = np.r_[np.tile(np.arange(n), reps), n + np.tile(np.arange(n), reps)]
+    mi_dp, mi_dp_se = mi_lower_bound_bits(np.r_[feats(rin), feats(rout)], secret,
+                                          groups=groups, seed=c.seed)
+    mi_raw, mi_raw_se = mi_lower_bound_bits(
+        np.r_[feats(maps["in"]), feats(maps["out"])], np.r_[np.ones(n), np.zeros(n)],
+        seed=c.seed)
+    # privacy–fidelity: every entry released (T·n numbers) vs block sums (time bins × patches)
+    side = int(round(maps["out"].shape[2] ** 0.5))
+    pool = {"time_bin": min(c.pool_time_bin, maps["out"].shape[1]),
+            "groups": patch_groups(side, c.pool_patch)}
+    pooled = {k: pool_blocks(v.to(torch.float64), **pool) for k, v in maps.items()}
+    clip_pool = float(pooled["ref"].reshape(n, -1).norm(dim=1).median().clamp_min(1e-12))
     clipped = clip_l2(maps["out"].to(torch.float64), clip).reshape(n, -1)
+    fidelity, fid_entries, fid_pooled = [], [], []
+    draws = 16  # fresh noise draws per map and ε: the curves' mean is over n × draws releases
+    raw_flat = maps["out"].reshape(n, -1).repeat(draws, 1)
+    pooled_flat = pooled["out"].reshape(n, -1).repeat(draws, 1)
     for e in c.tradeoff_eps:
-        r = GaussianRelease(e, c.delta, clip).release(maps["out"], g).reshape(n, -1)
-        fidelity.append(float(torch.nn.functional.cosine_similarity(r, clipped, dim=1).mean()))
+        r = GaussianRelease(e, c.delta, clip).release(raw_flat, g)
+        fidelity.append(float(torch.nn.functional.cosine_similarity(
+            r, clipped.repeat(draws, 1), dim=1).mean()))
+        fid_entries.append(float(rank_fidelity(r, raw_flat).mean()))
+        rp = GaussianRelease(e, c.delta, clip_pool).release(pooled_flat, g)
+        fid_pooled.append(float(rank_fidelity(rp, pooled_flat).mean()))
     metrics = {
         "mia_train_accuracy": overfit["in"], "mia_test_accuracy": overfit["out"],
         "mia_advantage_raw": raw.advantage, "mia_auc_raw": raw.auc,
@@ -174,8 +215,28 @@ def _privacy(c: ExplainDigitsConfig, data: Any) -> tuple[dict[str, Any], dict[st
         "mia_bound": raw.bound, "epsilon": c.epsilon, "delta": c.delta,
         "dp_sigma": rel.sigma, "dp_clip": clip, "dp_queries": acc.queries,
         "epsilon_total_rdp": acc.epsilon(), "epsilon_total_exact": acc.epsilon_exact(),
+        "mi_bound_bits": mi_bound_bits(rel.sensitivity, rel.sigma),
+        "mi_bound_closed_form_bits": mi_bound_closed_form_bits(rel.sensitivity, rel.sigma),
+        "mi_estimate_bits": mi_dp, "mi_estimate_se_bits": mi_dp_se,
+        "mi_estimate_raw_bits": mi_raw, "mi_estimate_raw_se_bits": mi_raw_se,
+        "pool_blocks": int(pooled["out"][0].numel()), "pool_entries": int(maps["out"][0].numel()),
+        "dp_clip_pooled": clip_pool,
+        "fidelity_rank_entries_eps_max": fid_entries[-1],
+        "fidelity_rank_pooled_eps_max": fid_pooled[-1],
+        "fidelity_rank_pooled_trend": _trend(c.tradeoff_eps, fid_pooled),
+        "fidelity_rank_entries_trend": _trend(c.tradeoff_eps, fid_entries),
     }
-    return metrics, {"raw": raw, "dp": dp, "fidelity": fidelity}
+    return metrics, {"raw": raw, "dp": dp, "fidelity": fidelity, "fidelity_entries": fid_entries,
+                     "fidelity_pooled": fid_pooled}
+
+
+def _trend(eps: tuple[float, ...], fid: list[float]) -> float:
+    """Spearman correlation of fidelity with ε over the trade-off grid (1: monotone rising)."""
+    from scipy import stats
+
+    if len(eps) < 2 or np.ptp(fid) == 0:
+        return 0.0
+    return float(stats.spearmanr(eps, fid).statistic)
 
 
 def _figures(c: ExplainDigitsConfig, planted: dict[str, Any], faith: Any, x: torch.Tensor,
@@ -203,9 +264,14 @@ def _figures(c: ExplainDigitsConfig, planted: dict[str, Any], faith: Any, x: tor
     fig.tight_layout()
     figs["sanity"] = fig
     fig, (a1, a2, a3) = plt.subplots(1, 3, figsize=(12, 3.4))
-    a1.plot(c.tradeoff_eps, priv["fidelity"], "o-")
-    a1.set(xscale="log", xlabel="ε per release", ylabel="cosine(released, clipped map)",
-           title="privacy–fidelity trade-off")
+    a1.plot(c.tradeoff_eps, priv["fidelity_entries"], "o-",
+            label=f"every entry ({metrics['pool_entries']} numbers)")
+    a1.plot(c.tradeoff_eps, priv["fidelity_pooled"], "s-",
+            label=f"block sums ({metrics['pool_blocks']} numbers)")
+    a1.axvline(c.epsilon, color="k", ls=":", lw=1)
+    a1.set(xscale="log", xlabel="ε per release",
+           ylabel="Spearman ρ (released vs raw map)", title="privacy–fidelity trade-off")
+    a1.legend(fontsize=7)
     e = math.exp(c.epsilon)
     fpr = np.linspace(0, 1, 101)
     for name in ("raw", "dp"):
@@ -311,6 +377,8 @@ def run(config: ExplainDigitsConfig, *, progress: bool = True,
               for name, cv in cs.items()}
     curves.update({f"mediation_{k}": v.mean(0).tolist() for k, v in med_curves.items()})
     curves["dp_fidelity"] = priv["fidelity"]
+    curves["dp_fidelity_rank_entries"] = priv["fidelity_entries"]
+    curves["dp_fidelity_rank_pooled"] = priv["fidelity_pooled"]
     arrays = {f"map_{m}": a for m, a in faith.maps.items()}
     arrays["explained_inputs"] = x
     return Result(metrics=metrics,

@@ -7,10 +7,13 @@ leak (issue 16).
   causal mediation.
 * :mod:`.planted` — a synthetic task with planted ground truth.
 * :mod:`.robustness` — max-sensitivity, local Lipschitz, agreement under spike jitter.
-* :mod:`.privacy` — analytic Gaussian mechanism, accountant, membership-inference audit.
+* :mod:`.privacy` — analytic Gaussian mechanism, accountant, membership-inference audit, the
+  mutual-information cap of a release and its empirical estimate, block-sum releases.
 * :mod:`.local_models` — interventional explanations of the Diehl & Cook network (pixel
   deletion, neuron lesions) and of the basal-ganglia agents (occlusion, code deletion).
 * :mod:`.models` — the surrogate-gradient networks explained (build, train, load a run).
+* :mod:`.runs` — rebuild the model of any finished run folder that has one and explain it
+  (``neuroplastic explain RUN_DIR``).
 """
 
 from .attribution import (
@@ -29,6 +32,8 @@ from .local_models import (
     agent_score,
     diehl_cook_attribution,
     lesioned,
+    linear_code_attribution,
+    linear_code_score,
     neuron_mediation,
 )
 from .planted import PlantedTask, PlantedTaskParams, planted_recovery, planted_task
@@ -42,7 +47,13 @@ from .privacy import (
     gaussian_delta,
     gaussian_epsilon,
     gaussian_sigma,
+    mi_bound_bits,
+    mi_bound_closed_form_bits,
+    mi_lower_bound_bits,
     mia_audit,
+    patch_groups,
+    pool_blocks,
+    rank_fidelity,
 )
 from .robustness import jitter, jitter_agreement, local_lipschitz, max_sensitivity
 from .validity import (
@@ -77,8 +88,14 @@ __all__ = [
     "local_lipschitz",
     "max_sensitivity",
     "mediation_curve",
+    "mi_bound_bits",
+    "mi_bound_closed_form_bits",
+    "mi_lower_bound_bits",
     "mia_audit",
     "paired_test",
+    "patch_groups",
+    "pool_blocks",
+    "rank_fidelity",
     "perturbation_curves",
     "planted_recovery",
     "planted_task",
@@ -92,5 +109,7 @@ __all__ = [
     "agent_score",
     "diehl_cook_attribution",
     "lesioned",
+    "linear_code_attribution",
+    "linear_code_score",
     "neuron_mediation",
 ]

@@ -118,7 +118,10 @@ class DiehlCookScore:
         r = counts.to(torch.float64)
         if self.exclude is not None:
             r = r * (~self.exclude).to(r.dtype)
-        onehot = torch.nn.functional.one_hot(self.model.labels_, self.n_classes).to(r.dtype)
+        labels = self.model.labels_
+        # an unlabelled neuron (label -1, e.g. continual-stdp) votes for no class
+        onehot = (torch.nn.functional.one_hot(labels.clamp(min=0), self.n_classes)
+                  * (labels >= 0)[:, None]).to(r.dtype)
         n_per = onehot.sum(0)
         return torch.where(n_per > 0, (r @ onehot) / n_per.clamp(min=1), -1.0)
 
@@ -304,26 +307,61 @@ def agent_code_attribution(agent: Any, obs: Any, target: Tensor | None = None, *
     the drop of the chosen action's probability (``output="policy"``) or of the value is its
     attribution; computed from the agent's weights, ``softmax(beta · W_a x)`` /
     ``w_c · x``."""
-    from captum.attr import FeatureAblation
-
     agent = _check_agent(agent)
     check_choice("output", output, AGENT_OUTPUTS)
     o = _check_obs(agent, obs)
     code = torch.as_tensor(np.stack([_encode(agent, r) for r in o.numpy()]))
-    w_a = torch.as_tensor(agent.w_actor)
-    w_c = torch.as_tensor(agent.w_critic)
+    return linear_code_attribution(code, agent.w_actor, agent.w_critic, agent.params.beta,
+                                   target, output=output, discrete=agent.discrete)
+
+
+def linear_code_score(w_actor: Any, w_critic: Any, beta: float, *, output: str = "policy",
+                      discrete: bool = True):
+    """``code (B, n_inputs) -> (B, k)``: ``softmax(beta · W_a x)`` (discrete; ``W_a x`` if
+    continuous) or the value ``(B, 1) = w_c · x`` of a basal-ganglia actor-critic."""
+    check_choice("output", output, AGENT_OUTPUTS)
+    w_a = torch.as_tensor(np.asarray(w_actor, dtype=np.float64))
+    w_c = None if w_critic is None else torch.as_tensor(np.asarray(w_critic, dtype=np.float64))
+    if output == "value" and w_c is None:
+        raise ValueError("output='value' needs the critic's weights (w_critic is None)")
 
     def score(x: Tensor) -> Tensor:
+        x = x.to(torch.float64)
         if output == "value":
             return (x @ w_c)[:, None]
         h = x @ w_a.T
-        return (agent.params.beta * h).softmax(1) if agent.discrete else h
+        return (beta * h).softmax(1) if discrete else h
 
-    t = _target(score(code), None if output == "value" else target, o.shape[0])
-    ppe = max(1, 4096 // max(1, code.shape[0]))
-    attr = FeatureAblation(score).attribute(code, baselines=0.0, target=t,
-                                            perturbations_per_eval=ppe)
-    return attr.detach(), t
+    return score
+
+
+def linear_code_attribution(code: Any, w_actor: Any, w_critic: Any, beta: float,
+                            target: Tensor | None = None, *, output: str = "policy",
+                            discrete: bool = True) -> tuple[Tensor, Tensor]:
+    """Interventional attribution ``(B, n_inputs)`` of a basal-ganglia actor-critic on its
+    code ``(B, n_inputs)`` (rates, e.g. a stateful temporal code recorded along a trial):
+    each feature in turn is deleted (rate 0) and the drop of the output of
+    :func:`linear_code_score` is its attribution — what Captum's ``FeatureAblation`` with
+    baseline 0 computes, evaluated only on each row's non-zero features (deleting a silent
+    feature changes nothing), so a code of 10⁴ place cells costs one small matrix per row."""
+    code = torch.as_tensor(np.asarray(code, dtype=np.float64))
+    w_a = torch.as_tensor(np.asarray(w_actor, dtype=np.float64))
+    if code.dim() != 2 or w_a.dim() != 2 or code.shape[1] != w_a.shape[1]:
+        raise ValueError(f"code must have shape (n, {w_a.shape[-1]}) (the actor's inputs), "
+                         f"got {tuple(code.shape)}")
+    score = linear_code_score(w_actor, w_critic, beta, output=output, discrete=discrete)
+    t = _target(score(code), None if output == "value" else target, code.shape[0])
+    attr = torch.zeros_like(code)
+    for b in range(code.shape[0]):
+        idx = torch.nonzero(code[b])[:, 0]
+        if idx.numel() == 0:
+            continue
+        # row r of ``ablated``: the code with feature idx[r] deleted
+        ablated = code[b].expand(idx.numel(), -1).clone()
+        ablated[torch.arange(idx.numel()), idx] = 0.0
+        full = score(code[b : b + 1])[0, t[b]]
+        attr[b, idx] = full - score(ablated)[:, t[b]]
+    return attr, t
 
 
 def load_stdp_digits(run_dir: str | Path) -> tuple[Any, Any, Tensor, Tensor]:
@@ -367,10 +405,24 @@ def explain_stdp_run(run_dir: str | Path, out: Path, *, n_explain: int = 100,
     (one-sided paired Wilcoxon), figures in ``out``; returns the metrics."""
     import matplotlib.pyplot as plt
 
+    check_int("n_explain", n_explain, 2)
+    model, _config, x_te, y_te = load_stdp_digits(run_dir)
+    metrics, fig = diehl_cook_explanation(model, x_te, y_te, n_explain=n_explain, seed=seed)
+    fig.savefig(out / "maps.png", dpi=110)
+    plt.close(fig)
+    return metrics
+
+
+def diehl_cook_explanation(model: Any, x_te: Tensor, y_te: Tensor, *, n_explain: int = 100,
+                           seed: int = 0) -> tuple[dict[str, Any], Any]:
+    """Pixel-deletion maps of the first ``n_explain`` of ``x_te`` for a labelled Diehl & Cook
+    network, deletion and insertion curves against a random order (one-sided paired
+    Wilcoxon); the metrics and the figure (digits, maps, curves)."""
+    import matplotlib.pyplot as plt
+
     from .validity import auc, paired_test, perturbation_curves
 
     check_int("n_explain", n_explain, 2)
-    model, config, x_te, y_te = load_stdp_digits(run_dir)
     n = min(n_explain, x_te.shape[0])
     x = x_te[:n].to(torch.float64)
     attr, target = diehl_cook_attribution(model, x, seed=seed)
@@ -382,7 +434,7 @@ def explain_stdp_run(run_dir: str | Path, out: Path, *, n_explain: int = 100,
     for mode, alt in (("deletion", "less"), ("insertion", "greater")):
         ours = perturbation_curves(score, x, target, attr, steps=10, mode=mode)
         rand = perturbation_curves(score, x, target, rnd, steps=10, mode=mode)
-        curves[mode] = (ours.mean(0), rand.mean(0))
+        curves[mode] = (ours.mean(0).numpy(), rand.mean(0).numpy())
         metrics[f"{mode}_auc_interventional"] = float(auc(ours).mean())
         metrics[f"{mode}_auc_random"] = float(auc(rand).mean())
         metrics[f"{mode}_auc_p"] = float(paired_test(auc(ours), auc(rand), alt))
@@ -390,10 +442,10 @@ def explain_stdp_run(run_dir: str | Path, out: Path, *, n_explain: int = 100,
     k = min(4, n)
     fig, axes = plt.subplots(2, k + 2, figsize=(2.1 * (k + 2), 4.2), squeeze=False)
     for i in range(k):
-        axes[0, i].imshow(x[i].reshape(side, side), cmap="gray_r")
+        axes[0, i].imshow(x[i].reshape(side, side).numpy(), cmap="gray_r")
         axes[0, i].set_title(f"vote {int(target[i])}", fontsize=8)
-        a = attr[i].reshape(side, side)
-        lim = float(a.abs().max()) or 1.0
+        a = attr[i].reshape(side, side).numpy()
+        lim = float(np.abs(a).max()) or 1.0
         axes[1, i].imshow(a, cmap="RdBu_r", vmin=-lim, vmax=lim)
         axes[1, i].set_title("pixel deletion", fontsize=8)
     for j, mode in enumerate(("deletion", "insertion")):
@@ -409,6 +461,4 @@ def explain_stdp_run(run_dir: str | Path, out: Path, *, n_explain: int = 100,
     axes[0, k + 1].axis("off")
     axes[1, k + 1].axis("off")
     fig.tight_layout()
-    fig.savefig(out / "maps.png", dpi=110)
-    plt.close(fig)
-    return metrics
+    return metrics, fig

@@ -120,11 +120,14 @@ def _html_report(title: str, metrics: dict[str, Any], images: list[str]) -> str:
 
 
 def explain_run(run_dir: str | Path, *, n_explain: int = 100, seed: int = 0) -> Path:
-    """Explain the network of a finished ``surrogate-digits`` run (gradient and interventional
-    attributions) or ``stdp-digits`` run (interventional: pixel deletion) on ``n_explain`` test
-    digits; write ``RUN_DIR/explain/`` (maps.png, curves.png, metrics.json, report.html).
+    """Explain the model of a finished run folder on ``n_explain`` held-out inputs (or states)
+    and write ``RUN_DIR/explain/`` (maps.png, curves.png, metrics.json, report.html).
 
-    Raises ``ValueError`` naming the file when the folder holds another model.
+    ``surrogate-digits``: gradient and interventional attributions over input × time;
+    ``stdp-digits``: pixel deletion in the simulator; every other run type that leaves a model
+    (``surrogate-randman``, ``continual-digits``, ``continual-stdp``, ``cartpole``, ``walk``,
+    ``lever-delay``) by :func:`~.runs.explain_folder`. Raises ``ValueError`` naming the file
+    (or the parameter) when the folder holds no model, or one that its config does not build.
     """
     import matplotlib
 
@@ -135,10 +138,11 @@ def explain_run(run_dir: str | Path, *, n_explain: int = 100, seed: int = 0) -> 
     from ..data import spike_digits
     from .attribution import CountScore
     from .models import load_surrogate_digits
+    from .runs import explain_folder, run_experiment
 
     check_int("n_explain", n_explain, 2)
-    run_json = Path(run_dir) / "run.json"
-    if run_json.is_file() and json.loads(run_json.read_text()).get("experiment") == "stdp-digits":
+    name = run_experiment(run_dir)
+    if name == "stdp-digits":
         from .local_models import explain_stdp_run
 
         out = Path(run_dir) / "explain"
@@ -148,6 +152,18 @@ def explain_run(run_dir: str | Path, *, n_explain: int = 100, seed: int = 0) -> 
         (out / "report.html").write_text(_html_report(
             f"explanations of {Path(run_dir).name} (Diehl & Cook, interventional)", metrics,
             ["maps.png"]))
+        return out
+    if name != "surrogate-digits":
+        metrics, figs, title = explain_folder(run_dir, n_explain=n_explain, seed=seed)
+        out = Path(run_dir) / "explain"
+        out.mkdir(exist_ok=True)
+        for fname, fig in figs.items():
+            fig.savefig(out / f"{fname}.png", dpi=110)
+            plt.close(fig)
+        (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+        (out / "report.html").write_text(_html_report(
+            f"explanations of {Path(run_dir).name}: {title}", metrics,
+            [f"{f}.png" for f in figs]))
         return out
     model, config = load_surrogate_digits(run_dir)
     data = spike_digits(num_steps=config.num_steps, max_rate_hz=config.max_rate_hz,

@@ -256,15 +256,15 @@ class SangerPCA(_HebbianPCA):
 
     Attributes
     ----------
-    components_ : ndarray, shape (n_components, n_features)
+    components_ : ndarray ``(n_components, n_features)``
         Learned principal directions, rows ≈ orthonormal, in order of decreasing variance.
-    weights_ : ndarray, shape (n_components, n_features)
+    weights_ : ndarray ``(n_components, n_features)``
         The Hebbian synaptic weights themselves (``components_`` without averaging/sign flip).
-    explained_variance_ : ndarray, shape (n_components,)
+    explained_variance_ : ndarray ``(n_components,)``
         Running estimate of the variance along each component.
-    explained_variance_ratio_ : ndarray, shape (n_components,)
+    explained_variance_ratio_ : ndarray ``(n_components,)``
         ``explained_variance_ / var_.sum()``.
-    mean_, var_ : ndarray, shape (n_features,)
+    mean_, var_ : ndarray ``(n_features,)``
         Running per-feature mean and (population) variance of all samples seen.
     n_components_, n_features_in_, n_samples_seen_, n_iter_ : int
         Components, features, samples seen (all epochs), epochs run by ``fit``.

@@ -48,6 +48,10 @@ class ExplainDigitsConfig:
     tradeoff_eps: tuple[float, ...] = param((0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 64.0),
                                             "ε values of the privacy–fidelity curve", low=0,
                                             high=1e4, low_open=True)
+    pool_time_bin: int = param(16, "time steps summed into one block of the pooled release "
+                               "(>= num_steps: the whole window)", low=1, high=200)
+    pool_patch: int = param(2, "side of the square pixel patches summed into one block of the "
+                            "pooled release", low=1, high=8)
     seed: int = param(0, "split, spikes, initial weights, baselines, DP noise", low=0,
                       high=2**31 - 1)
 
