@@ -274,3 +274,16 @@ def test_a_missing_optional_package_is_one_line_not_an_internal_error(monkeypatc
     monkeypatch.setattr(cli, "_cmd_list", bug)
     assert cli.main(["list"]) == 1
     assert "internal error" in capsys.readouterr().err
+
+
+def test_a_feature_a_backend_cannot_express_is_a_user_error(monkeypatch, capsys):
+    """NEST / PyNN refusals (NotImplementedError naming the feature) exit 2 with one line."""
+    import neuroplastic.cli as cli
+
+    def refuse(args):
+        raise NotImplementedError("per-trial source spikes (batch > 1) on NEST")
+
+    monkeypatch.setattr(cli, "_cmd_list", refuse)
+    assert cli.main(["list"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "batch > 1" in err and "internal error" not in err

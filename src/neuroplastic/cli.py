@@ -462,6 +462,11 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"neuroplastic: error: {e}", file=sys.stderr)
         return 1
+    except NotImplementedError as e:
+        # a feature a backend cannot express (NEST, PyNN export): refused by name, not a bug
+        if args.debug:
+            raise
+        return _err(f"not supported: {' '.join(str(e).split()) or 'this feature'}")
     except Exception as e:  # a bug, not a user error: say so in one line
         if args.debug:
             raise
