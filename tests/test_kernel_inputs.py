@@ -520,14 +520,16 @@ def recorded():
     with mock.patch.object(network_numba, "run_steps", _Recorder(
             network_numba.run_steps, lambda a: a["n_steps"] > 0)) as r:
         from neuroplastic.network import Network
-        from neuroplastic.synapses import FixedProbability
+        from neuroplastic.synapses import FixedProbability, FromMatrix
 
         net = Network(dt_ms=0.5, batch=2, seed=1, backend="numba")
         net.add_lif("a", 12, LIFParams(tau_syn_ms=(4.0, 8.0), theta_plus_mv=0.2,
                                        tau_theta_ms=100.0), Analog(noise_sigma_mv=1.0))
         net.add_poisson("poi", torch.full((10,), 80.0))
         net.connect("poi", "a", FixedProbability(0.5), weight=6.0, delay_ms=1.0)
-        net.connect("a", "a", FixedProbability(0.3), weight=2.0, channel=1)
+        # per-synapse weights (stored), beside the shared weight of the projection above
+        m = np.random.default_rng(5).random((12, 12))
+        net.connect("a", "a", FromMatrix(np.where(m < 0.3, 2.0 * m, 0.0)), channel=1)
         net.set_current("a", 5.0)
         net.monitor_state("a", neurons=[0, 3], stride=2)
         net.monitor_spikes("a")

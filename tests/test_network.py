@@ -182,6 +182,71 @@ def test_checkpoint_resume_is_bit_identical(tmp_path):
     assert ref.synops == resumed.synops
 
 
+def _small_cuba(seed: int = 4):
+    net = build_cuba(CubaConfig(n_neurons=400, seed=seed, p_connect=0.05, backend="numba"))
+    return net, net.monitor_spikes("exc")
+
+
+def test_shared_weights_and_delays_are_not_stored_per_synapse_until_read():
+    """CUBA stores int32 post indices, no per-synapse delays (one delay per projection) and,
+    while its weights (one value per projection) are not read, no per-synapse weights; reading
+    them stores them all (views of the final store), and the spikes are the same bit for bit
+    as when they were stored from the start (the torch reference always stores them)."""
+    runs = []
+    for read_first in (False, True):
+        net, mon = _small_cuba()
+        shared = {k: p.shared_weight for k, p in net.projections.items()}
+        assert None not in shared.values()
+        if read_first:
+            net.weights("exc->exc")
+        net._ensure_built()
+        sim = net._sim
+        assert sim.indices.dtype == torch.int32 and sim.delays.numel() == 0
+        assert sim._w.numel() == (sim.n_synapses if read_first else 0)
+        net.run(60.0)
+        w = net.weights("inh->exc")  # every weight stored from here on
+        assert sim._w.numel() == sim.n_synapses and bool((sim.proj_woff >= 0).all())
+        assert torch.equal(w, torch.full_like(w, shared["inh->exc"]))
+        assert w.data_ptr() == net.projections["inh->exc"].weights.data_ptr()
+        net.run(60.0)
+        runs.append((mon.steps, mon.neurons, net.state("exc")["v"], net.synops))
+    assert runs[0][0].numel() > 0
+    assert all(torch.equal(a, b) for a, b in zip(runs[0][:3], runs[1][:3]))
+    assert runs[0][3] == runs[1][3]
+
+
+def test_checkpoints_of_shared_weights_resume_bit_for_bit(tmp_path):
+    """A checkpoint holds every synapse's weight (the format is unchanged, fingerprints too);
+    restored into a fresh network, weights equal to the shared value stay unstored, others
+    are stored per synapse."""
+    import hashlib
+
+    from neuroplastic.network._state import fingerprint
+
+    ref, mref = _small_cuba()
+    ref.run(150.0)
+    first, _ = _small_cuba()
+    first.run(70.0)
+    first.save_checkpoint(tmp_path / "ck")
+    sha = hashlib.sha256(first._sim.indices.numpy().astype(np.int64).tobytes()).hexdigest()
+    assert fingerprint(first)["indices_sha256"] == sha  # as when indices were int64
+    resumed, m2 = _small_cuba()
+    resumed.load_checkpoint(tmp_path / "ck")
+    assert resumed._sim._w.numel() == 0  # still one value per projection
+    resumed.run(80.0)
+    assert torch.equal(mref.steps, m2.steps) and torch.equal(mref.neurons, m2.neurons)
+    assert torch.equal(ref.state("exc")["v"], resumed.state("exc")["v"])
+    changed, _ = _small_cuba()
+    changed.weights("inh->exc")[::3] *= 0.5
+    changed.run(20.0)
+    changed.save_checkpoint(tmp_path / "ck2")
+    other, _ = _small_cuba()
+    other.load_checkpoint(tmp_path / "ck2")
+    assert other._sim._w.numel() == other._sim.n_synapses
+    for k in other.projections:
+        assert torch.equal(other.weights(k), changed.weights(k))
+
+
 def test_checkpoint_refuses_tampered_pickled_and_foreign_files(tmp_path):
     net = mixed_network("numba")
     net.run(10.0)

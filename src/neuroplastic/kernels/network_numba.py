@@ -96,7 +96,7 @@ def _fused_segment(lo, hi, two, has_noise, has_cur, vb, e0, e1, rb, flag, cur, n
 
 @njit(cache=True)
 def _stdp_projection(
-    p, B, lo, hi, post0, n_post, po, so, indptr, indices, weights, prm, flg, xoff, x,
+    p, B, lo, hi, post0, n_post, po, so, indptr, indices, weights, wsh, prm, flg, xoff, x,
     csc_ptr, csc_perm, csc_rows, co, cso, spk, nspk, sflag, pre_b, pre_i, post_b, post_j,
     rbuf, cbuf, gated, gate, wflag, tk, tw,
 ):
@@ -107,7 +107,8 @@ def _stdp_projection(
     change of every touched synapse is scaled, ``w = w_old + g (w_new - w_old)`` (exactly
     ``w_new`` where ``g == 1`` and ``w_old`` where ``g == 0``, as
     :func:`neuroplastic.continual.gate.gated_update`). The old weights of the touched synapses
-    are listed once each in ``tk``/``tw`` (``wflag`` marks them; cleared again on return)."""
+    are listed once each in ``tk``/``tw`` (``wflag`` marks them; cleared again on return).
+    Synapse ``k`` (global id) has its weight at ``weights[wsh + k]``."""
     dec_pre, dec_post, a_c, a_a, w0, scale = prm[0], prm[1], prm[2], prm[3], prm[4], prm[5]
     w_min, w_max = prm[6], prm[7]
     has_w0, mult, clip, nearest = flg[0] != 0, flg[1] != 0, flg[2] != 0, flg[3] != 0
@@ -145,7 +146,7 @@ def _stdp_projection(
                 if not wflag[k]:
                     wflag[k] = 1
                     tk[n_t] = k
-                    tw[n_t] = weights[k]
+                    tw[n_t] = weights[wsh + k]
                     n_t += 1
         for a in range(m_post):
             j = post_j[a]
@@ -154,7 +155,7 @@ def _stdp_projection(
                 if not wflag[k]:
                     wflag[k] = 1
                     tk[n_t] = k
-                    tw[n_t] = weights[k]
+                    tw[n_t] = weights[wsh + k]
                     n_t += 1
     if mult:  # every change sees the weights at the start of the step: buffer them
         n_r = 0
@@ -179,7 +180,7 @@ def _stdp_projection(
             p0 = a_a * x[b, xb + j]
             k = so + e
             if mult:
-                w_old = weights[k]
+                w_old = weights[wsh + k]
                 d = 0.0 + _soft(p0, w_old, True, w_min, w_max)
                 if has_w0:
                     p1 = w0 * (1.0 if sflag[b, post0 + j] else 0.0)
@@ -191,7 +192,7 @@ def _stdp_projection(
                     d = (0.0 + p0) + w0 * (1.0 if sflag[b, post0 + j] else 0.0)
                 else:
                     d = p0
-                weights[k] += d * scale
+                weights[wsh + k] += d * scale
     # 3. columns of the spiking post neurons (causal pairs)
     n_c = 0
     for a in range(m_post):
@@ -201,53 +202,53 @@ def _stdp_projection(
             k = so + csc_perm[cso + q]
             d = a_c * x[b, xa + csc_rows[cso + q]]
             if mult:
-                cbuf[n_c] = (0.0 + _soft(d, weights[k], True, w_min, w_max)) * scale
+                cbuf[n_c] = (0.0 + _soft(d, weights[wsh + k], True, w_min, w_max)) * scale
                 n_c += 1
             else:
-                weights[k] += d * scale
+                weights[wsh + k] += d * scale
     # 4. add the buffered changes (rows, then columns), then clip the touched synapses
     if mult:
         n_r = 0
         for a in range(m_pre):
             r = pre_i[a]
             for e in range(indptr[po + r], indptr[po + r + 1]):
-                weights[so + e] += rbuf[n_r]
+                weights[wsh + so + e] += rbuf[n_r]
                 n_r += 1
         n_c = 0
         for a in range(m_post):
             j = post_j[a]
             for q in range(csc_ptr[co + j], csc_ptr[co + j + 1]):
-                weights[so + csc_perm[cso + q]] += cbuf[n_c]
+                weights[wsh + so + csc_perm[cso + q]] += cbuf[n_c]
                 n_c += 1
     if clip:
         for a in range(m_pre):
             r = pre_i[a]
             for e in range(indptr[po + r], indptr[po + r + 1]):
-                y = weights[so + e]
+                y = weights[wsh + so + e]
                 if y < w_min:
                     y = w_min
                 if y > w_max:
                     y = w_max
-                weights[so + e] = y
+                weights[wsh + so + e] = y
         for a in range(m_post):
             j = post_j[a]
             for q in range(csc_ptr[co + j], csc_ptr[co + j + 1]):
                 k = so + csc_perm[cso + q]
-                y = weights[k]
+                y = weights[wsh + k]
                 if y < w_min:
                     y = w_min
                 if y > w_max:
                     y = w_max
-                weights[k] = y
+                weights[wsh + k] = y
     # 4b. gate the step's change of every touched synapse
     if gated:
         for a in range(n_t):
             k = tk[a]
             g = gate[k]
             if g == 0.0:
-                weights[k] = tw[a]
+                weights[wsh + k] = tw[a]
             elif g != 1.0:
-                weights[k] = tw[a] + g * (weights[k] - tw[a])
+                weights[wsh + k] = tw[a] + g * (weights[wsh + k] - tw[a])
             wflag[k] = 0
     # 5. bump the traces of the neurons that spiked
     for a in range(m_pre):
@@ -316,6 +317,8 @@ def _run_steps(
     indptr,
     indices,
     weights,
+    proj_woff,
+    proj_wval,
     delays,
     proj_delay,
     # plasticity (pair STDP on traces; see Simulation._build_plasticity)
@@ -390,7 +393,7 @@ def _run_steps(
     for p in range(P):
         if proj_plastic[p] and proj_gated[p]:
             any_gated = True
-    n_syn = weights.shape[0] if any_gated else 0
+    n_syn = gate.shape[0] if any_gated else 0
     wflag = np.zeros(n_syn, dtype=np.uint8)
     tk = np.empty(n_syn, dtype=np.int64)
     tw = np.empty(n_syn)
@@ -523,6 +526,8 @@ def _run_steps(
             po = proj_ptr_off[p]
             so = proj_syn_off[p]
             dp = proj_delay[p] - 1  # -1: per-synapse delays
+            wo = proj_woff[p]  # -1: one weight wv for every synapse (no per-synapse array)
+            wv = proj_wval[p]
             for b in range(B):
                 for s in range(nspk[b]):
                     i = spk[b, s]
@@ -532,18 +537,25 @@ def _run_steps(
                     a = indptr[po + r]
                     z = indptr[po + r + 1]
                     synops[p] += z - a
+                    ix = indices[so + a : so + z]
                     if dp >= 0:  # one delay for all: straight in, or one ring-buffer slot
                         tgt = isyn[b, ch] if dp == 0 else buf[(t + dp) % D, b, ch]
-                        for e in range(np.uint64(so + a), np.uint64(so + z)):
-                            tgt[post0 + indices[e]] += weights[e]
-                        continue
-                    for e in range(so + a, so + z):
-                        j = post0 + indices[e]
-                        d = delays[e]
-                        if d == 0:
-                            isyn[b, ch, j] += weights[e]
+                        if wo < 0:
+                            for e in range(np.uint64(z - a)):
+                                tgt[post0 + ix[e]] += wv
                         else:
-                            buf[(t + d) % D, b, ch, j] += weights[e]
+                            ws = weights[wo + a : wo + z]
+                            for e in range(np.uint64(z - a)):
+                                tgt[post0 + ix[e]] += ws[e]
+                        continue
+                    for e in range(z - a):
+                        j = post0 + ix[e]
+                        d = delays[so + a + e]
+                        w = wv if wo < 0 else weights[wo + a + e]
+                        if d == 0:
+                            isyn[b, ch, j] += w
+                        else:
+                            buf[(t + d) % D, b, ch, j] += w
         # ---- 4b. plasticity: pair STDP on this step's spikes, projection by projection
         if has_plastic:
             for b in range(B):
@@ -555,7 +567,8 @@ def _run_steps(
                 rbuf, cbuf = _stdp_projection(
                     p, B, proj_pre_start[p], proj_pre_stop[p], proj_post_start[p],
                     stdp_xoff[p, 2],
-                    proj_ptr_off[p], proj_syn_off[p], indptr, indices, weights, stdp_prm[p],
+                    proj_ptr_off[p], proj_syn_off[p], indptr, indices, weights,
+                    proj_woff[p] - proj_syn_off[p], stdp_prm[p],
                     stdp_flags[p], stdp_xoff[p], stdp_x, csc_ptr, csc_perm, csc_rows,
                     csc_ptr_off[p], csc_syn_off[p], spk, nspk, sflag, pl_b, pl_i, pl_b2, pl_j,
                     rbuf, cbuf, proj_gated[p] != 0, gate, wflag, tk, tw,
@@ -599,6 +612,33 @@ def _run_steps(
 
 
 # ----------------------------------------------------------------------------- entry point
+def _weight_layout(a) -> str:
+    """Spec of ``proj_woff`` after checking that every stored projection's synapses lie within
+    ``weights`` (and that plastic ones are stored): the loop reads ``weights[proj_woff[p] +
+    e]`` for ``indptr`` values ``e`` of projection ``p`` without bounds checks."""
+    woff, indptr = a["proj_woff"], a["indptr"]
+    if not (isinstance(woff, np.ndarray) and woff.dtype == np.int64 and woff.ndim == 1
+            and isinstance(indptr, np.ndarray) and indptr.dtype == np.int64
+            and isinstance(a["weights"], np.ndarray)):
+        return "i8[P]"  # the type checks name the argument
+    try:
+        starts, stops = np.asarray(a["proj_pre_start"]), np.asarray(a["proj_pre_stop"])
+        ptr_off, plastic = np.asarray(a["proj_ptr_off"]), np.asarray(a["proj_plastic"])
+        for p in range(woff.shape[0]):
+            seg = indptr[ptr_off[p] : ptr_off[p] + stops[p] - starts[p] + 1]
+            top = int(seg.max()) if seg.size else 0
+            if woff[p] < -1 or (woff[p] == -1 and plastic[p]) or (
+                    woff[p] >= 0 and woff[p] + top > a["weights"].shape[0]):
+                raise ValueError(
+                    f"run_steps: proj_woff[{p}] = {woff[p]} does not place projection {p}'s "
+                    f"synapses (up to {top}) within weights of {a['weights'].shape[0]}, or is "
+                    f"-1 for a plastic projection")
+    except (IndexError, TypeError):
+        return "i8[P]"  # shapes are checked (and named) by the spec
+    return "i8[P]"
+
+
+
 # What every array of :func:`_run_steps` must be (kernels/_checks.py): the loop has no bounds
 # checks, so a wrong dtype, shape or layout would read or write out of bounds. Shapes: B trials,
 # C channels, n_lif LIF neurons of n_total, P projections, nnz synapses, R recorded neurons.
@@ -621,10 +661,16 @@ RUN_STEPS = {
     "proj_pre_start": "i8[P] >=0 <=n_total", "proj_pre_stop": "i8[P] >=0 <=n_total",
     "proj_post_start": "i8[P] >=0 <=n_lif", "proj_channel": "i8[P] >=0 <C",
     **{k: "i8[P] >=0" for k in _PROJ},
-    "weights": "f8[nnz] out", "indices": "i8[nnz] >=0 <n_lif", "delays": "i8[nnz] >=0",
+    # weights[proj_woff[p] + e]: synapse e of projection p (proj_woff[p] = -1: proj_wval[p]
+    # for all, not stored; never for plastic projections), checked by _weight_layout
+    "weights": "f8[*] out", "indices": "i4[nnz] >=0 <n_lif",
+    "proj_wval": "f8[P]",
     "indptr": "i8[*] >=0 <=nnz",
     # 1 + the delay every synapse of projection p shares, or 0 (each has its own: read delays)
     "proj_delay": "i8[P] >=0",
+    # per synapse, read only for projections with proj_delay 0 (else unused, any length)
+    "delays": lambda a: ("i8[nnz] >=0" if np.any(np.asarray(a["proj_delay"]) == 0)
+                         else "i8[*]"),
     "proj_plastic": "i8[P]", "stdp_prm": "f8[P,8]", "stdp_flags": "i8[P,4]",
     "stdp_xoff": "i8[P,3] >=0", "stdp_x": "f8[B,*] out",
     "csc_ptr": "i8[*] >=0", "csc_perm": "i8[*] >=0", "csc_rows": "i8[*] >=0",
@@ -644,5 +690,7 @@ RUN_STEPS = {
         ("rec_isyn", "f8[>=(t0+n_steps-1)//rec_stride-(t0-1)//rec_stride,B,R,C] out"),
     )},
     "rec_n": "i8[1] out >=0 <=0",
+    # last: checked against the other (already checked) arguments
+    "proj_woff": _weight_layout,
 }
 run_steps = checked(RUN_STEPS, "run_steps")(_run_steps)

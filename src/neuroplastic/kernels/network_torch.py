@@ -67,8 +67,9 @@ def run_steps_reference(
                     continue
                 pos = torch.repeat_interleave(a - torch.cumsum(cnt, 0) + cnt, cnt)
                 pos = pos + torch.arange(int(cnt.sum())) + so
-                j = post0 + sim.indices[pos]
-                d = sim.delays[pos]
+                j = post0 + sim.indices[pos].to(torch.int64)
+                dp = int(sim.proj_delay[p]) - 1  # -1: per synapse (only then stored)
+                d = sim.delays[pos] if dp < 0 else torch.full_like(j, dp)
                 w = sim.weights[pos]
                 now = d == 0
                 if now.any():

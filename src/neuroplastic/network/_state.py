@@ -24,6 +24,15 @@ __all__ = ["fingerprint", "restore_state", "state_tensors"]
 _STATE = ["v", "isyn", "theta", "ref_left", "buf", "weights", "spike_count", "synops", "i_ext"]
 
 
+def _indices_sha256(indices: np.ndarray, chunk: int = 1 << 20) -> str:
+    """SHA-256 of the post indices as int64 bytes (what they were stored as before int32:
+    fingerprints, hence checkpoints, stay valid), converted chunk by chunk."""
+    h = hashlib.sha256()
+    for a in range(0, indices.size, chunk):
+        h.update(np.ascontiguousarray(indices[a : a + chunk], dtype=np.int64).tobytes())
+    return h.hexdigest()
+
+
 def fingerprint(net: Any) -> dict:
     """The structure a checkpoint must match: clock, batch, seed, populations, projections,
     connectivity (hashed) and, when there is any, the plasticity of each projection."""
@@ -37,7 +46,7 @@ def fingerprint(net: Any) -> dict:
             p.name: [p.pre, p.post, p.n_pre, p.n_post, p.nnz, p.channel, p.storage]
             for p in net._projections.values()
         },
-        "indices_sha256": hashlib.sha256(sim.indices.numpy().tobytes()).hexdigest(),
+        "indices_sha256": _indices_sha256(sim.indices.numpy()),
     }
     if net._plasticity:  # only then, so that checkpoints of networks without it are unchanged
         fp["plasticity"] = {k: repr(v) for k, v in net._plasticity.items()}
@@ -47,7 +56,9 @@ def fingerprint(net: Any) -> dict:
 def state_tensors(net: Any) -> dict[str, Tensor]:
     """Every tensor of the simulation state, by checkpoint name."""
     sim = net._sim
-    tensors = {name: getattr(sim, name) for name in _STATE}
+    # weights: every synapse's, without storing shared ones per synapse (Simulation)
+    tensors = {name: sim.weights_snapshot() if name == "weights" else getattr(sim, name)
+               for name in _STATE}
     if sim.stdp_x.numel():
         tensors["stdp_traces"] = sim.stdp_x
     if bool(sim.proj_gated.any()):  # importance gates (only then: older files stay unchanged)
@@ -78,7 +89,7 @@ def _restore_gates(net: Any, t: dict[str, Tensor], state_path: Any) -> None:
         flags, gate = t.get("proj_gated"), t.get("gate")
         P = len(sim.proj_names)
         if (flags is None or gate is None or flags.shape != (P,) or flags.dtype != torch.int64
-                or gate.shape != sim.weights.shape or gate.dtype != torch.float64):
+                or gate.shape != (sim.n_synapses,) or gate.dtype != torch.float64):
             raise CheckpointError(f"{state_path} has malformed importance gates "
                                   f"('gate' / 'proj_gated')")
         if torch.isnan(gate).any() or (gate < 0).any() or (gate > 1).any():
@@ -112,15 +123,23 @@ def restore_state(net: Any, ck: Checkpoint) -> None:
             raise CheckpointError(f"{state_path} lacks the STDP traces of the plastic projections")
         names.append("stdp_traces")
     for name in names:
-        target = sim.stdp_x if name == "stdp_traces" else getattr(sim, name)
+        if name == "weights":  # checked like the others, copied by the simulation
+            shape, dtype = (sim.n_synapses,), torch.float64
+        else:
+            target = sim.stdp_x if name == "stdp_traces" else getattr(sim, name)
+            shape, dtype = tuple(target.shape), target.dtype
         if name not in t:
             raise CheckpointError(f"{state_path} lacks the tensor {name!r}")
-        if t[name].shape != target.shape or t[name].dtype != target.dtype:
+        if tuple(t[name].shape) != shape or t[name].dtype != dtype:
             raise CheckpointError(
                 f"tensor {name!r} has shape {tuple(t[name].shape)} / {t[name].dtype}, "
-                f"expected {tuple(target.shape)} / {target.dtype}"
+                f"expected {shape} / {dtype}"
             )
-        target.copy_(t[name])
+    for name in names:  # nothing is changed before every tensor is checked
+        if name == "weights":
+            sim.load_weights(t[name])
+        else:
+            (sim.stdp_x if name == "stdp_traces" else getattr(sim, name)).copy_(t[name])
     _restore_gates(net, t, state_path)
     for name, p in net._pops.items():
         if p["kind"] == "poisson":

@@ -25,6 +25,7 @@ from .._validation import check_choice, check_finite, check_int, check_nonnegati
 from ..neurons.lif import Analog, Digital, LIFCoefficients, LIFParams, Substrate
 from ..plasticity.stdp_pair import STDPState
 from ..plasticity.stdp_params import STDPParams
+from ..synapses import connectivity
 from ..synapses.connectivity import Connectivity, FromMatrix, build_connectivity
 from ..synapses.projection import Projection
 from . import _rng
@@ -147,7 +148,7 @@ class Network:
         """Add a LIF population. ``v_init``: ``"rest"``, a value (mV), ``(low, high)`` for a
         uniform draw, or a tensor ``(n,)`` / ``(batch, n)``."""
         self._new_name(name)
-        check_int("n", n, 1)
+        check_int("n", n, 1, 2**31 - 1)  # synapses store post indices as int32
         if not isinstance(params, LIFParams):
             raise ValueError(f"params must be LIFParams, got {type(params).__name__}")
         _steps_of("t_ref_ms", params.t_ref_ms, self.dt_ms, _rng.MAX_STEPS,
@@ -282,15 +283,23 @@ class Network:
             d_scalar = _steps_of("delay_ms", float(d), self.dt_ms, MAX_DELAY_STEPS, _DELAY_WHY)
         n_pre, n_post = self._pops[pre]["n"], self._pops[post]["n"]
         rng = _rng.numpy_generator(self.seed, "connect", name)
-        indptr, indices = build_connectivity(rule, n_pre, n_post, rng, same=(pre == post))
+        load_s = connectivity.KERNEL_LOAD_S[0]  # the samplers' one-time load is compile_s
+        # int32 post indices (half the memory of int64; add_lif caps populations below 2**31)
+        indptr, indices = build_connectivity(rule, n_pre, n_post, rng, same=(pre == post),
+                                             index_dtype=np.int32)
+        self.compile_s += connectivity.KERNEL_LOAD_S[0] - load_s
         nnz = len(indices)
-        rows = np.repeat(np.arange(n_pre), np.diff(indptr))
+        dense = storage == "dense"
+        rows = (np.repeat(np.arange(n_pre), np.diff(indptr))
+                if dense or isinstance(rule, FromMatrix) else None)
+        scalar_w = None  # a weight shared by every synapse: checked once, then filled
         if isinstance(rule, FromMatrix):
             w = rule.matrix[rows, indices]
         else:
             wt = torch.as_tensor(weight, dtype=torch.float64).detach().cpu()
             if wt.dim() == 0:
-                w = np.full(nnz, float(wt))
+                scalar_w = float(wt)
+                w = np.full(min(nnz, 1), scalar_w)  # what the checks below see
             elif wt.shape == (nnz,):
                 w = wt.numpy().copy()
             else:
@@ -305,8 +314,17 @@ class Network:
                 raise ValueError(f"with sign={sign!r} weights are magnitudes and must be >= 0")
             if sign == "inhibitory":
                 w = -w
+                scalar_w = None if scalar_w is None else -scalar_w
+        if scalar_w is not None and (dense or plasticity is not None):
+            w = np.full(nnz, scalar_w)
+            scalar_w = None
+        # one delay for every synapse: a stride-0 view (no per-synapse array is stored)
+        dsteps: Any = None
         if d.dim() == 0:
-            dsteps = np.full(nnz, d_scalar, dtype=np.int64)
+            if dense:
+                dsteps = np.full(nnz, d_scalar, dtype=np.int64)
+            else:
+                dsteps = torch.full((1,), d_scalar, dtype=torch.int64).expand(nnz)
         elif d.shape == (nnz,):
             bad = ~torch.isfinite(d) | (d < 0)
             if bad.any():
@@ -322,14 +340,15 @@ class Network:
                 f"delay_ms must be a scalar or one value per synapse ({nnz},), "
                 f"got shape {tuple(d.shape)}"
             )
-        if storage == "dense":
+        if dense:
             full_w = np.zeros((n_pre, n_post))
             full_w[rows, indices] = w
             full_d = np.zeros((n_pre, n_post), dtype=np.int64)
             full_d[rows, indices] = dsteps
             indptr = np.arange(0, n_pre * n_post + 1, n_post, dtype=np.int64)
-            indices = np.tile(np.arange(n_post, dtype=np.int64), n_pre)
+            indices = np.tile(np.arange(n_post, dtype=np.int32), n_pre)
             w, dsteps = full_w.ravel(), full_d.ravel()
+        del rows
         proj = Projection(
             name=name,
             pre=pre,
@@ -340,8 +359,11 @@ class Network:
             storage=storage,
             indptr=torch.from_numpy(np.ascontiguousarray(indptr)),
             indices=torch.from_numpy(np.ascontiguousarray(indices)),
-            weights=torch.from_numpy(np.ascontiguousarray(w, dtype=np.float64)),
-            delays=torch.from_numpy(np.ascontiguousarray(dsteps, dtype=np.int64)),
+            # one weight for all: no per-synapse array until proj.weights is read
+            weights=(scalar_w if scalar_w is not None
+                     else torch.from_numpy(np.ascontiguousarray(w, dtype=np.float64))),
+            delays=(dsteps if isinstance(dsteps, Tensor)
+                    else torch.from_numpy(np.ascontiguousarray(dsteps, dtype=np.int64))),
         )
         if plasticity is not None:
             lo_ok = np.all(w >= plasticity.w_min)
@@ -543,7 +565,11 @@ class Network:
 
     def weights(self, projection: str) -> Tensor:
         """The current weights of a projection, ``(nnz,)`` in CSR order: a view of the store
-        the simulator propagates from (learned weights of plastic projections included)."""
+        the simulator propagates from (learned weights of plastic projections included).
+
+        Until weights are first read, a static projection made with one scalar weight keeps
+        that one value instead of a per-synapse array (less memory, same results bit for bit);
+        the first read stores every weight of the network per synapse, once."""
         if projection not in self._projections:
             raise ValueError(
                 f"unknown projection {projection!r}; known: {', '.join(self._projections)}"

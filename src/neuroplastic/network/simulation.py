@@ -50,40 +50,6 @@ class Simulation:
         B, dev = net.batch, net.device
         C = max([pops[k]["params"].n_channels for k in lif], default=1)
         self.C = C
-        # ---- per-neuron coefficients (mismatch drawn once per population stream)
-        parts = []
-        for k in lif:
-            p = pops[k]
-            g = _rng.torch_generator(net.seed, "mismatch", k)
-            c = realize_lif(p["params"], p["substrate"], p["n"], net.dt_ms, generator=g)
-            pad = C - c.decay_syn.shape[1]
-            if pad:
-                z = torch.zeros(p["n"], pad, dtype=torch.float64)
-                c = c._replace(
-                    decay_syn=torch.cat([c.decay_syn, z], 1),
-                    drive_syn=torch.cat([c.drive_syn, z], 1),
-                )
-            parts.append(c)
-        if parts:
-            coef = LIFCoefficients(*[torch.cat(ts) for ts in zip(*parts)])
-        else:  # only sources: a network that merely generates spikes
-            coef = LIFCoefficients(
-                *[
-                    torch.zeros(
-                        (0, C) if f in ("decay_syn", "drive_syn") else (0,),
-                        dtype=torch.int64
-                        if f in ("ref_steps", "subtract_reset", "rounding", "overflow")
-                        else torch.float64,
-                    )
-                    for f in LIFCoefficients._fields
-                ]
-            )
-        self.coef = LIFCoefficients(*[t.to(dev) for t in coef])
-        self.has_noise = bool((self.coef.noise_scale > 0).any())
-        self.digital_idx = torch.nonzero(self.coef.q_step > 0).flatten()
-        self.seg_bounds, self.seg_fast = _uniform_segments(
-            self.coef, [self.starts[k] for k in lif] + [self.n_lif], C
-        )
         # ---- projections: one CSR store
         projs = list(net._projections.values())
         self.proj_names = [p.name for p in projs]
@@ -103,24 +69,43 @@ class Simulation:
         )
         cat = lambda xs, dt: torch.cat(xs) if xs else torch.zeros(0, dtype=dt)  # noqa: E731
         self.indptr = cat([p.indptr for p in projs], torch.int64)
+        # 1 + the delay all synapses of a projection share (0: they differ): the kernel then
+        # reads no delay array (a shared delay is a stride-0 view, see Network.connect)
+        self.proj_delay = torch.tensor([1 + _shared_delay(p) for p in projs], dtype=torch.int64)
+        per_synapse = bool((self.proj_delay == 0).any())
         # projections see their synapse arrays as views into the shared store (plasticity
         # writes the weights of both); each is copied in and released in turn, so that no
-        # second copy of the connectivity is kept, not even while building
-        for attr, dt in (("indices", torch.int64), ("delays", torch.int64),
-                         ("weights", torch.float64)):
+        # second copy of the connectivity is kept, not even while building. Post indices are
+        # int32; the delays are stored per synapse only when some projection needs them.
+        for attr, dt in (("indices", torch.int32), ("delays", torch.int64)):
+            if attr == "delays" and not per_synapse:
+                self.delays = torch.zeros(0, dtype=torch.int64)
+                continue
             store = torch.empty(sum(self.proj_nnz), dtype=dt)
             for p, off in zip(projs, self.proj_syn_off.tolist()):
                 store[off : off + p.nnz] = getattr(p, attr)
                 setattr(p, attr, store[off : off + p.nnz])
             setattr(self, attr, store)
-        # 1 + the delay all synapses of a projection share (0: they differ): the kernel then
-        # reads no delay array
-        self.proj_delay = torch.tensor(
-            [1 + int(p.delays[0]) if p.nnz and bool((p.delays == p.delays[0]).all()) else 0
-             for p in projs],
-            dtype=torch.int64,
+        # weights: a static projection made with one weight for every synapse whose weights
+        # were never read (Projection.shared_weight) keeps that one value (proj_woff = -1,
+        # proj_wval) and no per-synapse array, until any weights are read (the property
+        # ``weights``, Projection.weights): then every weight is stored (materialize_weights)
+        self._projs = projs
+        self._lazy = [
+            net.backend == "numba" and p.shared_weight is not None
+            and p.name not in net._plasticity for p in projs
+        ]
+        self._store_weights()
+        self.D = 1 + max([int(p.delays.max()) if d == 0 else int(d) - 1
+                          for p, d in zip(projs, self.proj_delay.tolist()) if p.nnz], default=0)
+        # ---- per-neuron coefficients (after the synapse stores: the transient peak of memory
+        # while copying them then sees fewer live arrays)
+        self.coef = LIFCoefficients(*[t.to(dev) for t in _coefficients(net, lif, C)])
+        self.has_noise = bool((self.coef.noise_scale > 0).any())
+        self.digital_idx = torch.nonzero(self.coef.q_step > 0).flatten()
+        self.seg_bounds, self.seg_fast = _uniform_segments(
+            self.coef, [self.starts[k] for k in lif] + [self.n_lif], C
         )
-        self.D = int(self.delays.max()) + 1 if self.delays.numel() else 1
         self._build_plasticity(net, projs)
         self.proj_gated = torch.zeros(P, dtype=torch.int64)
         self.gate = torch.zeros(0, dtype=torch.float64)  # (nnz of all projections,) once gated
@@ -170,7 +155,7 @@ class Simulation:
             else:
                 v = vi
             self.v[:, sl] = v
-        if self.n_lif:
+        if self.digital_idx.numel():  # the identity on analog neurons: skipped without any
             from ..neurons.lif import _fixed
 
             self.v.copy_(_fixed(self.v, self.coef))
@@ -233,6 +218,90 @@ class Simulation:
         self.csc_ptr, self.csc_perm, self.csc_rows = cat(ptrs), cat(perms), cat(rows)
         self.stdp_x = torch.zeros(B, L, dtype=torch.float64)
 
+    # ------------------------------------------------------------------ weights
+    def _store_weights(self) -> None:
+        """(Re)build the weight store ``_w`` of the projections not marked in ``_lazy`` and
+        point their ``weights`` at views of it; each projection's array is released before
+        the store's pages for it are written (no second copy, even transiently)."""
+        projs = self._projs
+        P = len(projs)
+        self.proj_woff = torch.full((P,), -1, dtype=torch.int64)
+        self.proj_wval = torch.zeros(P, dtype=torch.float64)
+        n = 0
+        for k, p in enumerate(projs):
+            if self._lazy[k]:
+                self.proj_wval[k] = p.shared_weight
+            else:
+                self.proj_woff[k] = n
+                n += p.nnz
+        store = torch.empty(n, dtype=torch.float64)
+        for k, p in enumerate(projs):
+            off = int(self.proj_woff[k])
+            x, p._owner = p._weights, self
+            if off < 0:
+                continue
+            if not isinstance(x, Tensor):  # one weight for all, never stored
+                p._weights = None
+                store[off : off + p.nnz] = float(x)
+            elif p.nnz and _all_same_bits(x):
+                value = x[0].item()
+                p._weights = None
+                del x
+                store[off : off + p.nnz] = value
+            else:
+                store[off : off + p.nnz] = x
+                del x
+            p._weights = store[off : off + p.nnz]
+        self._w = store
+
+    def materialize_weights(self) -> None:
+        """Store every weight per synapse (once; a no-op when all are): what reading any
+        weights of a built network does, so that every view handed out is of the final
+        store."""
+        if any(self._lazy):
+            self._lazy = [False] * len(self._lazy)
+            self._store_weights()
+
+    @property
+    def weights(self) -> Tensor:
+        """Every synapse's weight ``(nnz,)``, projections concatenated (stores them all)."""
+        self.materialize_weights()
+        return self._w
+
+    @property
+    def n_synapses(self) -> int:
+        return sum(self.proj_nnz)
+
+    def weights_snapshot(self) -> Tensor:
+        """Every synapse's weight ``(nnz,)`` without storing them per synapse: the store
+        itself when it holds all, else a filled copy (for checkpoints)."""
+        if not any(self._lazy):
+            return self._w
+        out = torch.empty(self.n_synapses, dtype=torch.float64)
+        for k, p in enumerate(self._projs):
+            so, wo = int(self.proj_syn_off[k]), int(self.proj_woff[k])
+            if wo < 0:
+                out[so : so + p.nnz] = float(self.proj_wval[k])
+            else:
+                out[so : so + p.nnz] = self._w[wo : wo + p.nnz]
+        return out
+
+    def load_weights(self, w: Tensor) -> None:
+        """Copy every synapse's weight ``(nnz,)`` in; projections still sharing one weight
+        stay so when ``w`` gives each of their synapses exactly that value (same bits)."""
+        for k, p in enumerate(self._projs):
+            if self._lazy[k]:
+                so = int(self.proj_syn_off[k])
+                seg = w[so : so + p.nnz]
+                if p.nnz and not (_all_same_bits(seg) and seg[:1].view(torch.int64).item()
+                                  == self.proj_wval[k : k + 1].view(torch.int64).item()):
+                    self.materialize_weights()
+                    break
+        for k, p in enumerate(self._projs):
+            so, wo = int(self.proj_syn_off[k]), int(self.proj_woff[k])
+            if wo >= 0:
+                self._w[wo : wo + p.nnz] = w[so : so + p.nnz]
+
     def set_gate(self, name: str, gate: Tensor | None) -> None:
         """Install (or, with ``None``, remove) the checked per-synapse gate ``(nnz,)`` of
         plastic projection ``name`` in the concatenated store the kernels read."""
@@ -243,8 +312,8 @@ class Simulation:
             if not bool(self.proj_gated.any()):
                 self.gate = torch.zeros(0, dtype=torch.float64)
             return
-        if self.gate.numel() != self.weights.numel():
-            self.gate = torch.ones(self.weights.numel(), dtype=torch.float64)
+        if self.gate.numel() != self.n_synapses:
+            self.gate = torch.ones(self.n_synapses, dtype=torch.float64)
         self.gate[so : so + gate.numel()] = gate
         self.proj_gated[p] = 1
 
@@ -326,9 +395,12 @@ class Simulation:
     # ------------------------------------------------------------------ loop
     def advance(self, net: NetworkLike, n_steps: int, bar: Any) -> None:
         end = net.step + n_steps
+        span = self._free_span(net)
         while net.step < end:
             t = net.step
             n = min(end, (t // _rng.BLOCK + 1) * _rng.BLOCK) - t
+            if span:  # nothing is drawn per block: one kernel call for many blocks
+                n = max(n, min(end - t, span))
             noise, cur, src = self._segment_inputs(net, t, n)
             done = 0
             while done < n:
@@ -343,6 +415,18 @@ class Simulation:
                 done += k
                 net.step = t + done
                 bar.update(k)
+
+    def _free_span(self, net: NetworkLike) -> int:
+        """Steps one kernel call may span when the network has no per-block inputs (no noise,
+        no Poisson or spike-time sources, no time-varying currents) and records no sampled
+        state: then segments need not stop at the random-block grid, and a long run is one
+        compiled call instead of one per block (the per-call cost of the argument checks and
+        conversions goes). 0 otherwise. Bounded so that the per-segment rate counts stay
+        small (8 MiB)."""
+        if (self.has_noise or self.has_i_ext_t or self.n_total != self.n_lif
+                or self.rec_idx.numel() or net.backend != "numba"):
+            return 0
+        return max(_rng.BLOCK, (1 << 20) // max(1, net.batch * self.n_pops))
 
     def _run_segment(self, net, t, n, noise, cur, src) -> int:
         B = net.batch
@@ -444,7 +528,9 @@ class Simulation:
             npy(self.proj_syn_off),
             npy(self.indptr),
             npy(self.indices),
-            self.weights.numpy(),
+            self._w.numpy(),
+            npy(self.proj_woff),
+            npy(self.proj_wval),
             npy(self.delays),
             npy(self.proj_delay),
             npy(self.proj_plastic),
@@ -463,9 +549,9 @@ class Simulation:
 
     def _warm_up_kernel(self, net: NetworkLike) -> None:
         """Compile (or load from numba's cache) the kernel once; the time is ``compile_s``."""
-        from ..kernels.network_numba import run_steps
-
         t0 = time.perf_counter()
+        from ..kernels.network_numba import run_steps  # the first import loads numba itself
+
         if not run_steps.signatures:
             B = net.batch
             zeros = lambda *s: np.zeros(s)  # noqa: E731
@@ -500,7 +586,57 @@ class Simulation:
                 zeros(0, B, 0, self.C),
                 izeros(1),
             )
-        net.compile_s = time.perf_counter() - t0
+        net.compile_s += time.perf_counter() - t0  # (after the samplers' load, if any)
+
+
+def _coefficients(net: NetworkLike, lif: list[str], C: int) -> LIFCoefficients:
+    """Per-neuron coefficients of the LIF populations ``lif`` in order (mismatch drawn once
+    per population stream), synaptic ones padded to ``C`` channels."""
+    pops = net._pops
+    n_lif = sum(pops[k]["n"] for k in lif)
+    coef = LIFCoefficients(  # pages are written (hence resident) population by population
+        *[
+            torch.empty(
+                (n_lif, C) if f in ("decay_syn", "drive_syn") else (n_lif,),
+                dtype=torch.int64
+                if f in ("ref_steps", "subtract_reset", "rounding", "overflow")
+                else torch.float64,
+            )
+            for f in LIFCoefficients._fields
+        ]
+    )
+    s = 0
+    for k in lif:  # each population copied in as it is drawn, then released (less memory)
+        p = pops[k]
+        g = _rng.torch_generator(net.seed, "mismatch", k)
+        part = list(realize_lif(p["params"], p["substrate"], p["n"], net.dt_ms, generator=g))
+        for f, out in enumerate(coef):  # each field released once copied
+            x, part[f] = part[f], None
+            if x.dim() == 2:  # padding channels are zero
+                out[s : s + p["n"], : x.shape[1]] = x
+                out[s : s + p["n"], x.shape[1] :] = 0
+            else:
+                out[s : s + p["n"]] = x
+            del x
+        s += p["n"]
+    return coef
+
+
+def _all_same_bits(x: Tensor) -> bool:
+    """Every element of the float64 tensor ``x`` has the bits of ``x[0]`` (so -0.0 and +0.0
+    differ)."""
+    b = x.view(torch.int64) if x.is_contiguous() else x.contiguous().view(torch.int64)
+    return bool((b == b[0]).all())
+
+
+def _shared_delay(proj) -> int:
+    """The delay (steps) every synapse of ``proj`` has, or -1 when they differ."""
+    d = proj.delays
+    if d.numel() == 0:  # nothing is delivered: any delay will do
+        return 0
+    if d.stride(0) == 0 or bool((d == d[0]).all()):
+        return int(d[0])
+    return -1
 
 
 # Coefficients the fused update of the compiled kernel reads as scalars (one per segment).

@@ -14,6 +14,7 @@ way and transposes. Smaller networks keep the original draws (a uniform per pair
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -87,12 +88,26 @@ Connectivity = AllToAll | OneToOne | FixedProbability | FixedInDegree | FromMatr
 
 
 def build_connectivity(
-    rule: Connectivity, n_pre: int, n_post: int, rng: np.random.Generator, *, same: bool
+    rule: Connectivity, n_pre: int, n_post: int, rng: np.random.Generator, *, same: bool,
+    index_dtype: Any = np.int64,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """CSR ``(indptr (n_pre+1,), indices (nnz,))``, int64, columns sorted within each row.
+    """CSR ``(indptr (n_pre+1,), indices (nnz,))``, columns sorted within each row; ``indptr``
+    is int64, ``indices`` of ``index_dtype`` (int64, or int32, as the simulator stores them:
+    half the memory; needs ``n_post < 2**31``). The connectivity does not depend on it.
 
     ``same`` says pre and post are the same population (for autapse exclusion).
     """
+    idt = np.dtype(index_dtype)
+    if idt not in (np.dtype(np.int32), np.dtype(np.int64)):
+        raise ValueError(f"index_dtype must be int32 or int64, got {idt}")
+    if idt == np.int32 and n_post >= 2**31:
+        raise ValueError(f"int32 indices need n_post < 2**31, got {n_post}")
+    indptr, indices = _build(rule, n_pre, n_post, rng, same)
+    return indptr, indices.astype(idt, copy=False)
+
+
+def _build(rule: Connectivity, n_pre: int, n_post: int, rng: np.random.Generator,
+           same: bool) -> tuple[np.ndarray, np.ndarray]:
     if isinstance(rule, AllToAll):
         mask = np.ones((n_pre, n_post), dtype=bool)
         if same and not rule.allow_autapses:
@@ -102,14 +117,14 @@ def build_connectivity(
         if n_pre != n_post:
             raise ValueError(f"OneToOne needs equal sizes, got n_pre={n_pre}, n_post={n_post}")
         return np.arange(n_pre + 1, dtype=np.int64), np.arange(n_pre, dtype=np.int64)
-    no_self = same and not rule.allow_autapses
+    no_self = same and not getattr(rule, "allow_autapses", True)  # FromMatrix: none
     small = n_pre * n_post <= SMALL_PAIRS
     if isinstance(rule, FixedProbability):
         if rule.p > DENSE_P or small:
             return _bernoulli_rows(rule.p, n_pre, n_post, rng, no_self)
         m = n_post - (1 if no_self else 0)
         counts = rng.binomial(m, rule.p, size=n_pre).astype(np.int64)
-        return _rows_csr(_distinct_sorted(counts, m, rng), counts, no_self)
+        return _sampled_csr(counts, m, rng, no_self)
     if isinstance(rule, FixedInDegree):
         limit = n_pre - (1 if no_self else 0)
         if rule.k > limit:
@@ -117,13 +132,12 @@ def build_connectivity(
         if small:
             return _in_degree_per_column(rule.k, n_pre, n_post, rng, no_self)
         counts = np.full(n_post, rule.k, dtype=np.int64)
-        ptr, pre = _rows_csr(_distinct_sorted(counts, limit, rng), counts, no_self)
+        ptr, pre = _sampled_csr(counts, limit, rng, no_self)
         # (post, pre) rows -> (pre, post) rows: a stable counting sort keeps posts ascending
-        import scipy.sparse as sp
-
-        ones = np.ones(pre.size, dtype=np.int8)
-        t = sp.csr_matrix((ones, pre, ptr), shape=(n_post, n_pre)).tocsc()
-        return t.indptr.astype(np.int64), t.indices.astype(np.int64)
+        indptr = np.empty(n_pre + 1, dtype=np.int64)
+        indices = np.empty(pre.size, dtype=np.int32 if n_post < 2**31 else np.int64)
+        _kernels().transpose_csr(ptr, pre, n_pre, indptr, indices)
+        return indptr, indices
     if isinstance(rule, FromMatrix):
         m = rule.matrix
         if m.shape != (n_pre, n_post):
@@ -215,14 +229,54 @@ def _distinct_sorted(counts: np.ndarray, m: int, rng: np.random.Generator) -> np
     return x
 
 
+# seconds spent compiling / loading the compiled samplers in this process (a one-time cost;
+# Network adds it to its compile_s)
+KERNEL_LOAD_S = [0.0]
+
+
+def _kernels():
+    """The compiled samplers (:mod:`neuroplastic.kernels.connectivity_numba`), loaded once."""
+    t0 = time.perf_counter()
+    from ..kernels import connectivity_numba as k  # the first import loads numba itself
+
+    if not k.transpose_csr.signatures:
+        k.warm_up()
+        KERNEL_LOAD_S[0] += time.perf_counter() - t0
+    return k
+
+
+def _sampled_csr(counts: np.ndarray, m: int, rng: np.random.Generator,
+                 no_self: bool) -> tuple[np.ndarray, np.ndarray]:
+    """CSR of :func:`_distinct_sorted` ``(counts, m)`` (then :func:`_rows_csr`) with the same
+    draws in the same order, hence the same result, built in place on the CSR values (int32
+    when ``m`` allows): no padded ``(rows, max count)`` matrix, the sorting compiled."""
+    R = counts.size
+    K = int(counts.max()) if R else 0
+    if K == 0 or 4 * K > m:  # nothing to draw, or dense rows (permutations): the numpy path
+        return _rows_csr(_distinct_sorted(counts, m, rng), counts, no_self)
+    indptr = np.zeros(R + 1, dtype=np.int64)
+    np.cumsum(counts, out=indptr[1:])
+    dt = np.int32 if m < 2**31 - 1 else np.int64
+    x = rng.integers(0, m, size=int(indptr[-1]), dtype=dt)  # row after row, as x[valid]
+    rows = np.arange(R, dtype=np.int64)
+    pos = np.empty(1024, dtype=np.int64)
+    while rows.size:  # sort the rows, redraw the repeats (row-major order) until none is left
+        pos, n, keep = _kernels().sort_rows_find_repeats(indptr, x, rows, m, pos)
+        x[pos[:n]] = rng.integers(0, m, size=n, dtype=dt)
+        rows = rows[keep]
+    if no_self:
+        _kernels().skip_own_index(indptr, x)
+    return indptr, x
+
+
 def _rows_csr(x: np.ndarray, counts: np.ndarray, no_self: bool) -> tuple[np.ndarray, np.ndarray]:
     """CSR of the padded rows of :func:`_distinct_sorted`; ``no_self``: values drawn from
     ``[0, m - 1)`` skip the row's own index (``v -> v + (v >= row)``, order kept)."""
     indptr = np.zeros(counts.size + 1, dtype=np.int64)
     np.cumsum(counts, out=indptr[1:])
     if x.shape[1] == 0:
-        return indptr, np.zeros(0, dtype=np.int64)
+        return indptr, np.zeros(0, dtype=x.dtype)
     valid = np.arange(x.shape[1]) < counts[:, None]
     if no_self:
         x = x + (x >= np.arange(counts.size, dtype=x.dtype)[:, None])
-    return indptr, x[valid].astype(np.int64)
+    return indptr, x[valid]

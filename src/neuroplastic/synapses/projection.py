@@ -13,8 +13,8 @@ it is tested against.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import InitVar, dataclass
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -25,7 +25,12 @@ __all__ = ["Projection", "propagate_dense", "propagate_events"]
 
 @dataclass
 class Projection:
-    """A built projection. Weights carry their sign (inhibitory weights are negative)."""
+    """A built projection. Weights carry their sign (inhibitory weights are negative).
+
+    ``weights`` is always a writable float64 tensor ``(nnz,)`` in CSR order. A projection
+    made with one weight for every synapse (a float given as ``weights``) stores no
+    per-synapse array until ``weights`` is first read: the simulator then propagates that one
+    value (see :class:`~neuroplastic.network.simulation.Simulation`), bit for bit the same."""
 
     name: str
     pre: str
@@ -35,13 +40,32 @@ class Projection:
     channel: int
     storage: Literal["sparse", "dense"]
     indptr: Tensor  # (n_pre + 1,) int64
-    indices: Tensor  # (nnz,) int64, post neuron of each synapse, sorted within rows
-    weights: Tensor  # (nnz,) float64, in CSR order
-    delays: Tensor  # (nnz,) int64, in steps
+    indices: Tensor  # (nnz,) int32 (Network.connect), post neuron of each synapse, sorted in rows
+    weights: InitVar[Tensor | float]  # (nnz,) float64, in CSR order (a property, see below)
+    delays: Tensor  # (nnz,) int64, in steps (one shared delay: a stride-0 view, read-only)
+
+    def __post_init__(self, weights: Tensor | float) -> None:
+        self._weights = weights  # a tensor, or a float: the weight of every synapse, not stored
+        self._owner: Any = None  # the simulation whose weight store holds them, once built
 
     @property
     def nnz(self) -> int:
         return int(self.indices.numel())
+
+    @property
+    def shared_weight(self) -> float | None:
+        """The one weight of every synapse while no per-synapse array is stored, else None."""
+        return None if isinstance(self._weights, Tensor) else float(self._weights)
+
+    def _get_weights(self) -> Tensor:
+        if self._owner is not None:  # built: every weight of the store becomes per synapse
+            self._owner.materialize_weights()
+        if not isinstance(self._weights, Tensor):
+            self._weights = torch.full((self.nnz,), float(self._weights), dtype=torch.float64)
+        return self._weights
+
+    def _set_weights(self, w: Tensor) -> None:
+        self._weights = w
 
     @property
     def fan_out(self) -> Tensor:
@@ -66,6 +90,14 @@ class Projection:
         offsets = torch.repeat_interleave(start - torch.cumsum(counts, 0) + counts, counts)
         pos = torch.arange(total, dtype=torch.int64) + offsets
         return pos, torch.repeat_interleave(pre_idx, counts)
+
+
+# the weights as a property (a dataclass InitVar cannot carry it in the class body)
+Projection.weights = property(  # type: ignore[assignment]
+    Projection._get_weights, Projection._set_weights,
+    doc="The weights ``(nnz,)`` float64 in CSR order (a view of the simulator's store once "
+        "the network is built).",
+)
 
 
 def propagate_events(proj: Projection, spikes: Tensor) -> tuple[Tensor, int]:
