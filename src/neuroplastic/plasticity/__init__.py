@@ -10,7 +10,6 @@ from .calcium import (
     mg_unblock,
 )
 from .hebbian import HebbParams, hebb_step, oja_step, sanger_step
-from .pca import OjaPCA, SangerPCA
 from .stdp import (
     STDP,
     CSRLayout,
@@ -115,3 +114,14 @@ __all__ = [
     "triplet_pair_sum",
     "triplet_step",
 ]
+
+
+def __getattr__(name: str):
+    # OjaPCA / SangerPCA are scikit-learn estimators: importing scikit-learn (and scipy.stats,
+    # pandas with it) costs ~100 MiB and ~2 s, which every simulator process paid because
+    # the network imports this package. They are loaded on first use instead.
+    if name in ("OjaPCA", "SangerPCA"):
+        from . import pca
+
+        return getattr(pca, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
