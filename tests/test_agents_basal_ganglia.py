@@ -31,7 +31,7 @@ class _Dense:
 
 def _cartpole_run(params, episodes, encoder=None):
     env = gym.make("CartPole-v1")
-    enc = encoder or PlaceCells([-2.4, -3, -0.21, -3.5], [2.4, 3, 0.21, 3.5], 6, 8)
+    enc = encoder or PlaceCells([-2.4, -3, -0.21, -3.5], [2.4, 3, 0.21, 3.5], 4, 16)
     agent = BasalGangliaAgent(env.observation_space, env.action_space, enc, params)
     rets = []
     for ep in range(episodes):
@@ -48,7 +48,9 @@ def _cartpole_run(params, episodes, encoder=None):
     return agent, rets
 
 
-CP = dict(eta_critic=0.0125, eta_actor=0.0125, tau_e_critic_s=0.2, tau_e_actor_s=0.2)
+# the cartpole experiment's defaults: optimistic critic (V0 = 1/(1-gamma) = 100 over 16 tilings)
+CP = dict(eta_critic=0.00625, eta_actor=0.00125, tau_e_critic_s=0.2, tau_e_actor_s=0.5,
+          value_init=100.0 / 16)
 
 
 def test_update_is_the_three_factor_rule_with_td_dopamine():
@@ -89,7 +91,7 @@ def test_update_is_the_three_factor_rule_with_td_dopamine():
 
 
 def test_sparse_place_cell_path_equals_the_dense_rule():
-    enc = PlaceCells([-2.4, -3, -0.21, -3.5], [2.4, 3, 0.21, 3.5], 6, 8)
+    enc = PlaceCells([-2.4, -3, -0.21, -3.5], [2.4, 3, 0.21, 3.5], 4, 16)
     a_sparse, r_sparse = _cartpole_run(ActorCriticParams(**CP), 15, enc)
     a_dense, r_dense = _cartpole_run(ActorCriticParams(**CP), 15, _Dense(enc))
     assert a_sparse.sparse and not a_dense.sparse
@@ -106,7 +108,7 @@ def test_cartpole_learns_and_dopamine_ablation_abolishes_it():
     late = slice(70, 120)
     m = {k: float(np.mean(v[late])) for k, v in
          dict(intact=intact, zero=zero, shuffled=shuffled, rand=rand).items()}
-    assert m["intact"] > 150, m
+    assert m["intact"] > 400, m  # measured 497 (optimistic critic, 16 tilings)
     assert m["intact"] > 4 * m["zero"] and m["intact"] > 4 * m["shuffled"], m
     assert m["zero"] < 40 and m["shuffled"] < 40 and m["rand"] < 40, m
     assert zero == rand  # no dopamine reaching the synapses = no learning at all

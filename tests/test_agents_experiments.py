@@ -84,6 +84,11 @@ def test_killed_and_resumed_equals_uninterrupted(name, sets, tmp_path):
     m1, c1, a1 = _comparable(ref)
     m2, c2, a2 = _comparable(out)
     assert m1 == m2 and c1 == c2
+    if name == "lever-delay":  # "the list of delays learned": a JSON list of numbers
+        learned = m1["learned_delays_s"]
+        assert isinstance(learned, list) and set(learned) <= {1.0, 3.0}
+        assert m1["longest_learned_delay_s"] == max(learned, default=0.0)
+        assert learned == [d for d in (1.0, 3.0) if m1[f"p_lever_code_trace_D{d:g}"] >= 0.8]
     assert a1 and set(a1) == set(a2)
     for k in a1:
         assert torch.equal(a1[k], a2[k]), k

@@ -287,3 +287,16 @@ def test_a_feature_a_backend_cannot_express_is_a_user_error(monkeypatch, capsys)
     assert cli.main(["list"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "batch > 1" in err and "internal error" not in err
+
+
+def test_explain_help_names_every_supported_run_type():
+    """The help of `explain` lists exactly the run types explain/runs.py can rebuild."""
+    import argparse
+
+    import neuroplastic.cli as cli
+    from neuroplastic.explain.runs import SUPPORTED
+
+    sub = next(a for a in cli._parser()._actions if isinstance(a, argparse._SubParsersAction))
+    text = next(a.help for a in sub._choices_actions if a.dest == "explain")
+    missing = [name for name in SUPPORTED if name not in text]
+    assert not missing, f"the help of `neuroplastic explain` does not name {missing}"

@@ -155,3 +155,179 @@ def test_runs_without_a_model_are_refused_saying_why(tmp_path, name, why):
     with pytest.raises(ValueError, match=why):
         explain_folder(tmp_path)
     assert main(["explain", str(tmp_path)]) == 2
+
+
+# ------------------------------------------------------------------------------ cerebellum
+@pytest.fixture(scope="module")
+def force_field(tmp_path_factory):
+    return _run(tmp_path_factory, "force-field", "baseline_trials=1", "field_trials=6",
+                "washout_trials=1", "n_granule=150")
+
+
+def test_force_field_granule_deletion_is_exact_and_optimal(force_field):
+    """The adaptive controller's correction is a linear Purkinje read-out of the granule
+    code: the attribution of a granule cell is Captum's FeatureAblation (baseline 0) and sums
+    to the correction (completeness), and deleting the cells in its order gives a deletion
+    curve at or below a random order's at every step for every context (insertion above)."""
+    from captum.attr import FeatureAblation
+
+    from neuroplastic.explain.local_models import (
+        cerebellum_readout,
+        granule_attribution,
+        granule_readout_score,
+        mossy_attribution,
+    )
+    from neuroplastic.explain.runs import load_force_field
+    from neuroplastic.explain.validity import perturbation_curves
+
+    lab, _cfg = load_force_field(force_field)
+    cb = lab.controller.cb
+    where = [(k, i) for k in range(8) for i in range(0, lab.env.steps, 3)]
+    mossy = np.stack([lab.context(k, i) for k, i in where])
+    x = torch.as_tensor(np.stack([cb.granule(r) for r in mossy]))
+    y = -cb.params.dn_gain * x.numpy() @ cb.weights.T
+    assert np.abs(y).max() > 0.05  # it learned a correction
+    u = y / np.linalg.norm(y, axis=1, keepdims=True).clip(1e-12)
+    v = cerebellum_readout(cb.weights, cb.params.dn_gain, u)
+    attr, t = granule_attribution(x, v)
+    score = granule_readout_score(v)
+    torch.testing.assert_close(attr.sum(1), score(x)[:, 0])
+    torch.testing.assert_close(score(x)[:, 0], torch.as_tensor(np.linalg.norm(y, axis=1)))
+    rnd = torch.rand(attr.shape, generator=torch.Generator().manual_seed(1),
+                     dtype=torch.float64)
+    for mode, sign in (("deletion", 1), ("insertion", -1)):
+        ours = perturbation_curves(score, x, t, attr, steps=5, mode=mode)
+        rand = perturbation_curves(score, x, t, rnd, steps=5, mode=mode)
+        assert (sign * (ours - rand) <= 1e-9).all()
+        assert (sign * (ours - rand)).sum() < 0
+    xs, vs = x[:2], v[:2]
+    active = torch.nonzero((xs > 0).any(0))[:, 0]
+    mask = torch.zeros(xs.shape[1], dtype=torch.int64)
+    mask[active] = torch.arange(1, active.numel() + 1)
+    ref = FeatureAblation(granule_readout_score(vs)).attribute(
+        xs, baselines=0.0, target=t[:2], feature_mask=mask[None])
+    torch.testing.assert_close(granule_attribution(xs, vs)[0], ref)
+    # occluding the target fibres: only the context's own (active) target fibre matters
+    m_attr, _ = mossy_attribution(cb.granule, mossy, v)
+    tgt = torch.tensor([k for k, _i in where])
+    assert (m_attr[:, :8].abs().argmax(1) == tgt).all()
+    others = m_attr[:, :8].clone()
+    others[torch.arange(len(where)), tgt] = 0.0
+    assert (others == 0).all()
+
+
+def test_explain_a_force_field_run(force_field, tmp_path):
+    assert main(["explain", str(force_field), "--n", "40"]) == 0
+    out = force_field / "explain"
+    assert (out / "maps.png").is_file() and (out / "report.html").is_file()
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["n_explained"] == 40
+    assert m["controller_granule_completeness_err"] < 1e-12
+    assert m["forward_granule_completeness_err"] < 1e-12
+    for name in ("controller_granule", "controller_mossy", "forward_granule", "forward_vars"):
+        assert m[f"{name}_deletion_auc"] < m[f"{name}_deletion_auc_random"]
+        assert m[f"{name}_insertion_auc"] > m[f"{name}_insertion_auc_random"]
+        assert m[f"{name}_deletion_p"] < 0.01 and m[f"{name}_insertion_p"] < 0.01
+    # the forward model is explained at the states of reaches with both cerebella frozen
+    from neuroplastic.explain.runs import _force_field_rollout, load_force_field
+
+    lab, cfg = load_force_field(force_field)
+    before = {k: v.copy() for k, v in lab.forward.cb.state_dict().items() if k != "x"}
+    obs = _force_field_rollout(lab, cfg.field_strength)
+    assert obs.shape == (8 * lab.env.steps, 4) and np.isfinite(obs).all()
+    for k, v in before.items():
+        np.testing.assert_array_equal(lab.forward.cb.state_dict()[k], v)
+    assert "learn" not in vars(lab.forward.cb)  # the learning rule is back after the roll-out
+    # a checkpoint of another model is refused naming the parameter
+    from neuroplastic.explain.runs import explain_folder
+
+    for key, value, match in (("n_granule", 300, r"'controller\.w_fast' has shape"),
+                              ("seed", 5, r"'controller\.wiring' differs")):
+        bad = tmp_path / key
+        shutil.copytree(force_field, bad)
+        cfg = json.loads((bad / "config.json").read_text())
+        cfg["config"][key] = value
+        (bad / "config.json").write_text(json.dumps(cfg))
+        with pytest.raises(ValueError, match=match):
+            explain_folder(bad, n_explain=4)
+
+
+def test_explain_an_eyeblink_run(tmp_path_factory, tmp_path):
+    """The rebuilt cerebella reproduce the run's CR at the US time exactly; deleting granule
+    cells or occluding CS-trace microstimuli in attribution order removes the CR near the US
+    faster than a random order; and the microstimulus whose occlusion removes most of the CR
+    is the one that peaks at the CS-US interval (the timing the cerebellum learned)."""
+    run = _run(tmp_path_factory, "eyeblink", "trials=20", "n_granule=150")
+    assert main(["explain", str(run)]) == 0
+    m = json.loads((run / "explain" / "metrics.json").read_text())
+    ran = json.loads((run / "metrics.json").read_text())
+    for isi in (250, 500):
+        assert m[f"cr_at_us_{isi}"] == pytest.approx(ran[f"cr_amplitude_{isi}"], abs=1e-12)
+    assert m["cr_granule_completeness_err"] < 1e-12
+    for name in ("cr_granule", "cr_mossy"):
+        assert m[f"{name}_deletion_auc"] < m[f"{name}_deletion_auc_random"]
+        assert m[f"{name}_insertion_auc"] > m[f"{name}_insertion_auc_random"]
+        assert m[f"{name}_deletion_p"] < 0.01 and m[f"{name}_insertion_p"] < 0.01
+    from neuroplastic.explain.local_models import cerebellum_readout, mossy_attribution
+    from neuroplastic.explain.runs import _eyeblink_rows, load_eyeblink
+
+    cbs, cfg = load_eyeblink(run)
+    codes, _crs, _rows = _eyeblink_rows(cbs, cfg, 100)
+    for isi, (cb, code) in cbs.items():
+        k = isi // cfg.dt_ms
+        v = cerebellum_readout(cb.weights, cb.params.dn_gain, np.ones((1, 1)))
+        a, _ = mossy_attribution(cb.granule, codes[isi][k:k + 1], v)
+        peak_ms = -cfg.trace_tau_ms * np.log(code.centres[int(a[0].argmax())])
+        assert abs(peak_ms - isi) <= 0.2 * isi
+    # an interval the config does not name: refused naming the parameter
+    bad = tmp_path / "bad"
+    shutil.copytree(run, bad)
+    cfg_json = json.loads((bad / "config.json").read_text())
+    cfg_json["config"]["isis_ms"] = [250]
+    (bad / "config.json").write_text(json.dumps(cfg_json))
+    from neuroplastic.explain.runs import explain_folder
+
+    with pytest.raises(ValueError, match=r"parameter 'w_500' is not part"):
+        explain_folder(bad, n_explain=4)
+
+
+def test_explain_a_sanger_pca_run(tmp_path_factory, tmp_path):
+    """Sanger's PCA is a linear map: the occlusion (pixel -> its mean) and IG attributions of
+    a component score equal the analytic ``W_ji (x_i - mean_i)``, sum to the score, and
+    deleting pixels in their order is at or below a random order at every step."""
+    run = _run(tmp_path_factory, "sanger-pca", "n_epochs=2", "n_components=4")
+    assert main(["explain", str(run), "--n", "30"]) == 0
+    m = json.loads((run / "explain" / "metrics.json").read_text())
+    assert m["n_explained"] == 30
+    assert m["occlusion_analytic_max_err"] < 1e-12 and m["completeness_max_err"] < 1e-12
+    assert m["ig_analytic_max_err"] < 1e-6
+    assert m["component_deletion_p"] < 0.01 and m["component_insertion_p"] < 0.01
+    from neuroplastic.explain.runs import baseline_curves, load_sanger_pca, pca_score
+    from neuroplastic.plasticity.pca import SangerPCA
+
+    comp, mean, _cfg, x, _y = load_sanger_pca(run)
+    # the centring the estimator learned is the running mean of every sample: the data mean
+    np.testing.assert_allclose(SangerPCA(4, n_epochs=1).fit(x.numpy()).mean_, mean,
+                               atol=1e-12)
+    x = x[:20]
+    w, mu = torch.as_tensor(comp), torch.as_tensor(mean)
+    z = (x - mu) @ w.T
+    t = z.abs().argmax(1)
+    signs = torch.sign(z)
+    score = pca_score(comp, mean, signs)
+    attr = signs.gather(1, t[:, None]) * w[t] * (x - mu)
+    rnd = torch.rand(attr.shape, generator=torch.Generator().manual_seed(1),
+                     dtype=torch.float64)
+    for mode, sign in (("deletion", 1), ("insertion", -1)):
+        ours = baseline_curves(score, x, t, attr, mu, mode=mode)
+        rand = baseline_curves(score, x, t, rnd, mu, mode=mode)
+        assert (sign * (ours - rand) <= 1e-9).all()
+    bad = tmp_path / "bad"
+    shutil.copytree(run, bad)
+    cfg = json.loads((bad / "config.json").read_text())
+    cfg["config"]["n_components"] = 8
+    (bad / "config.json").write_text(json.dumps(cfg))
+    from neuroplastic.explain.runs import explain_folder
+
+    with pytest.raises(ValueError, match=r"parameter 'components' has shape \(4, 64\)"):
+        explain_folder(bad, n_explain=4)

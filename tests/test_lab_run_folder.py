@@ -165,6 +165,31 @@ def test_a_nan_metric_is_an_error_and_the_folder_is_not_done(tmp_path):
         assert not (tmp_path / "metrics.json").exists()
 
 
+def test_list_metrics_are_json_lists_of_numbers_and_validated(tmp_path):
+    """A metric may be a list of numbers (tuple / 1-D array too): written as a JSON list,
+    shown in the report; nested, non-numeric or non-finite elements are refused."""
+    import numpy as np
+
+    from neuroplastic.lab.report import _fmt
+
+    f = RunFolder(tmp_path / "ok")
+    f.write_result("x", {"seed": 0}, Result(metrics={
+        "delays": [1.0, 3, 10.5], "t": (2, 4), "a": np.array([0.5, 1.5]), "none": [],
+        "n": 3}), 1.0, None)
+    m = json.loads((tmp_path / "ok" / "metrics.json").read_text())
+    assert m["delays"] == [1.0, 3, 10.5] and m["t"] == [2, 4] and m["a"] == [0.5, 1.5]
+    assert m["none"] == [] and m["n"] == 3
+    assert _fmt(m["delays"]) == "[1, 3, 10.5]"
+    bad = RunFolder(tmp_path / "bad")
+    for metrics, err in (({"d": [1.0, [2.0]]}, TypeError), ({"d": ["1", 2]}, TypeError),
+                         ({"d": [True]}, TypeError), ({"d": {"a": 1}}, TypeError),
+                         ({"d": np.zeros((2, 2))}, TypeError),
+                         ({"d": [1.0, float("nan")]}, NonFiniteMetricError)):
+        with pytest.raises(err, match="'d'|non-finite values in d"):
+            bad.write_result("x", {"seed": 0}, Result(metrics=metrics), 1.0, None)
+        assert not (tmp_path / "bad" / "metrics.json").exists()
+
+
 def test_cli_nan_metric_exits_1_with_one_line(tmp_path, capsys):
     # lr large enough that SGD diverges to inf / nan
     assert main(["run", "lab-selftest", *SELFTEST, "--set", "lr=10", "--set", "steps=200",

@@ -423,7 +423,8 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(fn=_cmd_sweep)
     p = sub.add_parser("explain", help="explain the model of a finished run (surrogate-digits, "
                                        "surrogate-randman, stdp-digits, continual-digits, "
-                                       "continual-stdp, cartpole, walk, lever-delay): maps, "
+                                       "continual-stdp, cartpole, walk, lever-delay, "
+                                       "force-field, eyeblink, sanger-pca): maps, "
                                        "deletion/insertion curves, report in DIR/explain")
     p.add_argument("dir")
     p.add_argument("--n", type=int, default=100,

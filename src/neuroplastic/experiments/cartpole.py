@@ -8,6 +8,20 @@ eligibility × dopamine where dopamine is the critic's TD error. Gymnasium's own
 is a truncation (the agent bootstraps across it), a fall is terminal. A random policy runs in
 the same harness as the baseline.
 
+The critic starts **optimistic**: every state is valued ``value_init`` = 1/(1-γ) = 100 (split
+over the ``n_tilings`` active place cells), the value of never falling, so that while the pole
+stays up the TD error is ~0 and the first falls send a large negative dopamine dip
+(1 − V ≈ −99) down the eligibility traces of the actions that led there — Barto, Sutton &
+Anderson (1983)'s failure-driven learning, here with the environment's +1 per step reward
+unchanged. The actor's trace (``tau_e_actor_s`` 0.5 s, λγ ≈ 0.95 per step) is longer than the
+critic's (0.2 s) so that a fall is credited to the pushes of the last second; a coarse but
+dense code (4 place fields per dimension, 16 tilings) generalises across neighbouring states.
+Measured with these defaults (seeds 0-4): 49.7 k-55.0 k environment steps (median 51.0 k) to
+a 100-episode mean ≥ 475, and every one of the last 100 of 600 episodes at 500 on every seed;
+stable-baselines3 PPO with its defaults needs 65.5 k (benchmarks/b1_cartpole.py). The previous
+defaults (pessimistic start ``value_init = 0``, 6 bins × 8 tilings, both traces 0.2 s, equal
+rates) needed a median of ~104 k, one seed in five not within 800 episodes.
+
 Metrics: ``mean_return_last100`` (mean over seeds of the last 100 episodes' mean return),
 ``env_steps_to_475`` (mean over the seeds that got there of the environment steps until the
 100-episode moving mean first reached 475; -1 if none did), ``seeds_reaching_475``, ``seeds``,
@@ -40,8 +54,9 @@ def make_agent(config: CartpoleConfig, seed: int, env):
 
     enc = PlaceCells(LOW, HIGH, bins=config.bins, n_tilings=config.n_tilings)
     p = ActorCriticParams(gamma=config.gamma, dt_s=0.02, eta_critic=config.eta_critic,
-                          eta_actor=config.eta_actor, tau_e_critic_s=config.tau_e_s,
-                          tau_e_actor_s=config.tau_e_s, beta=config.beta,
+                          eta_actor=config.eta_actor, tau_e_critic_s=config.tau_e_critic_s,
+                          tau_e_actor_s=config.tau_e_actor_s, beta=config.beta,
+                          value_init=config.value_init / config.n_tilings,
                           dopamine=config.dopamine, seed=seed)
     return BasalGangliaAgent(env.observation_space, env.action_space, enc, p)
 

@@ -15,7 +15,7 @@ it — or not — in four conditions, each for every ``D`` in ``delays_s``:
 
 The lever counts as learned when the policy's probability of pressing it at trial start is at
 least ``criterion`` after ``trials`` trials (chance: 1 / (2 + n_distractors)). Metrics:
-``learned_delays_s`` (comma-separated delays learned by ``code_trace``; metrics.json is flat),
+``learned_delays_s`` (the list of delays, in s, learned by ``code_trace``; a JSON list),
 ``longest_learned_delay_s`` (0 if none), the same per condition, and the final P(lever) of every
 condition and delay. Curves: P(lever) per trial, and for ``code_trace`` at the longest delay the
 TD error at the choice and at the pellet per trial (the response to the pellet fades as it
@@ -188,7 +188,7 @@ def run(config: LeverDelayConfig, *, progress: bool = True,
     for c in CONDITIONS:
         learned = _learned(finals[c], config.delays_s, config.criterion)
         suffix = "" if c == "code_trace" else f"_{c}"
-        metrics[f"learned_delays_s{suffix}"] = ",".join(f"{d:g}" for d in learned)
+        metrics[f"learned_delays_s{suffix}"] = [float(d) for d in learned]
         metrics[f"longest_learned_delay_s{suffix}"] = float(max(learned)) if learned else 0.0
         for d in config.delays_s:
             metrics[f"p_lever_{c}_D{_dkey(d)}"] = finals[c][d]

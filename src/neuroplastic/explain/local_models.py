@@ -24,10 +24,15 @@ input is changed in the simulator and the effect on the model's decision is meas
   observation by default), for the chosen action's probability or the critic's value.
 * :func:`agent_code_attribution` — deletion of the encoder's features (place cells,
   population-code neurons: rate set to 0) in the agent's code, interventional on the code.
+* :func:`granule_attribution` / :func:`mossy_attribution` — a cerebellum's output (along a
+  direction, :func:`cerebellum_readout`) explained by silencing granule cells (exact: the
+  Purkinje read-out is linear in the parallel fibres) or occluding mossy-fibre inputs through
+  the fixed granule layer (Captum ``FeatureAblation``).
 """
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -42,8 +47,13 @@ __all__ = [
     "agent_attribution",
     "agent_code_attribution",
     "agent_score",
+    "cerebellum_readout",
+    "granule_attribution",
+    "granule_readout_score",
     "diehl_cook_attribution",
     "lesioned",
+    "mossy_attribution",
+    "mossy_readout_score",
     "neuron_mediation",
 ]
 
@@ -362,6 +372,99 @@ def linear_code_attribution(code: Any, w_actor: Any, w_critic: Any, beta: float,
         full = score(code[b : b + 1])[0, t[b]]
         attr[b, idx] = full - score(ablated)[:, t[b]]
     return attr, t
+
+
+# ------------------------------------------------------------------------------- cerebellum
+def cerebellum_readout(weights: Any, dn_gain: float, directions: Any) -> Tensor:
+    """Effective read-out ``(B, n_granule)`` of a cerebellum's deep-nuclear output along a
+    direction per row: ``v_b = -dn_gain · u_b W`` (``weights`` ``(n_out, n_granule)``, the
+    summed fast + slow PF weights; ``directions`` ``(B, n_out)``), so that the explained scalar
+    is ``u_b · y = v_b · x`` for granule activity ``x`` — linear in the parallel fibres."""
+    w = torch.as_tensor(np.asarray(weights, dtype=np.float64))
+    u = torch.as_tensor(np.asarray(directions, dtype=np.float64))
+    if w.dim() != 2 or u.dim() != 2 or u.shape[1] != w.shape[0]:
+        raise ValueError(f"directions must have shape (n, {w.shape[0] if w.dim() == 2 else '?'})"
+                         f" (one weight per output), got {tuple(u.shape)}")
+    if not math.isfinite(dn_gain) or dn_gain == 0:
+        raise ValueError(f"dn_gain must be finite and non-zero, got {dn_gain!r}")
+    return -float(dn_gain) * (u @ w)
+
+
+def _tiled(v: Tensor, n: int) -> Tensor:
+    """``v`` ``(B, d)`` repeated for a batch of ``n`` rows (Captum evaluates several
+    perturbations of the batch at once, each a copy of its ``B`` rows in order)."""
+    if n % v.shape[0]:
+        raise ValueError(f"a batch of {n} rows is not a whole number of the {v.shape[0]} "
+                         "explained rows")
+    return v.repeat(n // v.shape[0], 1)
+
+
+def granule_readout_score(readout: Tensor):
+    """``x (B, n_granule) -> (B, 1)``: the cerebellum's output ``v_b · x`` along row ``b``'s
+    direction (:func:`cerebellum_readout`), for parallel-fibre activity ``x``."""
+    v = torch.as_tensor(readout, dtype=torch.float64)
+
+    def score(x: Tensor) -> Tensor:
+        x = x.to(torch.float64)
+        return (x * _tiled(v, x.shape[0])).sum(1, keepdim=True)
+
+    return score
+
+
+def granule_attribution(x: Any, readout: Tensor) -> tuple[Tensor, Tensor]:
+    """Interventional attribution ``(B, n_granule)`` of a cerebellum's output to its granule
+    cells: each parallel fibre in turn is silenced (rate 0, the Golgi normalisation of the
+    intact context kept) and the drop of :func:`granule_readout_score` is its attribution —
+    what Captum's ``FeatureAblation`` with baseline 0 computes; as the Purkinje read-out is
+    linear, it is exactly the fibre's contribution ``x_k v_k``. Returns
+    ``(attributions, target)`` (the target is the single output, 0)."""
+    x = torch.as_tensor(np.asarray(x, dtype=np.float64))
+    v = torch.as_tensor(readout, dtype=torch.float64)
+    if x.shape != v.shape:
+        raise ValueError(f"x must have the shape of the read-out {tuple(v.shape)}, got "
+                         f"{tuple(x.shape)}")
+    return x * v, torch.zeros(x.shape[0], dtype=torch.int64)
+
+
+def mossy_readout_score(granule: Any, readout: Tensor):
+    """``mossy (B, n_mossy) -> (B, 1)``: the cerebellum's output along row ``b``'s direction
+    for mossy-fibre rates (through the fixed granule layer ``granule``: fan-in, threshold,
+    Golgi normalisation — not linear)."""
+    v = torch.as_tensor(readout, dtype=torch.float64)
+
+    def score(m: Tensor) -> Tensor:
+        g = np.stack([granule(r) for r in m.detach().to(torch.float64).numpy()])
+        return (torch.as_tensor(g) * _tiled(v, m.shape[0])).sum(1, keepdim=True)
+
+    return score
+
+
+def mossy_attribution(granule: Any, mossy: Any, readout: Tensor, *, baseline: Any = 0.0,
+                      feature_mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    """Occlusion attribution ``(B, n_mossy)`` of a cerebellum's output to its mossy-fibre
+    inputs: each fibre (or each group of ``feature_mask`` ``(n_mossy,)`` integer ids, e.g. the
+    fibres coding one input variable) is replaced by ``baseline`` (0: silent) and the drop of
+    :func:`mossy_readout_score` is its attribution (Captum ``FeatureAblation``)."""
+    from captum.attr import FeatureAblation
+
+    m = torch.as_tensor(np.asarray(mossy, dtype=np.float64))
+    if m.dim() != 2 or m.shape[1] != granule.n_mossy or m.shape[0] != readout.shape[0]:
+        raise ValueError(f"mossy must have shape ({readout.shape[0]}, {granule.n_mossy}), got "
+                         f"{tuple(m.shape)}")
+    mask = None
+    if feature_mask is not None:
+        mask = torch.as_tensor(feature_mask, dtype=torch.int64)
+        if tuple(mask.shape) != (granule.n_mossy,):
+            raise ValueError(f"feature_mask must have shape ({granule.n_mossy},), got "
+                             f"{tuple(mask.shape)}")
+        mask = mask[None]
+    base = torch.as_tensor(baseline, dtype=torch.float64)
+    if base.dim() == 1:
+        base = base[None]
+    t = torch.zeros(m.shape[0], dtype=torch.int64)
+    attr = FeatureAblation(mossy_readout_score(granule, readout)).attribute(
+        m, baselines=base, target=t, feature_mask=mask, perturbations_per_eval=4)
+    return attr.detach(), t
 
 
 def load_stdp_digits(run_dir: str | Path) -> tuple[Any, Any, Tensor, Tensor]:

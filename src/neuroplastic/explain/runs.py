@@ -21,6 +21,19 @@ cartpole, walk         basal-ganglia actor (and critic): occlusion of the observ
                        of the code; states from greedy roll-outs of the trained agent
 lever-delay            basal-ganglia actor-critic on the microstimulus code: deletion of
                        code features along the trials (value) and at the choice (policy)
+force-field            cerebellar adaptive controller (end of the run): its correction
+                       along its own direction in the (target, time) contexts of the reaches,
+                       explained by granule-cell deletion (exact: a linear Purkinje read-out)
+                       and occlusion of the mossy fibres (target, time in the reach); the
+                       forward model's predicted acceleration at the states of frozen reaches
+                       in the field: granule deletion and occlusion of its inputs (hand
+                       velocity, torque command)
+eyeblink               one cerebellum per CS-US interval: the conditioned response on the
+                       CS-alone probe at the steps within ``peak_tolerance`` of the US time,
+                       granule-cell deletion and occlusion of the CS trace's microstimuli
+sanger-pca             the Hebbian components (a linear map): each digit's dominant component
+                       score, pixels occluded by their mean (Captum occlusion and IG, equal to
+                       the analytic ``W_ji (x_i - mean_i)``)
 =====================  =====================================================================
 
 Each returns ``(metrics, figures, title)``; :func:`~.pipeline.explain_run` writes them.
@@ -49,15 +62,20 @@ __all__ = [
     "load_cartpole_agent",
     "load_continual_digits",
     "load_continual_stdp",
+    "load_eyeblink",
+    "load_force_field",
     "load_lever_delay",
     "load_randman",
+    "load_sanger_pca",
     "load_state_checked",
     "load_walk_agent",
+    "pca_score",
     "run_experiment",
 ]
 
 SUPPORTED = ("surrogate-digits", "stdp-digits", "surrogate-randman", "continual-digits",
-             "continual-stdp", "cartpole", "walk", "lever-delay")
+             "continual-stdp", "cartpole", "walk", "lever-delay", "force-field", "eyeblink",
+             "sanger-pca")
 
 #: run types known to leave no trained model, and why
 NO_MODEL = {
@@ -653,6 +671,391 @@ def _explain_lever_delay(run_dir: Path, n_explain: int, seed: int):
     return m, {"maps": fig}, f"lever-delay actor-critic ({d['block']}): code-feature deletion"
 
 
+# ------------------------------------------------------------------------------ cerebellum
+def _load_cerebellum(cb: Any, arrays: dict[str, Tensor], prefix: str, run_dir: Path,
+                     what: str) -> Any:
+    """Load the ``prefix``-ed state of a :class:`~neuroplastic.agents.Cerebellum` (PF
+    weights, last granule activity, wiring), each checked by name and shape; the saved wiring
+    must be the one config.json's seed and sizes build."""
+    ref = cb.state_dict()
+    got = {k: _need(arrays, prefix + k, tuple(v.shape), run_dir, what) for k, v in ref.items()}
+    if not np.array_equal(got["wiring"].numpy(), ref["wiring"]):
+        raise ValueError(f"{run_dir / 'arrays.safetensors'}: parameter {prefix + 'wiring'!r} "
+                         f"differs from the granule wiring of the {what} of config.json (a "
+                         "checkpoint of another seed or model?)")
+    cb.load_state_dict(got)
+    return cb
+
+
+def load_force_field(run_dir: str | Path) -> tuple[Any, Any]:
+    """The arm, plans and the two cerebellar modules (adaptive controller, forward model) of
+    a ``force-field`` folder at the end of the run (after the second field exposure), and its
+    config."""
+    from ..experiments.configs.force_field import ForceFieldConfig
+    from ..experiments.force_field import _Lab
+
+    run_dir = Path(run_dir)
+    _expect(run_dir, "force-field")
+    config = _config(run_dir, ForceFieldConfig)
+    lab = _Lab(config)
+    arrays = _arrays(run_dir)
+    for name, mod in (("controller", lab.controller), ("forward", lab.forward)):
+        _load_cerebellum(mod.cb, arrays, f"{name}.", run_dir, f"force-field {name}")
+    return lab, config
+
+
+def load_eyeblink(run_dir: str | Path) -> tuple[dict[int, tuple[Any, Any]], Any]:
+    """``{isi_ms: (cerebellum, CS code)}`` of an ``eyeblink`` folder (one trained cerebellum
+    per interval; the granule wiring is rebuilt from the seed, the PF weights ``w_<isi>`` are
+    loaded) and its config."""
+    from ..experiments.configs.eyeblink import EyeblinkConfig
+    from ..experiments.eyeblink import _parts
+
+    run_dir = Path(run_dir)
+    _expect(run_dir, "eyeblink")
+    c = _config(run_dir, EyeblinkConfig)
+    arrays = _arrays(run_dir)
+    out = {}
+    for isi in c.isis_ms:
+        _env, code, cb = _parts(c, isi)
+        w = _need(arrays, f"w_{isi}", (1, c.n_granule), run_dir,
+                  f"eyeblink cerebellum (ISI {isi} ms)")
+        cb.w_fast = w.numpy().astype(np.float64)
+        out[isi] = (cb, code)
+    extra = sorted(set(arrays) - {f"w_{isi}" for isi in c.isis_ms})
+    if extra:
+        raise ValueError(f"{run_dir / 'arrays.safetensors'}: parameter {extra[0]!r} is not "
+                         f"part of the eyeblink cerebella of config.json (intervals "
+                         f"{list(c.isis_ms)}; a checkpoint of another model?)")
+    return out, c
+
+
+def _cerebellum_metrics(cb: Any, mossy: np.ndarray, readout: Tensor, seed: int, name: str,
+                        groups: dict[str, list[int]] | None = None
+                        ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Granule-cell deletion (exact) and mossy-fibre occlusion of a cerebellum's output along
+    ``readout`` (:func:`~.local_models.cerebellum_readout`) in the contexts ``mossy``, each
+    against a random order; ``groups``: input variables (their fibres) occluded together."""
+    from .local_models import (
+        granule_attribution,
+        granule_readout_score,
+        mossy_attribution,
+        mossy_readout_score,
+    )
+    from .validity import perturbation_curves
+
+    mo = torch.as_tensor(mossy, dtype=torch.float64)
+    x = torch.as_tensor(np.stack([cb.granule(r) for r in mossy]))
+    g_attr, t = granule_attribution(x, readout)
+    n_active = int((x > 0).sum(1).min())
+    m, g_curves = _versus_random(granule_readout_score(readout), x, t, g_attr, seed,
+                                 perturbation_curves, f"{name}_granule",
+                                 steps=max(1, min(10, n_active)))
+    m_attr, _ = mossy_attribution(cb.granule, mo, readout)
+    mm, m_curves = _versus_random(mossy_readout_score(cb.granule, readout), mo, t, m_attr,
+                                  seed, baseline_curves, f"{name}_mossy",
+                                  baseline=torch.zeros(mo.shape[1], dtype=torch.float64))
+    m.update(mm)
+    with torch.no_grad():
+        out = granule_readout_score(readout)(x)[:, 0]
+    m[f"{name}_granule_active_min"] = n_active
+    m[f"{name}_output_mean"] = float(out.mean())
+    # the output is the sum of the granule contributions (a linear read-out): completeness
+    m[f"{name}_granule_completeness_err"] = float((g_attr.sum(1) - out).abs().max())
+    if groups:
+        mask = torch.zeros(mo.shape[1], dtype=torch.int64)
+        for j, idx in enumerate(groups.values()):
+            mask[idx] = j
+        v_attr, _ = mossy_attribution(cb.granule, mo, readout, feature_mask=mask)
+        for var, idx in groups.items():
+            m[f"{name}_occlude_{var}_mean"] = float(v_attr[:, idx[0]].mean())
+    return m, {"granule": g_attr, "mossy": m_attr, "granule_curves": g_curves,
+               "mossy_curves": m_curves}
+
+
+def _curve_panel(ax: Any, cs: dict[str, dict[str, Tensor]], title: str, xlabel: str) -> None:
+    from .validity import auc
+
+    for mode, style in (("deletion", "-"), ("insertion", "--")):
+        for name, cv in cs[mode].items():
+            rnd = name == "random"
+            ax.plot(np.linspace(0, 1, cv.shape[1]), cv.mean(0).numpy(), style,
+                    color="k" if rnd else "C0" if mode == "deletion" else "C1",
+                    label=f"{mode} {'random' if rnd else 'attributed'} "
+                          f"(AUC {float(auc(cv).mean()):.3g})")
+    ax.set(xlabel=xlabel, title=title)
+    ax.legend(fontsize=6)
+
+
+def _force_field_rollout(lab: Any, field: float) -> np.ndarray:
+    """The forward model's inputs ``(8 · steps, 4)`` (hand velocity, joint torque) along one
+    reach to every target in a field of strength ``field``, with both cerebella frozen (no
+    learning, no retention: the run's final weights throughout)."""
+    from ..experiments.force_field import N_TARGETS
+
+    seen: list[np.ndarray] = []
+    code = lab.sensor_code
+    cbs = (lab.controller.cb, lab.forward.cb)
+
+    def record(v: np.ndarray) -> np.ndarray:
+        seen.append(np.array(v, dtype=np.float64))
+        return code(v)
+
+    lab.sensor_code = record
+    for cb in cbs:
+        cb.learn = cb.end_trial = lambda *a, **k: None
+    try:
+        for k in range(N_TARGETS):
+            lab.reach(k, field)
+    finally:
+        lab.sensor_code = code
+        for cb in cbs:
+            del cb.learn, cb.end_trial
+    return np.stack(seen)
+
+
+def _spread(norm: np.ndarray, n: int) -> np.ndarray:
+    """Indices of ``n`` rows evenly spread over those whose output norm is not negligible
+    (> 5 % of the largest)."""
+    keep = np.nonzero(norm > 0.05 * norm.max())[0]
+    return keep[np.unique(np.linspace(0, keep.size - 1, min(n, keep.size)).round()
+                          .astype(int))]
+
+
+def _explain_force_field(run_dir: Path, n_explain: int, seed: int):
+    import matplotlib.pyplot as plt
+    from captum.attr import FeatureAblation
+
+    from ..experiments.force_field import N_TARGETS
+    from .local_models import cerebellum_readout, mossy_readout_score
+
+    lab, c = load_force_field(run_dir)
+    # the adaptive controller: its correction in every (target, time) context of a reach
+    cb = lab.controller.cb
+    where = [(k, i) for k in range(N_TARGETS) for i in range(lab.env.steps)]
+    mossy = np.stack([lab.context(k, i) for k, i in where])
+    y = -cb.params.dn_gain * np.stack([cb.granule(r) for r in mossy]) @ cb.weights.T
+    norm = np.linalg.norm(y, axis=1)
+    if not norm.max() > 0:
+        raise ValueError(f"{run_dir / 'arrays.safetensors'}: the adaptive controller's PF "
+                         "weights give no correction in any context: nothing to explain")
+    idx = _spread(norm, n_explain)
+    u = y[idx] / norm[idx, None]  # the explained scalar: the correction along its direction
+    readout = cerebellum_readout(cb.weights, cb.params.dn_gain, u)
+    n_t = N_TARGETS
+    groups = {"target": list(range(n_t)), "time": list(range(n_t, mossy.shape[1]))}
+    m, parts = _cerebellum_metrics(cb, mossy[idx], readout, seed, "controller", groups)
+    m.update({"n_explained": int(idx.size), "n_contexts": len(where),
+              "correction_norm_mean": float(norm[idx].mean()),
+              "correction_norm_max": float(norm.max())})
+    # the forward model: its predicted hand acceleration at the states of frozen reaches in
+    # the field; inputs hand velocity (2) and the efference copy of the torque (2)
+    fcb = lab.forward.cb
+    obs = _force_field_rollout(lab, c.field_strength)
+    f_mossy = np.stack([lab.sensor_code(o) for o in obs])
+    fy = -fcb.params.dn_gain * np.stack([fcb.granule(r) for r in f_mossy]) @ fcb.weights.T
+    f_norm = np.linalg.norm(fy, axis=1)
+    f_parts = None
+    if f_norm.max() > 0:
+        fi = _spread(f_norm, n_explain)
+        f_read = cerebellum_readout(fcb.weights, fcb.params.dn_gain, fy[fi] / f_norm[fi, None])
+        npd = lab.sensor_code.n_per_dim
+        mm, f_parts = _cerebellum_metrics(fcb, f_mossy[fi], f_read, seed, "forward",
+                                          {"velocity": list(range(2 * npd)),
+                                           "command": list(range(2 * npd, 4 * npd))})
+        m.update(mm)
+        # occlusion of the four input variables (each set to its mean over the states)
+        mscore = mossy_readout_score(fcb.granule, f_read)
+
+        def var_score(o: Tensor) -> Tensor:
+            return mscore(torch.as_tensor(np.stack([lab.sensor_code(r) for r in o.numpy()])))
+
+        o = torch.as_tensor(obs[fi])
+        base = o.mean(0)
+        t0 = torch.zeros(o.shape[0], dtype=torch.int64)
+        v_attr = FeatureAblation(var_score).attribute(o, baselines=base[None], target=t0,
+                                                      perturbations_per_eval=4).detach()
+        mm, f_parts["var_curves"] = _versus_random(var_score, o, t0, v_attr, seed,
+                                                   baseline_curves, "forward_vars",
+                                                   baseline=base)
+        m.update(mm)
+        f_parts["vars"] = v_attr
+        for j, var in enumerate(("vx", "vy", "tau1", "tau2")):
+            m[f"forward_occlude_{var}_mean"] = float(v_attr[:, j].mean())
+        m.update({"forward_n_explained": int(fi.size),
+                  "forward_prediction_norm_mean": float(f_norm[fi].mean())})
+    rows = 1 if f_parts is None else 2
+    fig, axes = plt.subplots(rows, 3, figsize=(13, 3.8 * rows), squeeze=False)
+    a = parts["mossy"].numpy()
+    lim = float(np.abs(a).max()) or 1.0
+    axes[0, 0].imshow(a, aspect="auto", cmap="RdBu_r", vmin=-lim, vmax=lim,
+                      interpolation="none")
+    axes[0, 0].axvline(n_t - 0.5, color="k", lw=0.8)
+    axes[0, 0].set(xlabel=f"mossy fibre (0-{n_t - 1}: target, then time in the reach)",
+                   ylabel="explained context (target, step)",
+                   title="controller: Δ correction (N m) per occluded fibre")
+    _curve_panel(axes[0, 1], parts["granule_curves"], "controller: granule-cell deletion",
+                 "fraction of active granule cells changed")
+    _curve_panel(axes[0, 2], parts["mossy_curves"], "controller: mossy-fibre occlusion",
+                 "fraction of mossy fibres changed")
+    axes[0, 1].set_ylabel("correction along its direction (N m)")
+    if f_parts is not None:
+        va = f_parts["vars"].numpy()
+        names = ["hand vx", "hand vy", "torque 1", "torque 2"]
+        axes[1, 0].bar(np.arange(4), va.mean(0), yerr=va.std(0), capsize=3)
+        axes[1, 0].set_xticks(np.arange(4), names, fontsize=8)
+        axes[1, 0].set(ylabel="Δ prediction (m/s²)",
+                       title="forward model: occlusion of its inputs (→ mean)")
+        _curve_panel(axes[1, 1], f_parts["granule_curves"],
+                     "forward model: granule-cell deletion",
+                     "fraction of active granule cells changed")
+        _curve_panel(axes[1, 2], f_parts["var_curves"], "forward model: input variables",
+                     "fraction of variables changed")
+        axes[1, 1].set_ylabel("predicted acceleration along its direction (m/s²)")
+    fig.tight_layout()
+    return m, {"maps": fig}, (
+        "force-field: the cerebellar adaptive controller's learned correction (target, time) "
+        "and the forward model's prediction (velocity, command), end of the run")
+
+
+def _eyeblink_rows(cbs: dict[int, tuple[Any, Any]], c: Any, n_explain: int
+                   ) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray], list[tuple[int, int]]]:
+    """CS-alone probe codes (mossy) and CRs of every interval; (isi, step) of the explained
+    rows: the steps within ``peak_tolerance`` of the US time."""
+    from ..experiments.eyeblink import probe
+
+    codes, crs, where = {}, {}, []
+    for isi, (cb, code) in cbs.items():
+        k_us = isi // c.dt_ms
+        code.reset()
+        codes[isi] = np.stack([code(np.array([1.0])) for _ in range(2 * k_us)])
+        crs[isi] = probe(cb, [cb.granule(r) for r in codes[isi]])
+        w = max(1, round(c.peak_tolerance * k_us))
+        where += [(isi, k) for k in range(max(0, k_us - w), min(2 * k_us, k_us + w + 1))]
+    idx = np.unique(np.linspace(0, len(where) - 1, min(n_explain, len(where))).round()
+                    .astype(int))
+    return codes, crs, [where[i] for i in idx]
+
+
+def _explain_eyeblink(run_dir: Path, n_explain: int, seed: int):
+    import matplotlib.pyplot as plt
+
+    from .local_models import cerebellum_readout
+
+    cbs, c = load_eyeblink(run_dir)
+    codes, crs, rows = _eyeblink_rows(cbs, c, n_explain)
+    cb0 = cbs[c.isis_ms[0]][0]  # the granule wiring is the same for every interval (seed)
+    mossy = np.stack([codes[isi][k] for isi, k in rows])
+    readout = torch.cat([cerebellum_readout(cbs[isi][0].weights, cbs[isi][0].params.dn_gain,
+                                            np.ones((1, 1))) for isi, _k in rows])
+    m, parts = _cerebellum_metrics(cb0, mossy, readout, seed, "cr")
+    m.update({"n_explained": len(rows), "window_frac": c.peak_tolerance})
+    for isi in c.isis_ms:
+        m[f"cr_at_us_{isi}"] = float(crs[isi][isi // c.dt_ms])
+    # microstimulus j peaks where the CS trace exp(-t/tau) equals its centre
+    code = cbs[c.isis_ms[0]][1]
+    peak_ms = -c.trace_tau_ms * np.log(code.centres)
+    fig, axes = plt.subplots(1, 4, figsize=(16, 3.6))
+    a = parts["mossy"].numpy()
+    for isi in c.isis_ms:
+        t = np.arange(crs[isi].size) * c.dt_ms
+        axes[0].plot(t, crs[isi], label=f"ISI {isi} ms")
+        sel = [i for i, (s, _k) in enumerate(rows) if s == isi]
+        if sel:
+            axes[0].axvspan(rows[sel[0]][1] * c.dt_ms, rows[sel[-1]][1] * c.dt_ms, alpha=0.15)
+            axes[1].plot(peak_ms, a[sel].mean(0), "o-", ms=3, label=f"ISI {isi} ms")
+        axes[1].axvline(isi, color="k", lw=0.5)
+    axes[0].set(xlabel="time after CS onset (ms)", ylabel="CR (deep-nuclear output)",
+                title="rebuilt cerebellum: CS-alone probe")
+    axes[1].set(xlabel="microstimulus peak after CS onset (ms)",
+                ylabel="Δ CR when occluded", title="occlusion of the CS trace near the US")
+    for ax in axes[:2]:
+        ax.legend(fontsize=7)
+    _curve_panel(axes[2], parts["granule_curves"], "granule-cell deletion",
+                 "fraction of active granule cells changed")
+    _curve_panel(axes[3], parts["mossy_curves"], "CS-trace (microstimulus) occlusion",
+                 "fraction of microstimuli changed")
+    fig.tight_layout()
+    return m, {"maps": fig}, (
+        "eyeblink: the cerebellum's conditioned response near the US time, granule deletion "
+        "and occlusion of the CS trace's microstimuli")
+
+
+# ------------------------------------------------------------------------------ sanger-pca
+def load_sanger_pca(run_dir: str | Path) -> tuple[np.ndarray, np.ndarray, Any, Tensor, Tensor]:
+    """The Hebbian components ``(k, 64)`` of a ``sanger-pca`` folder, the centring mean (the
+    running mean of every sample seen: the digits' mean, rebuilt from the data), its config
+    and the digits ``(1797, 64)`` (scaled as in the run) with their labels."""
+    from sklearn.datasets import load_digits
+
+    from ..experiments.configs.sanger_pca import SangerPCAConfig
+
+    run_dir = Path(run_dir)
+    _expect(run_dir, "sanger-pca")
+    c = _config(run_dir, SangerPCAConfig)
+    digits = load_digits()
+    x = digits.data * c.scale
+    comp = _need(_arrays(run_dir), "components", (c.n_components, x.shape[1]), run_dir,
+                 "sanger-pca components")
+    return (comp.numpy().astype(np.float64), x.mean(0), c, torch.as_tensor(x),
+            torch.as_tensor(digits.target))
+
+
+def pca_score(components: Any, mean: Any, signs: Tensor):
+    """``x (B, d) -> (B, k)``: the component scores ``(x - mean) Wᵀ`` of a linear PCA, row
+    ``b`` times ``signs[b]`` ``(B, k)`` (so the explained score of each row is positive)."""
+    from .local_models import _tiled
+
+    w = torch.as_tensor(np.asarray(components, dtype=np.float64))
+    mu = torch.as_tensor(np.asarray(mean, dtype=np.float64))
+    s = torch.as_tensor(signs, dtype=torch.float64)
+
+    def score(x: Tensor) -> Tensor:
+        return ((x.to(torch.float64) - mu) @ w.T) * _tiled(s, x.shape[0])
+
+    return score
+
+
+def _explain_sanger_pca(run_dir: Path, n_explain: int, seed: int):
+    import matplotlib.pyplot as plt
+    from captum.attr import FeatureAblation, IntegratedGradients
+
+    comp, mean, c, x_all, y_all = load_sanger_pca(run_dir)
+    order = torch.randperm(x_all.shape[0], generator=torch.Generator().manual_seed(seed))
+    sel = order[: min(n_explain, x_all.shape[0])]
+    x, y = x_all[sel], y_all[sel]
+    w = torch.as_tensor(comp)
+    mu = torch.as_tensor(mean)
+    z = (x - mu) @ w.T
+    t = z.abs().argmax(1)  # each digit's dominant component, explained with its sign
+    signs = torch.sign(z)
+    signs[signs == 0] = 1.0
+    score = pca_score(comp, mean, signs)
+    occ = FeatureAblation(score).attribute(x, baselines=mu[None], target=t,
+                                           perturbations_per_eval=8).detach()
+    ig = IntegratedGradients(score).attribute(x, baselines=mu[None], target=t,
+                                              n_steps=8).detach()
+    # a linear model: replacing pixel i by its mean changes score j by W_ji (x_i - mean_i)
+    analytic = signs.gather(1, t[:, None]) * w[t] * (x - mu)
+    m, curves = _versus_random(score, x, t, occ, seed, baseline_curves, "component",
+                               baseline=mu)
+    m.update({
+        "n_explained": int(x.shape[0]), "n_components": int(comp.shape[0]),
+        "occlusion_analytic_max_err": float((occ - analytic).abs().max()),
+        "ig_analytic_max_err": float((ig - analytic).abs().max()),
+        "completeness_max_err": float((occ.sum(1) - z.abs().gather(1, t[:, None])[:, 0])
+                                      .abs().max()),
+        "explained_score_mean": float(z.abs().gather(1, t[:, None]).mean()),
+    })
+    maps = _image_maps_figure(x, {"occlusion (= analytic)": occ, "IG": ig}, y)
+    fig, ax = plt.subplots(figsize=(4.6, 3.4))
+    _curve_panel(ax, curves, "pixels set to their mean", "fraction of pixels changed")
+    ax.set_ylabel("|score| of the dominant component")
+    fig.tight_layout()
+    return m, {"maps": maps, "curves": fig}, (
+        "sanger-pca: Hebbian principal components of digits (linear: explanations exact)")
+
+
 EXPLAINERS: dict[str, Callable] = {
     "surrogate-randman": _explain_randman,
     "continual-digits": _explain_continual_digits,
@@ -660,6 +1063,9 @@ EXPLAINERS: dict[str, Callable] = {
     "cartpole": _explain_cartpole,
     "walk": _explain_walk,
     "lever-delay": _explain_lever_delay,
+    "force-field": _explain_force_field,
+    "eyeblink": _explain_eyeblink,
+    "sanger-pca": _explain_sanger_pca,
 }
 
 

@@ -66,6 +66,8 @@ def load_folder(folder: str | Path) -> dict[str, Any]:
 def _fmt(v: Any) -> str:
     if isinstance(v, float):
         return f"{v:.6g}"
+    if isinstance(v, list):  # a list metric (numbers)
+        return "[" + ", ".join(_fmt(x) for x in v) + "]"
     return str(v)
 
 

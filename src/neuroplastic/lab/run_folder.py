@@ -9,7 +9,8 @@ shows only those), and marks the folder finished.
 Layout of a finished folder::
 
     config.json         the resolved config (seed included)
-    metrics.json        flat metrics (wall-clock ones listed in run.json "timing_metrics")
+    metrics.json        flat metrics: numbers, strings, booleans or lists of finite numbers
+                        (wall-clock ones listed in run.json "timing_metrics")
     curves.json         per-step / per-epoch series
     <figure>.png        the experiment's plots
     arrays.safetensors  learned state (weights, ...)
@@ -31,7 +32,8 @@ from typing import Any
 
 from .checkpointer import Checkpointer, atomic_write
 
-__all__ = ["DONE_MARKER", "NonFiniteMetricError", "RunFolder", "is_done", "read_json"]
+__all__ = ["DONE_MARKER", "NonFiniteMetricError", "RunFolder", "check_metrics", "is_done",
+           "read_json"]
 
 DONE_MARKER = "DONE"
 
@@ -74,6 +76,32 @@ def _jsonable(x: Any) -> Any:
     from ..experiments.base import _jsonable as conv
 
     return conv(x)
+
+
+def check_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
+    """The metrics as JSON values, checked to be flat: each is a number, a string, a boolean,
+    ``None`` or a **list of numbers** (a tuple or a 1-D array becomes a JSON list; booleans
+    are not numbers here). A nested list, a dict, a 2-D array, or a list holding anything but
+    numbers is a ``TypeError`` naming the metric. Non-finite values are left for the caller
+    to refuse."""
+    out = {}
+    for k, v in metrics.items():
+        ndim = getattr(v, "ndim", 0)
+        if ndim > 1:
+            raise TypeError(f"metrics.json must be flat: {k!r} is a {ndim}-D array")
+        if ndim == 1 and hasattr(v, "tolist"):  # numpy / torch 1-D array
+            v = v.tolist()
+        v = _jsonable(v)
+        if isinstance(v, dict):
+            raise TypeError(f"metrics.json must be flat: {k!r} is a dict")
+        if isinstance(v, list):
+            wrong = [x for x in v if isinstance(x, bool) or not isinstance(x, (int, float))]
+            if wrong:
+                raise TypeError(f"metrics.json must be flat: list metric {k!r} holds "
+                                f"{type(wrong[0]).__name__} {wrong[0]!r}; only lists of numbers "
+                                "are allowed")
+        out[str(k)] = v
+    return out
 
 
 class RunFolder:
@@ -177,15 +205,15 @@ class RunFolder:
                      ) -> Path:
         """config.json, metrics.json, curves.json, PNG plots, arrays, text files and run.json.
 
-        Raises :class:`NonFiniteMetricError` (before writing anything) if a metric or a curve
-        point is NaN or infinite; ``TypeError`` if a metric is not flat.
+        Raises :class:`NonFiniteMetricError` (before writing anything) if a metric, an element
+        of a list metric or a curve point is NaN or infinite; ``TypeError`` if a metric is not
+        flat (see :func:`check_metrics`).
         """
-        metrics = {k: _jsonable(v) for k, v in result.metrics.items()}
+        metrics = check_metrics(result.metrics)
         timings = {k: _jsonable(v) for k, v in getattr(result, "timings", {}).items()}
-        for k, v in metrics.items():
-            if isinstance(v, (dict, list)):
-                raise TypeError(f"metrics.json must be flat: {k!r} is {type(v).__name__}")
-        bad = [k for k, v in metrics.items() if isinstance(v, float) and not math.isfinite(v)]
+        bad = [k for k, v in metrics.items()
+               if any(isinstance(x, float) and not math.isfinite(x)
+                      for x in (v if isinstance(v, list) else [v]))]
         curves = {str(k): [float(x) for x in _jsonable(list(v))]
                   for k, v in result.curves.items()}
         bad += [f"curve {k}" for k, v in curves.items() if not all(map(math.isfinite, v))]

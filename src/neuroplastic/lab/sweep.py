@@ -279,7 +279,8 @@ def summarize(out: str | Path, plan: SweepPlan) -> list[dict[str, Any]]:
     with open(out / "summary.csv", "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=cols)
         w.writeheader()
-        w.writerows(rows)
+        w.writerows({k: json.dumps(v) if isinstance(v, list) else v for k, v in r.items()}
+                    for r in rows)  # a list metric as its JSON text
     try:
         import pyarrow as pa
         import pyarrow.parquet as pq
