@@ -62,3 +62,34 @@ def test_negative_alpha_beta_refused(name):
         controlled_loss(-1.0, 1.0, torch.tensor(1.0), 1.0)
     with pytest.raises(ValueError, match="expectation_rate"):
         ControllerParams(expectation_rate=0.0)
+
+
+def test_float_controller_equals_the_tensor_controller_step_bit_for_bit():
+    # the wrapper steps on Python floats; controller_step (tensors) is the reference
+    from neuroplastic.continual.controller import controller_step, init_controller
+
+    params = ControllerParams(alpha_tau=7.0, beta_tau=40.0, warmup=3, refractory=5,
+                              switch_threshold=2.0)
+    g = torch.Generator().manual_seed(3)
+    losses = torch.cat([2.0 + 0.1 * torch.randn(30, generator=g),  # task 1
+                        5.0 + 0.1 * torch.randn(30, generator=g),  # a switch: the loss jumps
+                        torch.linspace(5.0, 0.5, 30)]).tolist()
+    ctl = StabilityPlasticityController(params)
+    ref = init_controller(params)
+    switches = []
+    for i, loss in enumerate(losses):
+        ref, sw = controller_step(ref, loss, params)
+        if sw:
+            switches.append(i)
+        assert ctl.step(loss) == sw
+        assert ctl.alpha == float(ref.alpha) and ctl.beta == float(ref.beta)
+        for a, b in zip(ctl.state, ref):
+            assert torch.equal(a, b)
+        if i == 45:  # a consolidation told from outside, then a state round trip
+            ctl.consolidate()
+            from neuroplastic.continual.controller import consolidate
+            ref = consolidate(ref, params)
+            ctl.state = ctl.state
+    assert switches and ctl.switch_steps == switches
+    with pytest.raises(ValueError, match="loss"):
+        ctl.step(float("nan"))

@@ -169,7 +169,12 @@ def controlled_loss(alpha: float | Tensor, beta: float | Tensor, learn: Tensor,
 
 
 class StabilityPlasticityController:
-    """Stateful wrapper: ``step(loss) -> switched``; ``alpha``, ``beta`` and histories."""
+    """Stateful wrapper: ``step(loss) -> switched``; ``alpha``, ``beta`` and histories.
+
+    :meth:`step` runs :func:`controller_step` on Python floats (float64, the same operations
+    in the same order, so the same numbers) — one training step must not pay for a dozen
+    tensor operations; :attr:`state` converts to and from :class:`ControllerState`.
+    """
 
     def __init__(self, params: ControllerParams = ControllerParams()) -> None:
         self.params = params
@@ -177,23 +182,66 @@ class StabilityPlasticityController:
         self.alpha_history: list[float] = []
         self.beta_history: list[float] = []
         self.switch_steps: list[int] = []
+        p = params
+        self._decay_a = math.exp(-1.0 / p.alpha_tau)
+        beta_tau = p.beta_tau if math.isfinite(p.beta_tau) else 1e300
+        self._decay_b = math.exp(-1.0 / beta_tau)
+
+    @property
+    def state(self) -> ControllerState:
+        f = dict(dtype=torch.float64)
+        i = dict(dtype=torch.int64)
+        a, b, e, v, n, since, sw = self._s
+        return ControllerState(torch.tensor(a, **f), torch.tensor(b, **f), torch.tensor(e, **f),
+                               torch.tensor(v, **f), torch.tensor(n, **i),
+                               torch.tensor(since, **i), torch.tensor(sw, **i))
+
+    @state.setter
+    def state(self, st: ControllerState) -> None:
+        self._s = [float(st.alpha), float(st.beta), float(st.expected), float(st.variance),
+                   int(st.steps), int(st.since_switch), int(st.switches)]
 
     @property
     def alpha(self) -> float:
-        return float(self.state.alpha)
+        return self._s[0]
 
     @property
     def beta(self) -> float:
-        return float(self.state.beta)
+        return self._s[1]
 
     def step(self, loss: float | Tensor, *, consolidate_on_switch: bool = True) -> bool:
-        self.state, switched = controller_step(self.state, loss, self.params,
-                                               consolidate_on_switch=consolidate_on_switch)
-        if switched:
-            self.switch_steps.append(int(self.state.steps) - 1)
-        self.alpha_history.append(self.alpha)
-        self.beta_history.append(self.beta)
-        return switched
+        """:func:`controller_step` in floats; appends α, β (and a detected switch)."""
+        p = self.params
+        a, b, expected, variance, steps, since, switches = self._s
+        L = float(loss)
+        if not math.isfinite(L):
+            raise ValueError(f"loss must be finite, got {L!r}")
+        first = steps == 0
+        if first:
+            expected = L
+        delta = L - expected
+        sd = math.sqrt(variance + 1e-12)
+        switch = (steps >= p.warmup and since >= p.refractory
+                  and delta > p.switch_threshold * sd)
+        rel = min(max(delta, 0.0) / max(abs(expected), 1e-12), 1.0)
+        a = p.alpha_base + (a - p.alpha_base) * self._decay_a + p.alpha_release * rel
+        b = p.beta_base + (b - p.beta_base) * self._decay_b
+        if switch:
+            if consolidate_on_switch:
+                b = b + p.beta_release
+            expected, since = L, 0
+        else:
+            r = p.expectation_rate
+            if not first:
+                variance = variance + r * (delta * delta - variance)
+            expected = expected + r * (L - expected)
+            since += 1
+        self._s = [a, b, expected, variance, steps + 1, since, switches + int(switch)]
+        if switch:
+            self.switch_steps.append(steps)
+        self.alpha_history.append(a)
+        self.beta_history.append(b)
+        return switch
 
     def consolidate(self) -> None:
         self.state = consolidate(self.state, self.params)

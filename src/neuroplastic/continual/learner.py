@@ -66,6 +66,9 @@ class LearnerParams:
     method: Literal["naive", "ewc", "online-ewc", "si", "mas", "laplace", "vcl", "replay",
                     "lwf", "er", "joint"] = "replay"
     network: Literal["ann", "snn"] = "ann"
+    # class: one head over the classes seen so far; task: the task is given, the loss of a
+    # sample compares only its task's classes (= one head per task)
+    scenario: Literal["class", "task"] = "class"
     hidden: int = 256
     epochs: int = 20  # per task
     batch_size: int = 32
@@ -79,6 +82,12 @@ class LearnerParams:
     temperature_weight: float = 1.0  # weight of the distillation term (replay, lwf)
     buffer_size: int = 200  # er: stored raw samples
     replay_batch: int = 0  # replay / er: replayed samples per step (0: batch_size)
+    replay_clusters: int = 1  # replay: PPCA models per class (a mixture)
+    replay_every: int = 1  # replay / er: replayed samples join every k-th step only
+    replay_noise: bool = True  # replay: add the generator's isotropic residual noise
+    # replay / er: the incoming samples' loss compares only their task's classes, replayed
+    # samples compare all classes seen (asymmetric cross-entropy, Caccia et al. 2022)
+    asymmetric: bool = False
     controller: bool = True
     # signals of the controller (alpha_release = beta_release = 0: fixed alpha, beta)
     controller_params: ControllerParams = ControllerParams(
@@ -90,6 +99,7 @@ class LearnerParams:
     def __post_init__(self) -> None:
         check_choice("method", self.method, METHODS)
         check_choice("network", self.network, ("ann", "snn"))
+        check_choice("scenario", self.scenario, ("class", "task"))
         check_int("hidden", self.hidden, 1)
         check_int("epochs", self.epochs, 1)
         check_int("batch_size", self.batch_size, 1)
@@ -99,6 +109,8 @@ class LearnerParams:
         check_positive("si_damping", self.si_damping)
         check_int("importance_samples", self.importance_samples, 1)
         check_int("replay_components", self.replay_components, 1)
+        check_int("replay_clusters", self.replay_clusters, 1)
+        check_int("replay_every", self.replay_every, 1)
         check_positive("temperature", self.temperature)
         check_nonnegative("temperature_weight", self.temperature_weight)
         check_int("buffer_size", self.buffer_size, 1)
@@ -156,6 +168,8 @@ def build_model(p: LearnerParams, n_in: int, n_out: int) -> nn.Module:
 class ContinualLearner:
     """Train one model on a stream of tasks; see the module docstring."""
 
+    fast_replay = True  # replay without the controller: the gathered-epoch path (same numbers)
+
     def __init__(self, p: LearnerParams, n_in: int, n_classes: int) -> None:
         self.p, self.n_in, self.n_classes = p, n_in, n_classes
         self.model = build_model(p, n_in, n_classes)
@@ -168,7 +182,8 @@ class ContinualLearner:
         self.si = (SynapticIntelligence(named_parameters(self.model), p.si_damping)
                    if p.method == "si" else None)
         self.laplace = OnlineLaplace(self.model, 0.0) if p.method == "laplace" else None
-        self.generator = (ClassConditionalGenerator(n_in, p.replay_components)
+        self.generator = (ClassConditionalGenerator(n_in, p.replay_components,
+                                                    clusters=p.replay_clusters, seed=p.seed)
                           if p.method == "replay" else None)
         self.distill = LearningWithoutForgetting(p.temperature, p.temperature_weight)
         self.memory: list[tuple[Tensor, Tensor]] = []  # er: per-task stored samples
@@ -176,6 +191,11 @@ class ContinualLearner:
         self._joint_ids: list[int] = []
         self.controller = StabilityPlasticityController(p.controller_params)
         self.n_train_task = 1
+        self._pool: tuple[Tensor, ...] | None = None  # replayed samples drawn ahead
+        self._pool_at = 0
+        self._task_epoch = 0  # epochs trained on the current task
+        # task scenario: row c = additive logit mask of the classes of c's task
+        self._task_mask = torch.zeros(n_classes, n_classes)
 
     # ------------------------------------------------------------------ stored data
     @property
@@ -195,12 +215,16 @@ class ContinualLearner:
         for c in task.classes:
             if c not in self.seen:
                 self.seen.append(c)
+        for c in task.classes:
+            self._task_mask[c] = -torch.inf
+            self._task_mask[c, list(task.classes)] = 0.0
         self.n_train_task = int(task.y_train.numel())
         if self.p.method == "joint":
             self.joint.append((task.x_train, task.y_train))
             self._joint_ids.append(task.index)
         if self.generator is not None:  # class statistics, in one pass (the data are not kept)
             self.generator.observe(task.x_train, task.y_train)
+        self._pool, self._pool_at, self._task_epoch = None, 0, 0
 
     def _task_data(self, task: Task) -> tuple[Tensor, Tensor]:
         if self.p.method == "joint":
@@ -208,17 +232,29 @@ class ContinualLearner:
         return task.x_train, task.y_train
 
     def _replay_pool(self, n: int) -> tuple[Tensor, ...] | None:
-        """Inputs, classes and the teacher's soft targets ``(q, log q)`` replayed during one
-        epoch (``n`` samples), drawn at once: one generator call and one teacher pass per
-        epoch instead of one per step."""
+        """Inputs, classes and the teacher's soft targets ``(q, log q)`` of ``n`` replayed
+        samples, drawn at once: one generator call and one teacher pass for many steps."""
         if self.p.method != "replay" or self.teacher is None:
             return None
-        xr, yr = self.generator.sample(n, generator=self.gen)
+        xr, yr = self.generator.sample(n, generator=self.gen, noise=self.p.replay_noise)
         if self.p.temperature_weight == 0:
             return xr, yr
         with torch.no_grad():
             q, log_q = soft_targets(self.teacher(xr), self.teacher_classes, self.p.temperature)
         return xr, yr, q, log_q
+
+    def _replay_chunk(self, rb: int, steps_left: int) -> tuple[Tensor, ...] | None:
+        """The next ``rb`` replayed samples; the pool is refilled when it runs out, with what
+        the rest of the task's ``epochs`` needs (at most about 4 M input values at once)."""
+        if self.p.method != "replay" or self.teacher is None:
+            return None
+        if self._pool is None or self._pool_at + rb > self._pool[0].shape[0]:
+            cap = max(rb, (1 << 22) // self.n_in // rb * rb)
+            self._pool = self._replay_pool(min(max(steps_left, 1) * rb, cap))
+            self._pool_at = 0
+        lo = self._pool_at
+        self._pool_at += rb
+        return tuple(t[lo : lo + rb] for t in self._pool)
 
     def _memory_batch(self, n: int) -> tuple[Tensor, Tensor] | None:
         """``n`` stored samples drawn uniformly (with replacement) from the er buffer."""
@@ -231,8 +267,9 @@ class ContinualLearner:
 
     def _forget_loss(self, xb: Tensor, logits: Tensor, extra: Tensor | None,
                      pool_slice: tuple[Tensor, ...] | None,
-                     mask: Tensor) -> Tensor | None:
-        """Loss protecting old tasks; ``extra`` = logits of the replayed samples of the step."""
+                     hard: Tensor | None) -> Tensor | None:
+        """Loss protecting old tasks; ``extra`` = logits of the replayed samples of the step,
+        ``hard`` = their mean cross-entropy (computed with the incoming samples')."""
         p = self.p
         if p.method in ("ewc", "online-ewc", "si", "mas") and self.importance is not None:
             return self.penalty(self.model)
@@ -241,12 +278,10 @@ class ContinualLearner:
         if p.method == "lwf":
             return self.distill.loss(xb, logits)
         if p.method == "er" and extra is not None:
-            return F.cross_entropy(extra + mask, pool_slice[1])
+            return hard
         if p.method == "replay" and extra is not None:
-            yr = pool_slice[1]
             # conditional replay: the replayed class competes with every class seen so far
             # (this keeps the new classes' outputs low on old inputs) ...
-            hard = F.cross_entropy(extra + mask, yr)
             if p.temperature_weight == 0:
                 return hard
             # ... and the previous network's soft outputs are distilled
@@ -255,36 +290,96 @@ class ContinualLearner:
             return hard + p.temperature_weight * soft
         return None
 
+    def _masks(self, task: Task) -> tuple[Tensor, Tensor]:
+        """Additive logit masks ``(incoming, replayed)`` of the class scenario: the classes
+        seen so far (the incoming samples: the task's own with ``asymmetric``)."""
+        seen = torch.full((self.n_classes,), -torch.inf)
+        seen[torch.tensor(sorted(self.seen))] = 0.0
+        if not (self.p.asymmetric and self.p.method in ("replay", "er")):
+            return seen, seen
+        own = torch.full((self.n_classes,), -torch.inf)
+        own[torch.tensor(task.classes)] = 0.0
+        return own, seen
+
     def train_epoch(self, task: Task) -> dict[str, float]:
         p = self.p
+        if (self.fast_replay and p.method == "replay" and not p.controller
+                and p.replay_every == 1 and self.teacher is not None):
+            return self._train_epoch_replay(task)
         self.model.train()
         x, y = self._task_data(task)
         order = torch.randperm(y.numel(), generator=self.gen)
-        mask = torch.full((self.n_classes,), -torch.inf)
-        mask[torch.tensor(sorted(self.seen))] = 0.0
+        mask, replay_mask = self._masks(task)
+        per_sample = p.scenario == "task"
         rb = p.replay_batch or p.batch_size
         n_steps = -(-order.numel() // p.batch_size)
-        pool = self._replay_pool(n_steps * rb)
+        self._task_epoch += 1
+        k = p.replay_every
+        replay_steps = -(-n_steps // k)
         self._teacher_idx = torch.tensor(self.teacher_classes, dtype=torch.int64)
+        K = self._teacher_idx.numel()
+        # the teacher's classes as a slice of the logits where they are 0..K-1 (a view)
+        contiguous = K > 0 and bool((self._teacher_idx == torch.arange(K)).all())
+        # fused replay steps: one weighted cross-entropy over incoming + replayed rows
+        fused = not p.controller and p.method in ("replay", "er")
+        t_seen = self.tasks_done + 1
+        w_in, w_re = (1 / t_seen, 1 - 1 / t_seen) if p.method == "replay" else (1.0, 1.0)
+        T, tw = p.temperature, p.temperature_weight
         loss_sum = n = 0.0
+        both = weights = None  # masks and weights of [incoming; replayed] rows
         for step, lo in enumerate(range(0, order.numel(), p.batch_size)):
             idx = order[lo : lo + p.batch_size]
             xb, yb = x[idx], y[idx]
+            b = yb.numel()
             chunk = None
-            if pool is not None:
-                chunk = tuple(t[step * rb : (step + 1) * rb] for t in pool)
-            elif p.method == "er":
-                chunk = self._memory_batch(rb)
+            if step % k == 0:
+                if p.method == "replay":
+                    # replay steps left in this epoch and the task's following ones
+                    left = replay_steps * max(p.epochs - self._task_epoch + 1, 1) - step // k
+                    chunk = self._replay_chunk(rb, left)
+                elif p.method == "er":
+                    chunk = self._memory_batch(rb)
+            hard = None
             if chunk is not None:  # current and replayed samples in one forward pass
                 z = self.model(torch.cat([xb, chunk[0]]))
-                logits, extra = z[: yb.numel()], z[yb.numel() :]
+                yz = torch.cat([yb, chunk[1]])
+                if per_sample:
+                    m = self._task_mask[yz]
+                else:
+                    if both is None or both.shape[0] != yz.numel() or b != p.batch_size:
+                        both = torch.cat([mask.expand(b, -1), replay_mask.expand(yz.numel() - b,
+                                                                                 -1)])
+                    m = both
+                ce = F.cross_entropy(z + m, yz, reduction="none")  # one call for both parts
+                logits, extra = z[:b], z[b:]
+                if fused:
+                    r = yz.numel() - b
+                    if weights is None or weights.shape[0] != yz.numel() or b != p.batch_size:
+                        weights = torch.cat([torch.full((b,), w_in / b),
+                                             torch.full((r,), w_re / r)])
+                    total = (ce * weights).sum()
+                    if p.method == "replay" and tw > 0:
+                        # w_re·tw·T²·mean KL(q ‖ softmax(z/T)) without its constant entropy
+                        zt = extra[:, :K] if contiguous else extra.index_select(1,
+                                                                              self._teacher_idx)
+                        total = total + (w_re * tw * T * T / r) * F.cross_entropy(
+                            zt / T, chunk[2], reduction="sum")
+                    lv = float(ce.detach()[:b].mean())
+                    self.controller.step(lv)
+                    self._step(total)
+                    loss_sum += lv * b
+                    n += b
+                    continue
+                learn, hard = ce[:b].mean(), ce[b:].mean()
             else:
                 logits, extra = self.model(xb), None
-            learn = F.cross_entropy(logits + mask, yb)
-            self.controller.step(float(learn.detach()))
+                learn = F.cross_entropy(logits + (self._task_mask[yb] if per_sample else mask),
+                                        yb)
+            lv = float(learn.detach())
+            self.controller.step(lv)
             if p.method == "vcl":
                 learn = learn + model_kl(self.model) / self.n_train_task
-            forget = self._forget_loss(xb, logits, extra, chunk, mask)
+            forget = self._forget_loss(xb, logits, extra, chunk, hard)
             if forget is None:
                 total = learn
             elif p.controller:
@@ -295,17 +390,93 @@ class ContinualLearner:
                 total = learn / t + (1 - 1 / t) * forget
             else:
                 total = learn + forget
-            self.opt.zero_grad(set_to_none=True)
-            total.backward()
-            if self.si is not None:
-                self.si.before_step()
-            self.opt.step()
-            if self.si is not None:
-                self.si.after_step()
-            loss_sum += float(learn.detach()) * yb.numel()
-            n += yb.numel()
+            self._step(total)
+            loss_sum += lv * b
+            n += b
         return {"loss": loss_sum / n, "alpha": self.controller.alpha,
                 "beta": self.controller.beta}
+
+    def _train_epoch_replay(self, task: Task) -> dict[str, float]:
+        """:meth:`train_epoch` of generative replay without the controller, the same numbers
+        at less cost: the epoch's incoming and replayed rows are gathered once, in step order,
+        so that a step is one slice, one forward pass and one weighted cross-entropy (plus
+        the distillation term), with masks and weights shared by the full steps."""
+        p = self.p
+        self.model.train()
+        x, y = task.x_train, task.y_train
+        order = torch.randperm(y.numel(), generator=self.gen)
+        N, B = order.numel(), p.batch_size
+        rb = p.replay_batch or B
+        n_steps = -(-N // B)
+        self._task_epoch += 1
+        left = n_steps * max(p.epochs - self._task_epoch + 1, 1)
+        chunks = [self._replay_chunk(rb, left - s) for s in range(n_steps)]
+        rep = [torch.cat(parts) for parts in zip(*chunks)]  # xr, yr[, q, log q]
+        idx = torch.cat([torch.cat([order[s * B : (s + 1) * B],
+                                    torch.arange(N + s * rb, N + (s + 1) * rb)])
+                         for s in range(n_steps)])
+        X = torch.cat([x, rep[0]])[idx]
+        Y = torch.cat([y, rep[1]])[idx]
+        mask, replay_mask = self._masks(task)
+        M = self._task_mask[Y] if p.scenario == "task" else None
+        t_seen = self.tasks_done + 1
+        w_in, w_re = 1 / t_seen, 1 - 1 / t_seen
+        T, tw = p.temperature, p.temperature_weight
+        tidx = torch.tensor(self.teacher_classes, dtype=torch.int64)
+        K = tidx.numel()
+        contiguous = bool((tidx == torch.arange(K)).all())
+        full = (torch.cat([mask.expand(B, -1), replay_mask.expand(rb, -1)]),
+                torch.cat([torch.full((B,), w_in / B), torch.full((rb,), w_re / rb)]))
+        coef = w_re * tw * T * T / rb
+        ces: list[Tensor] = []  # per step, detached: the incoming loss, read after the epoch
+        at = 0
+        for s in range(n_steps):
+            b = min(B, N - s * B)
+            rows = slice(at, at + b + rb)
+            at += b + rb
+            if b == B:
+                m, w = full
+            else:
+                m = torch.cat([mask.expand(b, -1), replay_mask.expand(rb, -1)])
+                w = torch.cat([torch.full((b,), w_in / b), torch.full((rb,), w_re / rb)])
+            if M is not None:
+                m = M[rows]
+            z = self.model(X[rows])
+            ce = F.cross_entropy(z + m, Y[rows], reduction="none")
+            total = torch.dot(ce, w)
+            if tw > 0:
+                # w_re·tw·T²·mean KL(q ‖ softmax(z/T)) without its constant entropy
+                zt = z[b:, :K] if contiguous else z[b:].index_select(1, tidx)
+                total = torch.add(total, F.cross_entropy(zt / T, rep[2][s * rb : (s + 1) * rb],
+                                                         reduction="sum"), alpha=coef)
+            ces.append(ce.detach())
+            self._step(total)
+        # the monitored incoming loss of every step, in one pass (the controller only watches
+        # here: without it the weights are 1/t and 1 - 1/t)
+        loss_sum = 0.0
+        for s, lv in enumerate(self._incoming_means(ces, B, rb, N)):
+            self.controller.step(lv)
+            loss_sum += lv * min(B, N - s * B)
+        return {"loss": loss_sum / N, "alpha": self.controller.alpha,
+                "beta": self.controller.beta}
+
+    @staticmethod
+    def _incoming_means(ces: list[Tensor], B: int, rb: int, N: int) -> list[float]:
+        """Mean loss of the incoming rows of each step (full steps in one reduction)."""
+        full = N // B
+        out = (torch.stack(ces[:full])[:, :B].mean(1).tolist() if full else [])
+        if len(ces) > full:
+            out.append(float(ces[-1][: N - full * B].mean()))
+        return out
+
+    def _step(self, total: Tensor) -> None:
+        self.opt.zero_grad(set_to_none=True)
+        total.backward()
+        if self.si is not None:
+            self.si.before_step()
+        self.opt.step()
+        if self.si is not None:
+            self.si.after_step()
 
     def end_task(self, task: Task) -> None:
         """Consolidate what the task taught (importance, posterior, generator, teacher)."""
@@ -387,6 +558,8 @@ class ContinualLearner:
             t.update({f"teacher.{k}": v for k, v in self.teacher.state_dict().items()})
         for i, (mx, my) in enumerate(self.memory):
             t[f"mem.{i}.x"], t[f"mem.{i}.y"] = mx, my
+        for i, v in enumerate(self._pool or ()):
+            t[f"pool.{i}"] = v
         for k, v in self.controller.state._asdict().items():
             t[f"ctl.{k}"] = v
         vcl = self._vcl_generator()
@@ -401,6 +574,7 @@ class ContinualLearner:
             "importance_method": (next(iter(self.importance.values())).method
                                   if self.importance else None),
             "joint_tasks": self._joint_ids,
+            "pool_at": self._pool_at, "task_epoch": self._task_epoch,
         }
         return t, meta
 
@@ -450,6 +624,10 @@ class ContinualLearner:
         if vcl is not None:
             vcl.set_state(t["vclrng"])
         self.joint = [(tasks[i].x_train, tasks[i].y_train) for i in meta["joint_tasks"]]
+        n_pool = sum(1 for k in t if k.startswith("pool."))
+        self._pool = tuple(t[f"pool.{i}"].clone() for i in range(n_pool)) or None
+        self._pool_at = int(meta.get("pool_at", 0))
+        self._task_epoch = int(meta.get("task_epoch", 0))
         self._joint_ids = list(meta["joint_tasks"])
 
     def _vcl_generator(self) -> torch.Generator | None:

@@ -8,14 +8,17 @@ per class — probabilistic PCA (Tipping & Bishop 1999):
 .. math:: x \mid c \sim \mathcal N(\mu_c,\ U_c\,\mathrm{diag}(\lambda_c - \sigma_c^2)\,U_c^\top
           + \sigma_c^2 I),
 
-the maximum-likelihood fit from each class's running sufficient statistics
-(:math:`n_c`, :math:`\sum x`, :math:`\sum xx^\top`, accumulated batch by batch while the task is
-learned and discarded when the class is consolidated into :math:`\mu_c, U_c, \lambda_c,
-\sigma_c^2`). Sampling is *conditional* (van de Ven 2020's "conditional replay": the class is
-chosen, then the input); replayed inputs are labelled by the previous network's soft outputs
-(distillation, Hinton et al. 2015) over the classes seen so far, as in generative replay with
-distillation. :attr:`ClassConditionalGenerator.stored_raw_samples` is 0 by construction; the
-numbers it does keep are counted by :meth:`~ClassConditionalGenerator.stored_floats`.
+the maximum-likelihood fit to each class's data, made in one pass while the task is learned
+(the data are then dropped; only :math:`\mu_c, U_c, \lambda_c, \sigma_c^2` are kept). With
+``clusters > 1`` a class is a mixture of such models, one per k-means cluster of its data (a
+digit class is not one Gaussian: one PPCA model per MNIST class gives replayed inputs a
+classifier can tell from real ones). ``sample(..., noise=False)`` draws on the principal
+subspace only, without the isotropic residual. Sampling is *conditional* (van de Ven 2020's
+"conditional replay": the class is chosen, then the input); replayed inputs are labelled by
+the previous network's soft outputs (distillation, Hinton et al. 2015) over the classes seen
+so far, as in generative replay with distillation.
+:attr:`ClassConditionalGenerator.stored_raw_samples` is 0 by construction; the numbers it
+does keep are counted by :meth:`~ClassConditionalGenerator.stored_floats`.
 
 The generator can model any representation: the inputs, or the network's own hidden activity
 (internal replay) — it only sees the vectors it is given.
@@ -26,6 +29,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from .._validation import check_int
@@ -34,71 +38,139 @@ from .distill import distillation_loss
 __all__ = ["ClassConditionalGenerator", "distillation_loss"]
 
 
+def _nearest(x: Tensor, centres: Tensor) -> Tensor:
+    """Index of the nearest centre (Euclidean) of every row of ``x``."""
+    return ((centres * centres).sum(1) - 2.0 * x @ centres.T).argmin(1)
+
+
 class ClassConditionalGenerator:
-    """Per-class PPCA generator with ``components`` principal directions.
+    """Per-class PPCA generator with ``components`` principal directions (a mixture of
+    ``clusters`` PPCA models per class).
 
     Parameters
     ----------
     dim
         Length of the modelled vectors.
     components
-        Principal directions kept per class (``<= dim``).
+        Principal directions kept per class (per cluster) (``<= dim``).
     clamp
         ``(low, high)`` range samples are clipped to (``None``: unclipped).
+    clusters
+        PPCA models per class (a mixture; 1: one Gaussian per class). Each batch of a class
+        is split by k-means (``kmeans_iters`` Lloyd iterations from ``clusters`` of its samples
+        drawn with ``seed``); each cluster gets its own PPCA fit and is sampled in proportion
+        to its count.
+    power_iters
+        Power iterations of the randomised subspace fit used when ``dim > 256``.
     """
 
     stored_raw_samples = 0
 
     def __init__(self, dim: int, components: int = 10,
-                 clamp: tuple[float, float] | None = (0.0, 1.0)) -> None:
+                 clamp: tuple[float, float] | None = (0.0, 1.0), *, clusters: int = 1,
+                 kmeans_iters: int = 5, power_iters: int = 1, seed: int = 0) -> None:
         self.dim = check_int("dim", dim, 1)
         self.components = check_int("components", components, 1, dim)
         self.clamp = clamp
-        self._stats: dict[int, tuple[Tensor, Tensor, Tensor]] = {}  # n, sum x, sum xx^T
+        self.clusters = check_int("clusters", clusters, 1)
+        self.kmeans_iters = check_int("kmeans_iters", kmeans_iters, 0)
+        self.power_iters = check_int("power_iters", power_iters, 0)
+        self.seed = check_int("seed", seed, 0)
+        # per class, fitted and waiting for consolidate(): (n, mean, basis, noise sd) each
+        self._stats: dict[int, list[tuple[Tensor, Tensor, Tensor, Tensor]]] = {}
         self.classes: dict[int, dict[str, Tensor]] = {}  # consolidated models
 
     # ------------------------------------------------------------------ learning
-    def observe(self, x: Tensor, y: Tensor) -> None:
-        """Add a batch to the running statistics of its classes (the batch is not kept)."""
-        if x.dim() != 2 or x.shape[1] != self.dim or y.shape != (x.shape[0],):
-            raise ValueError(f"x must be (n, {self.dim}) and y (n,), got {tuple(x.shape)} and "
-                             f"{tuple(y.shape)}")
-        x = x.detach().to(torch.float64)
-        for c in torch.unique(y).tolist():
-            xc = x[y == c]
-            f64 = torch.float64
-            n, s, ss = self._stats.get(
-                c, (torch.zeros((), dtype=f64), torch.zeros(self.dim, dtype=f64),
-                    torch.zeros(self.dim, self.dim, dtype=f64)))
-            self._stats[c] = (n + xc.shape[0], s + xc.sum(0), ss + xc.T @ xc)
-
-    def consolidate(self) -> list[int]:
-        """Fit the PPCA model of every class observed since the last call; drop the statistics.
-
-        Returns the classes consolidated.
-        """
-        done = []
-        for c, (n, s, ss) in sorted(self._stats.items()):
-            mu = s / n
-            cov = ss / n - torch.outer(mu, mu)
+    def _ppca(self, xj: Tensor, g: torch.Generator) -> tuple[Tensor, Tensor, Tensor]:
+        """Maximum-likelihood PPCA of the rows of ``xj``: mean, scaled basis ``(dim, k)``,
+        noise sd. Exact (eigen-decomposition of the covariance) for ``dim <= 256``, else the
+        top ``k`` directions by randomised subspace iteration on the centred data (float32;
+        Halko et al. 2011) — a 784 × 784 eigen-decomposition per cluster would cost more than
+        the training it serves."""
+        k, d, f64 = self.components, self.dim, torch.float64
+        n = xj.shape[0]
+        mu = xj.mean(0)
+        xc = xj - mu
+        mu = mu.to(f64)
+        if d <= 256:
+            cov = xc.T @ xc / n
             cov = 0.5 * (cov + cov.T)
             evals, evecs = torch.linalg.eigh(cov)  # ascending
             evals = evals.flip(0).clamp(min=0)
             evecs = evecs.flip(1)
-            k = self.components
-            noise = evals[k:].mean() if k < self.dim else torch.zeros((), dtype=torch.float64)
-            scale = torch.sqrt((evals[:k] - noise).clamp(min=0))
-            self.classes[c] = {"mean": mu, "basis": evecs[:, :k] * scale[None, :],
-                               "noise_sd": torch.sqrt(noise.clamp(min=0))}
+            noise = evals[k:].mean() if k < d else torch.zeros((), dtype=f64)
+            top, dirs = evals[:k], evecs[:, :k]
+        else:
+            x32 = xc.to(torch.float32)
+            q = min(k + 8, d, max(n, 1))
+            Q = torch.linalg.qr(x32.T @ (x32 @ torch.randn(d, q, generator=g)))[0]
+            for _ in range(self.power_iters):
+                Q = torch.linalg.qr(x32.T @ (x32 @ Q))[0]
+            ev, vs = torch.linalg.eigh((x32 @ Q).to(f64).T @ (x32 @ Q).to(f64) / n)
+            ev, vs = ev.flip(0).clamp(min=0), vs.flip(1)
+            top = torch.zeros(k, dtype=f64)
+            dirs = torch.zeros(d, k, dtype=f64)
+            m = min(k, q)
+            top[:m], dirs[:, :m] = ev[:m], Q.to(f64) @ vs[:, :m]
+            total = (x32 * x32).sum().to(f64) / n
+            noise = ((total - top.sum()) / (d - k)).clamp(min=0) if k < d else top.new_zeros(())
+        scale = torch.sqrt((top - noise).clamp(min=0))
+        return mu, dirs * scale[None, :], torch.sqrt(noise.clamp(min=0))
+
+    def observe(self, x: Tensor, y: Tensor) -> None:
+        """Fit the PPCA model(s) of each class present in the batch (the batch is not kept);
+        they wait for :meth:`consolidate`. A class observed in several batches gets the
+        clusters of every batch (a mixture weighted by the counts)."""
+        if x.dim() != 2 or x.shape[1] != self.dim or y.shape != (x.shape[0],):
+            raise ValueError(f"x must be (n, {self.dim}) and y (n,), got {tuple(x.shape)} and "
+                             f"{tuple(y.shape)}")
+        # float64 for the exact low-dimensional fit, float32 for the randomised one
+        x = x.detach().to(torch.float64 if self.dim <= 256 else torch.float32)
+        for c in torch.unique(y).tolist():
+            xc = x[y == c]
+            g = torch.Generator().manual_seed(self.seed * 1009 + c)
+            if self.clusters > 1:
+                x32 = xc.to(torch.float32)
+                a = _nearest(x32, self._centres(x32, g))
+            else:
+                a = torch.zeros(xc.shape[0], dtype=torch.int64)
+            parts = self._stats.setdefault(c, [])
+            for j in a.unique().tolist():
+                xj = xc[a == j]
+                parts.append((torch.tensor(float(xj.shape[0]), dtype=torch.float64),
+                              *self._ppca(xj, g)))
+
+    def _centres(self, x32: Tensor, g: torch.Generator) -> Tensor:
+        """``clusters`` k-means centres of ``x32`` (Lloyd, from samples drawn with ``g``)."""
+        K = self.clusters
+        cent = x32[torch.randperm(x32.shape[0], generator=g)[:K]].clone()
+        for _ in range(self.kmeans_iters):
+            onehot = F.one_hot(_nearest(x32, cent), cent.shape[0]).to(x32.dtype)
+            cnt = onehot.sum(0)
+            moved = cnt > 0
+            cent[moved] = (onehot.T @ x32)[moved] / cnt[moved, None]
+        return cent
+
+    def consolidate(self) -> list[int]:
+        """Move the models of every class observed since the last call into the replayed
+        ones. Returns the classes consolidated."""
+        done = []
+        for c, parts in sorted(self._stats.items()):
+            n, mu, basis, sd = (torch.stack(t) for t in zip(*parts))
+            self.classes[c] = {"mean": mu, "basis": basis, "noise_sd": sd,
+                               "weight": n / n.sum()}
             done.append(c)
         self._stats.clear()
         return done
 
     # ------------------------------------------------------------------ sampling
     def sample(self, n: int, *, generator: torch.Generator | None = None,
-               classes: list[int] | None = None) -> tuple[Tensor, Tensor]:
-        """``n`` samples ``(n, dim)`` float32 and their classes ``(n,)``, classes drawn uniformly
-        from ``classes`` (default: every consolidated class)."""
+               classes: list[int] | None = None, noise: bool = True) -> tuple[Tensor, Tensor]:
+        r"""``n`` samples ``(n, dim)`` float32 and their classes ``(n,)``, classes drawn uniformly
+        from ``classes`` (default: every consolidated class), then a class's cluster in
+        proportion to its count. ``noise=False`` leaves out the isotropic residual
+        :math:`\sigma_c^2 I` (samples on the principal subspace: on MNIST the speckle it adds
+        to the blank background is what tells a replayed input from a real one)."""
         check_int("n", n, 1)
         pool = sorted(self.classes) if classes is None else list(classes)
         if not pool:
@@ -110,27 +182,44 @@ class ClassConditionalGenerator:
         y = torch.tensor(pool, dtype=torch.int64)[pick]
         k = self.components
         z = torch.randn(n, k, generator=generator, dtype=torch.float64)
-        e = torch.randn(n, self.dim, generator=generator, dtype=torch.float64)
-        means = torch.stack([self.classes[c]["mean"] for c in pool])[pick]
-        bases = torch.stack([self.classes[c]["basis"] for c in pool])[pick]  # (n, dim, k)
-        sds = torch.stack([self.classes[c]["noise_sd"] for c in pool])[pick]
-        x = means + (bases @ z[:, :, None])[:, :, 0] + sds[:, None] * e
+        e = torch.randn(n, self.dim, generator=generator, dtype=torch.float64) if noise else None
+        x = torch.empty(n, self.dim, dtype=torch.float64)
+        for j, c in enumerate(pool):  # one matrix product per class (cluster)
+            rows = (pick == j).nonzero()[:, 0]
+            if not rows.numel():
+                continue
+            m = self.classes[c]
+            if m["weight"].numel() == 1:
+                cl = torch.zeros(rows.numel(), dtype=torch.int64)
+            else:
+                cl = torch.multinomial(m["weight"], rows.numel(), replacement=True,
+                                       generator=generator)
+            for q in cl.unique().tolist():
+                r = rows[cl == q]
+                xr = m["mean"][q] + z[r] @ m["basis"][q].T
+                if noise:
+                    xr = xr + m["noise_sd"][q] * e[r]
+                x[r] = xr
         if self.clamp is not None:
             x = x.clamp(*self.clamp)
         return x.to(torch.float32), y
 
     # ------------------------------------------------------------------ bookkeeping
     def stored_floats(self) -> int:
-        """Numbers kept by the consolidated models (mean, scaled basis, noise per class)."""
-        return sum(self.dim + self.dim * self.components + 1 for _ in self.classes)
+        """Numbers kept by the consolidated models (per cluster: mean, scaled basis, noise,
+        weight)."""
+        return sum(int(m["weight"].numel()) * (self.dim + self.dim * self.components + 2)
+                   for m in self.classes.values())
 
     def state_tensors(self) -> dict[str, Tensor]:
         out: dict[str, Tensor] = {}
         for c, m in self.classes.items():
             for k, v in m.items():
                 out[f"class.{c}.{k}"] = v
-        for c, (n, s, ss) in self._stats.items():
-            out[f"stats.{c}.n"], out[f"stats.{c}.s"], out[f"stats.{c}.ss"] = n, s, ss
+        for c, parts in self._stats.items():
+            n, mu, basis, sd = (torch.stack(t) for t in zip(*parts))
+            out[f"stats.{c}.n"], out[f"stats.{c}.mean"] = n, mu
+            out[f"stats.{c}.basis"], out[f"stats.{c}.noise_sd"] = basis, sd
         return out
 
     def load_state_tensors(self, tensors: Mapping[str, Tensor]) -> None:
@@ -142,6 +231,6 @@ class ClassConditionalGenerator:
         for key in tensors:
             kind, c, part = key.split(".")
             if kind == "stats" and part == "n":
-                ci = int(c)
-                self._stats[ci] = (tensors[f"stats.{c}.n"].clone(), tensors[f"stats.{c}.s"].clone(),
-                                   tensors[f"stats.{c}.ss"].clone())
+                cols = [tensors[f"stats.{c}.{q}"] for q in ("n", "mean", "basis", "noise_sd")]
+                self._stats[int(c)] = [tuple(t[i].clone() for t in cols)
+                                       for i in range(cols[0].shape[0])]

@@ -34,7 +34,7 @@ def _params(config: ContinualDigitsConfig):
     keys = ("method", "network", "hidden", "epochs", "batch_size", "lr", "strength",
             "online_decay", "si_damping", "importance_samples", "replay_components",
             "temperature", "temperature_weight", "controller", "num_steps", "seed",
-            "replay_batch", "buffer_size")
+            "replay_batch", "buffer_size", "replay_clusters", "replay_noise", "scenario")
     kw = {k: getattr(config, k) for k in keys}
     return LearnerParams(**kw, beta_mem=config.beta_mem)
 

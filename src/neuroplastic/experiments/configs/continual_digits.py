@@ -36,6 +36,13 @@ class ContinualDigitsConfig:
                                     low=1, high=1347)
     replay_components: int = param(10, "replay: principal directions of each class's "
                                    "generator (PPCA)", low=1, high=64)
+    replay_clusters: int = param(1, "replay: PPCA models per class (a mixture fitted by "
+                                 "k-means)", low=1, high=64)
+    replay_noise: bool = param(True, "replay: add each class model's isotropic residual noise "
+                               "to the replayed inputs")
+    scenario: Literal["class", "task"] = param(
+        "class", "training protocol: class (one head over the classes seen) or task (the task "
+        "is given: a sample's loss compares only its task's classes)")
     replay_batch: int = param(8, "replay, er: replayed samples per Adam step (0: batch_size)",
                               low=0, high=1347)
     temperature: float = param(2.0, "replay, lwf: distillation temperature", low=0, high=100,
