@@ -18,11 +18,19 @@ wall time per environment step (learning included). Same seeds for every learner
   with a ``Monitor`` recording every episode (SB3's default ``n_steps = 2048`` rollout);
 * ``random``: uniform actions in the action box.
 
+``--env hopper``: the same comparison on Gymnasium's ``Hopper-v5`` (the ``walk`` experiment's
+``env="hopper"`` agents: the BG choose one of 5 target postures held for 5 steps, a spinal PD
+loop tracks them, the duet adds a 3-joint cerebellum learning from the PD feedback command),
+cap 500 steps, criterion a 10-episode mean return >= 400 (the healthy bonus is 1 per step:
+400 means the hopper stays up most of the episode — balance, not locomotion; PPO's return also
+counts forward velocity), cerebellar rate 0.01, 500 granule cells.
+
 Needs MuJoCo (``pip install 'gymnasium[mujoco]'``) in the interpreter that runs it; for the PPO
 rows also stable-baselines3 (e.g. the peers' venv: ``benchmarks/install-peers.sh VENV &&
 VENV/bin/pip install stable-baselines3==2.9.2 mujoco``).
 
-Run: ``python benchmarks/b2_walk.py [--seeds 3] [--episodes 180] [--ppo-steps 100000]``; the
+Run: ``python benchmarks/b2_walk.py [--env hopper] [--seeds 3] [--episodes 180]
+[--ppo-steps 100000]``; the
 last line is JSON.
 """
 
@@ -61,9 +69,9 @@ def _ours(cfg, seed: int, with_cerebellum: bool) -> dict:
     import gymnasium as gym
 
     from neuroplastic.experiments.cartpole import _reset_seed
-    from neuroplastic.experiments.walk import ENV_ID, make_agent
+    from neuroplastic.experiments.walk import env_id, make_agent
 
-    env = gym.make(ENV_ID, max_episode_steps=cfg.max_steps)
+    env = gym.make(env_id(cfg), max_episode_steps=cfg.max_steps)
     agent = make_agent(cfg, seed, with_cerebellum)
     returns, lengths, t0 = [], [], time.perf_counter()
     for ep in range(cfg.episodes):  # the walk experiment's episode loop, steps counted
@@ -92,9 +100,9 @@ def _ppo(cfg, seed: int, steps: int) -> dict | None:
         return None
     import gymnasium as gym
 
-    from neuroplastic.experiments.walk import ENV_ID
+    from neuroplastic.experiments.walk import env_id
 
-    env = Monitor(gym.make(ENV_ID, max_episode_steps=cfg.max_steps))
+    env = Monitor(gym.make(env_id(cfg), max_episode_steps=cfg.max_steps))
     model = sb3.PPO("MlpPolicy", env, seed=seed, verbose=0, device="cpu")
     t0 = time.perf_counter()
     model.learn(total_timesteps=steps)
@@ -109,9 +117,9 @@ def _random(cfg, seed: int, episodes: int = 50) -> float:
     import gymnasium as gym
     import numpy as np
 
-    from neuroplastic.experiments.walk import ENV_ID
+    from neuroplastic.experiments.walk import env_id
 
-    env = gym.make(ENV_ID, max_episode_steps=cfg.max_steps)
+    env = gym.make(env_id(cfg), max_episode_steps=cfg.max_steps)
     rng = np.random.default_rng(seed)
     tot = 0.0
     for ep in range(episodes):
@@ -142,6 +150,8 @@ def _summary(rows: list[dict]) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--env", choices=("inverted_pendulum", "hopper"),
+                    default="inverted_pendulum")
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--episodes", type=int, default=180, help="ours: episodes per seed")
     ap.add_argument("--ppo-steps", type=int, default=100_000, help="PPO: env-step budget")
@@ -149,14 +159,17 @@ def main() -> None:
     ap.add_argument("--no-ppo", action="store_true")
     args = ap.parse_args()
     pin_threads(args.threads)
-    from neuroplastic.experiments.walk import ENV_ID, WalkConfig, require_mujoco
+    from neuroplastic.experiments.walk import WalkConfig, env_id, require_mujoco
 
     require_mujoco()
-    cfg = WalkConfig(episodes=args.episodes, change_episode=args.episodes + 1)
-    print(f"B2 {ENV_ID} (cap {cfg.max_steps} steps), to a {cfg.window}-episode mean >= "
+    hopper = ({"env": "hopper", "max_steps": 500, "criterion": 400.0, "cb_eta": 0.01,
+               "n_granule": 500} if args.env == "hopper" else {})
+    cfg = WalkConfig(episodes=args.episodes, change_episode=args.episodes + 1, **hopper)
+    env_name = env_id(cfg)
+    print(f"B2 {env_name} (cap {cfg.max_steps} steps), to a {cfg.window}-episode mean >= "
           f"{cfg.criterion:g} — {machine()}, {args.threads} thread(s), seeds "
           f"0..{args.seeds - 1}", flush=True)
-    out: dict = {"benchmark": "b2_walk", "env": ENV_ID, "seeds": args.seeds,
+    out: dict = {"benchmark": "b2_walk", "env": env_name, "seeds": args.seeds,
                  "max_steps": cfg.max_steps, "criterion": cfg.criterion, "window": cfg.window}
     for name, cb in (("bg_alone", False), ("duet", True)):
         rows = []

@@ -151,3 +151,97 @@ def test_duet_agent_refuses_mismatched_parts():
     cont = BasalGangliaAgent(box, gym.spaces.Box(-1.0, 1.0, (1,)))
     with pytest.raises(ValueError, match="Discrete"):
         DuetAgent(cont, [0.0], -1, 1)
+
+
+# -- Hopper-v5: BG choose target postures, spinal PD loop, 3-joint cerebellum (env="hopper") ---
+HOP = dict(env="hopper", max_steps=150, change_episode=1, gear_scale=0.25, mass_scale=2.0,
+           n_granule=200, episodes=10, window=3, criterion=100.0, seeds=1)
+
+
+def _hold_crouch(changed: bool, cb_eta: float, episodes: int = 5):
+    """Mean spinal feedback command (the CF error) and cerebellar correction per joint in the
+    first and last of ``episodes`` episodes holding the crouch posture [-0.5, -0.5, 0.3]."""
+    from neuroplastic.experiments.walk import _Body, make_agent
+
+    cfg = WalkConfig(**{**HOP, "cb_eta": cb_eta})
+    env = gym.make("Hopper-v5", max_episode_steps=cfg.max_steps)
+    _Body(env, cfg).set(int(changed))
+    agent = make_agent(cfg, 0, True)
+    agent.bg.actor.W[:] = 0.0
+    agent.bg.actor.W[1] = 50.0  # the BG (near-)always choose posture 1, the crouch
+    out = []
+    for ep in range(episodes):
+        obs, _ = env.reset(seed=ep)
+        fb, corr = [], []
+        while True:
+            obs, r, term, trunc, _ = env.step(agent.act(obs))
+            agent.observe(r, obs, term, trunc)
+            fb.append(agent.feedback(obs))
+            corr.append(agent.last_correction)
+            if term or trunc:
+                break
+        out.append((np.mean(fb, 0), np.mean(corr, 0)))
+    env.close()
+    return out[0], out[-1]
+
+
+@needs_mujoco
+def test_hopper_cerebellum_absorbs_a_weaker_heavier_body_by_feedback_error_learning():
+    """Gear x0.25 and torso mass x2: the spinal loop's tracking error (the climbing-fibre
+    error) grows; the cerebellum's learned correction takes the sign of the feedback command
+    (more hip and knee flexion torque against the sag), grows larger than in the original
+    body, and removes most of the error within 5 episodes (a silent cerebellum does not)."""
+    (fb0_n, _), (_, corr_n) = _hold_crouch(False, 0.05)
+    (fb0_c, _), (fbT_silent, _) = _hold_crouch(True, 0.0)
+    _, (fbT_c, corr_c) = _hold_crouch(True, 0.05)
+    # measured: thigh/leg feedback -0.05 (original) vs -0.14 (changed body)
+    assert np.all(fb0_c[:2] < 2 * fb0_n[:2]) and np.all(fb0_c[:2] < 0)
+    # correction: same sign as the feedback command, larger for the changed body
+    # (measured thigh/leg -0.31/-0.33 vs -0.06/-0.08)
+    assert np.all(corr_c[:2] < 0) and np.all(np.abs(corr_c[:2]) > 2 * np.abs(corr_n[:2]))
+    # residual feedback command after 5 episodes: measured -0.02/-0.03 vs -0.14 without
+    assert np.all(np.abs(fbT_c[:2]) < 0.3 * np.abs(fbT_silent[:2]))
+
+
+def test_posture_duet_checkpoint_mid_hold_continues_bit_for_bit():
+    from neuroplastic.experiments.walk import make_agent
+
+    cfg = WalkConfig(**{**HOP, "n_granule": 50, "hold": 3, "smooth": 0.2})
+    rng = np.random.default_rng(4)
+    obs = rng.uniform(-0.1, 0.1, size=(60, 11))
+    obs[:, 0] += 1.25
+
+    def steps(agent, lo, hi):
+        out = []
+        for t in range(lo, hi):
+            out.append(agent.act(obs[t]).copy())
+            agent.observe(1.0, obs[t + 1] if t + 1 < len(obs) else obs[t], False)
+        return np.array(out)
+
+    a = make_agent(cfg, 0, True)
+    steps(a, 0, 20)  # 20 = 6 holds of 3 + 2 steps into the 7th
+    assert a.phase == 2
+    state = {k: v.copy() for k, v in a.state_dict().items()}
+    ref = steps(a, 20, 59)
+    b = make_agent(cfg, 0, True)
+    b.load_state_dict(state)
+    np.testing.assert_array_equal(steps(b, 20, 59), ref)
+    assert ref.shape == (39, 3) and not np.all(ref == ref[0])
+
+
+def test_hopper_config_and_posture_duet_refuse_bad_input():
+    from neuroplastic.agents import BasalGangliaAgent, PopulationCode
+    from neuroplastic.agents.duet import PostureDuetAgent
+
+    with pytest.raises(ValueError, match="kp"):
+        WalkConfig(env="hopper", kp=0.0)
+    with pytest.raises(ValueError, match="env"):
+        WalkConfig(env="walker")
+    with pytest.raises(ValueError, match="smooth"):
+        WalkConfig(smooth=0.0)
+    box = gym.spaces.Box(-1.0, 1.0, (2,))
+    bg = BasalGangliaAgent(box, gym.spaces.Discrete(2), PopulationCode([-1, -1], [1, 1]))
+    with pytest.raises(ValueError, match="postures"):
+        PostureDuetAgent(bg, [[0.0, 0.0]] * 3, [0, 1], [0, 1], 1.0, 0.1, -1, 1)
+    with pytest.raises(ValueError, match="hold"):
+        PostureDuetAgent(bg, [[0.0, 0.0]] * 2, [0, 1], [0, 1], 1.0, 0.1, -1, 1, hold=0)

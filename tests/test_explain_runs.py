@@ -331,3 +331,15 @@ def test_explain_a_sanger_pca_run(tmp_path_factory, tmp_path):
 
     with pytest.raises(ValueError, match=r"parameter 'components' has shape \(4, 64\)"):
         explain_folder(bad, n_explain=4)
+
+
+def test_a_hopper_walk_run_is_refused_by_name(tmp_path_factory, capsys):
+    """A walk run on Hopper-v5 (posture agent) is refused naming `env`, not misread as the
+    pendulum's push levels."""
+    pytest.importorskip("mujoco", reason="gymnasium[mujoco] is not installed")
+    run = _run(tmp_path_factory, "walk", "env=hopper", "episodes=2", "seeds=1",
+               "max_steps=20", "criterion=10", "change_episode=2", "window=1",
+               "frames=0")
+    assert main(["explain", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert "env" in err and "hopper" in err

@@ -309,6 +309,10 @@ def load_walk_agent(run_dir: str | Path, condition: str = "duet", seed_index: in
     run_dir = Path(run_dir)
     _expect(run_dir, "walk")
     config = _config(run_dir, WalkConfig)
+    if config.env != "inverted_pendulum":
+        raise ValueError(f"env: explain rebuilds the walk agent of InvertedPendulum-v5 runs "
+                         f"(env='inverted_pendulum'); this run used env={config.env!r}, whose "
+                         f"posture-choosing agent it does not explain yet")
     bg = make_agent(config, config.seed + seed_index, False).bg
     wa = _need(_arrays(run_dir), f"w_actor_{condition}_seed{seed_index}",
                (bg.n_actions, bg.n_inputs), run_dir, f"walk {condition} actor")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from ..params import Cost, check_fields, param
 
@@ -13,6 +14,9 @@ TOPIC = "agents"
 
 @dataclass(frozen=True)
 class WalkConfig:
+    env: Literal["inverted_pendulum", "hopper"] = param(
+        "inverted_pendulum", "MuJoCo task: InvertedPendulum-v5 (1-D push, the default) or "
+        "Hopper-v5 (BG choose one of 5 target postures, a spinal PD loop, a 3-joint cerebellum)")
     episodes: int = param(180, "training episodes per seed and condition", low=2, high=100_000)
     seeds: int = param(3, "independent agents per condition (seeds seed, seed+1, ...)", low=1,
                        high=100)
@@ -48,6 +52,15 @@ class WalkConfig:
                             low=0, high=1000)
     cf_rate: float = param(1.0, "climbing-fibre error per rad/s of pole tilt rate",
                            unit="s/rad", low=0, high=1000)
+    kp: float = param(1.0, "hopper: spinal PD stiffness (action units per rad of joint error)",
+                      unit="1/rad", low=0, high=100)
+    kd: float = param(0.1, "hopper: spinal PD damping (action units per rad/s)", unit="s/rad",
+                      low=0, high=100)
+    hold: int = param(5, "hopper: environment steps a chosen posture is held (one BG "
+                      "decision per hold)", low=1, high=1000)
+    smooth: float = param(0.05, "hopper: fraction per step by which the spinal reference moves "
+                          "toward the chosen posture (1: a step to it)", low=0, high=1,
+                          low_open=True)
     frames: int = param(8, "frames in the strip of a trained duet episode (0: none; drawn only "
                         "when MUJOCO_GL is egl or osmesa)", low=0, high=64)
     random_episodes: int = param(20, "episodes of the random-policy baseline per seed", low=1,
@@ -63,15 +76,19 @@ class WalkConfig:
         if self.window > self.episodes:
             raise ValueError(f"window ({self.window}) must not exceed episodes "
                              f"({self.episodes})")
+        if self.env == "hopper" and self.kp == 0:
+            raise ValueError("kp must be > 0 with env='hopper' (the spinal loop and the "
+                             "climbing-fibre error need a stiffness)")
         if (self.bins + 1) ** 4 * self.n_tilings > 2_000_000:
             raise ValueError(f"bins ({self.bins}) and n_tilings ({self.n_tilings}) give more "
                              "than 2e6 place cells")
 
     def cost(self) -> Cost:
-        # ~250 us per env step with the cerebellum, ~150 without; an episode of a learning
-        # agent lasts ~ half the cap on average (measured on 2 cores)
+        # ~250 us per env step with the cerebellum, ~150 without (hopper ~300 / 250); an episode
+        # of a learning agent lasts ~ half the cap on average (measured on 2 cores)
         steps = 2 * self.seeds * self.episodes * 0.5 * self.max_steps
-        s = 2.0 + steps * 350e-6 + self.seeds * self.random_episodes * 0.002
+        per_step = 350e-6 if self.env == "inverted_pendulum" else 450e-6
+        s = 2.0 + steps * per_step + self.seeds * self.random_episodes * 0.002
         return Cost(s, f"2 conditions x {self.seeds} seeds x {self.episodes} episodes "
                        f"(<= {self.max_steps} steps)")
 
