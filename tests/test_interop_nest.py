@@ -13,6 +13,7 @@ import sys
 import numpy as np
 import pytest
 import torch
+from _interop_nets import deterministic_network
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -21,7 +22,7 @@ from neuroplastic.interop.nest_map import map_lif, map_stdp, nest_delay_steps, s
 from neuroplastic.network import Network
 from neuroplastic.neurons import Analog, Digital, LIFParams
 from neuroplastic.plasticity import ExponentialWindow, STDPParams
-from neuroplastic.synapses import AllToAll, FixedProbability, OneToOne
+from neuroplastic.synapses import AllToAll, OneToOne
 
 HAVE_NEST = importlib.util.find_spec("nest") is not None
 needs_nest = pytest.mark.skipif(not HAVE_NEST, reason="nest-simulator is not installed")
@@ -110,20 +111,10 @@ def test_lif_mapping_units_and_refractoriness():
 
 # ----------------------------------------------------------------------------- with NEST
 def _deterministic(seed: int = 3) -> Network:
-    net = Network(DT, seed=seed)
-    p = LIFParams(tau_mem_ms=20.0, v_rest_mv=-65.0, v_reset_mv=-70.0, v_thresh_mv=-50.0,
-                  t_ref_ms=2.0, tau_syn_ms=(5.0, 10.0))
-    net.add_lif("a", 50, p, v_init=(-70.0, -50.0))
-    rng = np.random.default_rng(0)
-    net.add_spike_times("in", 20, rng.uniform(0, 300, 400), rng.integers(0, 20, 400))
-    net.connect("in", "a", FixedProbability(0.3), weight=4.0, channel=0, delay_ms=DT)
-    net.connect("a", "a", FixedProbability(0.1), weight=2.0, channel=1, sign="inhibitory",
-                delay_ms=torch.tensor(1.0))
-    net.set_current("a", 10.0)
+    net = deterministic_network(seed)
     pulses = np.zeros((1000, 50))
     pulses[100:400, :10] = 5.0  # a time-varying current (step_current_generator in NEST)
     net.add_current("a", pulses, start_ms=20.0)
-    net.monitor_spikes("a")
     net.monitor_state("a", [0, 1, 2])
     return net
 
