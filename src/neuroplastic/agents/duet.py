@@ -112,23 +112,13 @@ class DuetAgent:
 
     # -- checkpoints -------------------------------------------------------------------------
     def state_dict(self) -> dict[str, np.ndarray]:
-        out = {f"bg.{k}": v for k, v in self.bg.state_dict().items()}
+        out = _parts_state(self)
         out["duet.scalars"] = np.array([self.last_correction, self.last_error])
-        if self.cb is not None:
-            out.update({f"cb.{k}": v for k, v in self.cb.cb.state_dict().items()})
         return out
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        def sub(prefix):
-            return {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
-
-        self.bg.load_state_dict(sub("bg."))
-        if self.cb is not None:
-            self.cb.cb.load_state_dict(sub("cb."))
-        if "duet.scalars" not in state:
-            raise ValueError("state_dict has no 'duet.scalars'")
-        v = state["duet.scalars"]
-        v = np.asarray(v.numpy() if hasattr(v, "numpy") else v, dtype=np.float64)
+        _load_parts(self, state)
+        v = _array(state, "duet.scalars")
         self.last_correction, self.last_error = (float(x) for x in v)
 
 
@@ -253,31 +243,42 @@ class PostureDuetAgent:
 
     # -- checkpoints -------------------------------------------------------------------------
     def state_dict(self) -> dict[str, np.ndarray]:
-        out = {f"bg.{k}": v for k, v in self.bg.state_dict().items()}
+        out = _parts_state(self)
         out["duet.target"] = self.target.copy()
         out["duet.reference"] = np.array(self.reference, dtype=np.float64)
         out["duet.hold"] = np.array([self.phase, self.reward_sum])
         out["duet.vectors"] = np.stack([self.last_correction, self.last_error])
-        if self.cb is not None:
-            out.update({f"cb.{k}": v for k, v in self.cb.cb.state_dict().items()})
         return out
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        def sub(prefix):
-            return {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
-
-        def arr(k):
-            if k not in state:
-                raise ValueError(f"state_dict has no {k!r}")
-            v = state[k]
-            return np.array(v.numpy() if hasattr(v, "numpy") else v, dtype=np.float64)
-
-        self.bg.load_state_dict(sub("bg."))
-        if self.cb is not None:
-            self.cb.cb.load_state_dict(sub("cb."))
-        self.target = arr("duet.target").reshape(-1)
-        self.reference = arr("duet.reference").reshape(-1)
-        ph, rs = arr("duet.hold").reshape(-1)
+        _load_parts(self, state)
+        self.target = _array(state, "duet.target").reshape(-1)
+        self.reference = _array(state, "duet.reference").reshape(-1)
+        ph, rs = _array(state, "duet.hold").reshape(-1)
         self.phase, self.reward_sum = int(ph), float(rs)
-        v = arr("duet.vectors")
+        v = _array(state, "duet.vectors")
         self.last_correction, self.last_error = v[0].copy(), v[1].copy()
+
+
+# -- checkpoints of both duets: the BG's and the cerebellum's states under "bg." / "cb." ----
+def _parts_state(agent) -> dict[str, np.ndarray]:
+    out = {f"bg.{k}": v for k, v in agent.bg.state_dict().items()}
+    if agent.cb is not None:
+        out.update({f"cb.{k}": v for k, v in agent.cb.cb.state_dict().items()})
+    return out
+
+
+def _load_parts(agent, state: dict[str, Any]) -> None:
+    def sub(prefix):
+        return {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+
+    agent.bg.load_state_dict(sub("bg."))
+    if agent.cb is not None:
+        agent.cb.cb.load_state_dict(sub("cb."))
+
+
+def _array(state: dict[str, Any], key: str) -> np.ndarray:
+    if key not in state:
+        raise ValueError(f"state_dict has no {key!r}")
+    v = state[key]
+    return np.array(v.numpy() if hasattr(v, "numpy") else v, dtype=np.float64)
