@@ -42,6 +42,10 @@ def test_counter_based_input_is_uniform_and_reproducible():
     assert np.histogram(x, bins=10, range=(0, 1))[0].min() > 19_500
     assert np.array_equal(x, uniform_hash(7, 12, np.arange(200_000, dtype=np.uint64)))
     assert not np.array_equal(x[:100], uniform_hash(7, 13, np.arange(100, dtype=np.uint64)))
+    # an array of steps gives one row per step, each the one-step stream (the NEST replay)
+    grid = uniform_hash(7, np.arange(10, 14), np.arange(100))
+    assert grid.shape == (4, 100)
+    assert all(np.array_equal(grid[j], uniform_hash(7, 10 + j, np.arange(100))) for j in range(4))
 
 
 @pytest.mark.parametrize("max_delay_ms", [1, 20])

@@ -481,25 +481,6 @@ def run_dopamine_stdp(pre_steps: Any, post_steps: Any, dopamine_steps: Any, para
                            st["n"] * dopamine.release * dopamine.tau_ms, st)
 
 
-def _uniform_grid(seed32: int, steps: np.ndarray, n: int) -> np.ndarray:
-    """``uniform_hash(seed32, k, arange(n))`` for every ``k`` in ``steps`` at once, ``(T, n)``
-    (the same integer hash, vectorised over the steps too)."""
-    m32 = np.uint64(0xFFFFFFFF)
-
-    def mix(x: np.ndarray) -> np.ndarray:
-        x = x & m32
-        x ^= x >> np.uint64(16)
-        x = (x * np.uint64(0x7FEB352D)) & m32
-        x ^= x >> np.uint64(15)
-        x = (x * np.uint64(0x846CA68B)) & m32
-        x ^= x >> np.uint64(16)
-        return x
-
-    k = np.asarray(steps, dtype=np.uint64)
-    key = mix(mix(np.uint64(seed32) ^ mix(k)) + np.uint64(0x9E3779B9))
-    return mix(key[:, None] + np.arange(n, dtype=np.uint64)[None, :]).astype(np.float64) * 2.0**-32
-
-
 class DistalRewardNest:
     """The distal-reward network (:mod:`neuroplastic.experiments.distal_reward`, built by its
     ``build_network``) in NEST, advanced like the kernel's ``simulate``.
@@ -637,12 +618,15 @@ class DistalRewardNest:
     def _send_input(self, until: int) -> None:
         """Thalamic input of steps ``[_input_until, until)``: our step ``k`` is amplitude time
         ``(k - 1)`` ms (sent in NEST step ``k - 2``, applied in step ``k``)."""
+        from ..kernels.izhikevich_numba import uniform_hash
+
         k0 = self._input_until
         if until <= k0:
             return
         n = self.cfg.n_exc + self.cfg.n_inh
-        vals = 13.0 * (_uniform_grid(self.net.seed32, np.arange(k0, until), n) - 0.5)  # (T, n)
-        times = np.arange(k0, until) - 1.0
+        steps = np.arange(k0, until)
+        vals = 13.0 * (uniform_hash(self.net.seed32, steps, np.arange(n)) - 0.5)  # (T, n)
+        times = steps - 1.0
         vals = np.ascontiguousarray(vals.T)
         self.gens.set([{"amplitude_times": times, "amplitude_values": vals[i]}
                        for i in range(n)])

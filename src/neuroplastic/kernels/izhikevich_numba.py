@@ -72,7 +72,8 @@ def _uniform(key, i):
 
 
 def uniform_hash(seed32: int, k: np.ndarray | int, i: np.ndarray) -> np.ndarray:
-    """Uniform numbers in [0, 1) for step(s) ``k`` and indices ``i`` (numpy twin of the kernel)."""
+    """Uniform numbers in [0, 1) for step(s) ``k`` and indices ``i`` (numpy twin of the kernel):
+    shape ``i.shape`` for one step, ``(len(k), len(i))`` for an array of steps."""
 
     def mix(x: np.ndarray) -> np.ndarray:
         x = np.asarray(x, dtype=np.uint64) & np.uint64(_M32)
@@ -84,9 +85,9 @@ def uniform_hash(seed32: int, k: np.ndarray | int, i: np.ndarray) -> np.ndarray:
         return x
 
     key = mix(
-        mix(np.uint64(seed32) ^ mix(np.asarray([k], dtype=np.uint64))) + np.uint64(0x9E3779B9)
+        mix(np.uint64(seed32) ^ mix(np.asarray(k, dtype=np.uint64))) + np.uint64(0x9E3779B9)
     )
-    return mix(key + np.asarray(i, dtype=np.uint64)).astype(np.float64) * 2.0**-32
+    return mix(key[..., None] + np.asarray(i, dtype=np.uint64)).astype(np.float64) * 2.0**-32
 
 
 @njit(cache=True)
