@@ -343,3 +343,23 @@ def test_a_hopper_walk_run_is_refused_by_name(tmp_path_factory, capsys):
     assert main(["explain", str(run)]) == 2
     err = capsys.readouterr().err
     assert "env" in err and "hopper" in err
+
+
+def test_explain_a_continual_stdp_run(tmp_path_factory, tmp_path):
+    """Both Diehl & Cook networks of a continual-stdp run are rebuilt with the experiment's own
+    parameters (``continual_stdp.model_params``) and explained; another size is refused."""
+    from neuroplastic.explain.runs import explain_folder
+
+    run = _run(tmp_path_factory, "continual-stdp", "n_exc=20", "epochs=1")
+    assert main(["explain", str(run), "--n", "10"]) == 0
+    m = json.loads((run / "explain" / "metrics.json").read_text())
+    for cond in ("gated", "ungated"):
+        assert m[f"{cond}_n_explained"] == 10
+        assert 0.0 <= m[f"{cond}_accuracy_explained"] <= 1.0
+    bad = tmp_path / "bad"
+    shutil.copytree(run, bad)
+    cfg = json.loads((bad / "config.json").read_text())
+    cfg["config"]["n_exc"] = 30  # the saved weights are of a 20-neuron network
+    (bad / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(ValueError, match=r"'weights_gated'"):
+        explain_folder(bad, n_explain=4)

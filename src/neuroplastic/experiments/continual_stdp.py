@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import math
 import time
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -52,6 +53,9 @@ from torch import Tensor
 from ..lab.checkpointer import Checkpointer
 from .base import Result, register
 from .configs.continual_stdp import ContinualStdpConfig
+
+if TYPE_CHECKING:
+    from ..models.diehl_cook import DiehlCookParams
 
 __all__ = ["ContinualStdpConfig", "run"]
 
@@ -159,6 +163,18 @@ def _figures(R: dict, m: dict, curves: dict, models: dict, labels: dict, cfg):
     return figs
 
 
+def model_params(cfg: ContinualStdpConfig, n_input: int) -> DiehlCookParams:
+    """The Diehl & Cook parameters of both networks (the stdp-digits defaults for the bundled
+    digits); also what ``neuroplastic explain`` rebuilds a finished run with."""
+    from ..models.diehl_cook import DiehlCookParams
+
+    return DiehlCookParams(
+        n_input=n_input, max_rate_hz=cfg.max_rate_hz, boost_rate_hz=cfg.max_rate_hz / 2,
+        weight_sum_per_input=0.2, eta_pre=cfg.eta_pre, eta_post=cfg.eta_post,
+        theta_plus_mv=0.05, w_inh_exc_mv=17.5, one_spike=False,
+    )
+
+
 @register("continual-stdp", ContinualStdpConfig,
           "Diehl & Cook on digit classes in sequence: importance-gated vs plain STDP")
 def run(config: ContinualStdpConfig, *, progress: bool = True,
@@ -169,7 +185,7 @@ def run(config: ContinualStdpConfig, *, progress: bool = True,
     from ..continual.importance import ActivityImportance
     from ..continual.metrics import backward_transfer
     from ..continual.streams import split_digits
-    from ..models.diehl_cook import DiehlCook, DiehlCookParams, class_sums
+    from ..models.diehl_cook import DiehlCook, class_sums
     from ..network._rng import subseed
 
     t_start = time.perf_counter()
@@ -180,11 +196,7 @@ def run(config: ContinualStdpConfig, *, progress: bool = True,
     T, n_in, N = len(tasks), xtr[0].shape[1], cfg.n_exc
     sizes = [int(task.x_train.shape[0]) for task in tasks]
     test_first = np.cumsum([0] + [int(task.x_test.shape[0]) for task in tasks]).tolist()
-    params = DiehlCookParams(
-        n_input=n_in, max_rate_hz=cfg.max_rate_hz, boost_rate_hz=cfg.max_rate_hz / 2,
-        weight_sum_per_input=0.2, eta_pre=cfg.eta_pre, eta_post=cfg.eta_post,
-        theta_plus_mv=0.05, w_inh_exc_mv=17.5, one_spike=False,
-    )  # the stdp-digits defaults for the bundled digits
+    params = model_params(cfg, n_in)
     gate_params = GateParams(cfg.gate_kind, cfg.gate_scale)
     acc_kind = "abs_dw" if cfg.importance == "abs_dw" else "coactivity"
     models = {c: DiehlCook(N, params, seed=cfg.seed) for c in CONDITIONS}

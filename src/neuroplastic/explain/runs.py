@@ -235,7 +235,8 @@ def load_continual_stdp(run_dir: str | Path, condition: str = "gated"
     held-out digits of all tasks (shuffled by the seed), labels."""
     from ..continual.streams import split_digits
     from ..experiments.configs.continual_stdp import ContinualStdpConfig
-    from ..models.diehl_cook import DiehlCook, DiehlCookParams
+    from ..experiments.continual_stdp import model_params
+    from ..models.diehl_cook import DiehlCook
 
     if condition not in ("gated", "ungated"):
         raise ValueError(f"condition must be 'gated' or 'ungated', got {condition!r}")
@@ -244,12 +245,7 @@ def load_continual_stdp(run_dir: str | Path, condition: str = "gated"
     cfg = _config(run_dir, ContinualStdpConfig)
     tasks = split_digits(cfg.n_tasks, test_size=cfg.test_size, seed=cfg.seed)
     n_in = int(tasks[0].x_test.shape[1])
-    # the parameters continual_stdp.run builds (the stdp-digits defaults for the digits)
-    params = DiehlCookParams(
-        n_input=n_in, max_rate_hz=cfg.max_rate_hz, boost_rate_hz=cfg.max_rate_hz / 2,
-        weight_sum_per_input=0.2, eta_pre=cfg.eta_pre, eta_post=cfg.eta_post,
-        theta_plus_mv=0.05, w_inh_exc_mv=17.5, one_spike=False)
-    model = DiehlCook(cfg.n_exc, params, seed=cfg.seed)
+    model = DiehlCook(cfg.n_exc, model_params(cfg, n_in), seed=cfg.seed)
     arrays = _arrays(run_dir)
     what = "continual-stdp Diehl & Cook network"
     state = model.state_dict()
