@@ -13,7 +13,9 @@ cannot leak between targets, with this interpreter if it imports brian2, else wi
 ``--peer-python`` (default ``/work/peers-venv/bin/python``, made by
 ``benchmarks/install-peers.sh``). A peer that is not installed is skipped, and said so. The last
 line is one JSON object; with ``--json`` it also carries the flat keys ``ours_s``,
-``brian2_cython_s`` and ``brian2_standalone_s`` (loop seconds, null where a peer is missing).
+``brian2_cython_s`` and ``brian2_standalone_s`` (loop seconds, null where a peer is missing),
+and ``ours_f32_s``: ours with ``dtype="float32"`` (float32 state and weights; ``ours_s`` is the
+float64 reference precision).
 """
 
 from __future__ import annotations
@@ -34,12 +36,12 @@ THREADS = 1
 PEER_PYTHON = "/work/peers-venv/bin/python"
 
 
-def ours(reps: int, backend: str = "numba") -> dict:
+def ours(reps: int, backend: str = "numba", dtype: str = "float64") -> dict:
     from neuroplastic.experiments.cuba import CubaConfig, build_cuba
 
     loops, cpus, spikes, compile_s, n_syn = [], [], [], [], 0
     for rep in range(reps):
-        net = build_cuba(CubaConfig(seed=rep, backend=backend))
+        net = build_cuba(CubaConfig(seed=rep, backend=backend, dtype=dtype))
         net.monitor_spikes("exc"), net.monitor_spikes("inh")
         net._ensure_built()
         compile_s.append(net.compile_s)
@@ -174,10 +176,11 @@ def main() -> None:
         print(json.dumps(brian2_peer(args.peer, reps, args.seed, stats)))
         return
     reps = 1 if args.quick else args.reps
-    results = {"ours": ours(reps)}
-    print(f"neuroplastic (numba): loop {results['ours']['sim_loop_s']:.4f} s "
-          f"(least CPU time {results['ours']['cpu_s']:.4f} s), compile/load "
-          f"{results['ours']['compile_s']:.2f} s, {results['ours']['spikes']} spikes", flush=True)
+    results = {"ours": ours(reps), "ours_f32": ours(reps, dtype="float32")}
+    for k, label in (("ours", "float64"), ("ours_f32", "float32")):
+        print(f"neuroplastic (numba, {label}): loop {results[k]['sim_loop_s']:.4f} s "
+              f"(least CPU time {results[k]['cpu_s']:.4f} s), compile/load "
+              f"{results[k]['compile_s']:.2f} s, {results[k]['spikes']} spikes", flush=True)
     py = _brian2_python(args.peer_python)
     targets = [] if py is None else (["cython"] if args.quick else ["cython", "cpp_standalone"])
     if py is None:
@@ -202,7 +205,8 @@ def main() -> None:
     if args.json:
         loop = lambda k: peers[k]["sim_loop_s"] if k in peers else None  # noqa: E731
         flat = {"ours_s": results["ours"]["sim_loop_s"], "brian2_cython_s": loop("brian2-cython"),
-                "brian2_standalone_s": loop("brian2-cpp_standalone")}
+                "brian2_standalone_s": loop("brian2-cpp_standalone"),
+                "ours_f32_s": results["ours_f32"]["sim_loop_s"]}
     print(json.dumps({
         **flat,
         "workload": "W1", "unit": "s", "better": "lower",
@@ -214,6 +218,11 @@ def main() -> None:
         "ratio_vs_best_peer": (results["ours"]["sim_loop_s"] / best) if best else None,
         "ratio_vs_peer": {k: results["ours"]["sim_loop_s"] / v["sim_loop_s"]
                           for k, v in peers.items()},
+        "ours_f32": results["ours_f32"]["sim_loop_s"],
+        "ours_f32_cpu_s": results["ours_f32"]["cpu_s"],
+        "ours_f32_spikes": results["ours_f32"]["spikes"],
+        "ratio_f32_vs_peer": {k: results["ours_f32"]["sim_loop_s"] / v["sim_loop_s"]
+                              for k, v in peers.items()},
         "machine": machine(), "threads": THREADS,
     }))
 

@@ -22,8 +22,9 @@ spikes arrive one step later than ours and Brian2's (zero delay). ``--nest-max-n
 above a size (its single-thread run is ~10x ours here). Brian2 runs in
 the peer venv (``--peer-python``, default ``/work/peers-venv/bin/python``), NEST in this one; a
 peer that cannot be imported is skipped (its columns are null). ``--json`` prints one JSON
-object as the last line: ``rows`` = ``[{n, ours_s, ours_rss_mib, brian2_s, brian2_rss_mib,
-nest_s}, ...]`` (run times in s; null where a peer is missing) plus details.
+object as the last line: ``rows`` = ``[{n, ours_s, ours_rss_mib, ours_f32_s, ours_f32_rss_mib,
+brian2_s, brian2_rss_mib, nest_s}, ...]`` (``ours``: float64, the default; ``ours_f32``:
+``Network(dtype="float32")``) (run times in s; null where a peer is missing) plus details.
 """
 
 from __future__ import annotations
@@ -50,11 +51,11 @@ def _rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
 
 
-def ours(n: int, seed: int) -> dict:
+def ours(n: int, seed: int, dtype: str = "float64") -> dict:
     from neuroplastic.experiments.cuba import CubaConfig, build_cuba
 
     t0, c0 = time.perf_counter(), time.process_time()
-    net = build_cuba(CubaConfig(n_neurons=n, seed=seed, p_connect=IN_DEGREE / n))
+    net = build_cuba(CubaConfig(n_neurons=n, seed=seed, p_connect=IN_DEGREE / n, dtype=dtype))
     net._ensure_built()
     # build: connectivity, stores, coefficients, state; compile_s (numba's one-time compile or
     # load from its cache, samplers included) is reported apart, as Brian2's compilation is
@@ -136,7 +137,13 @@ def nest_peer(n: int, seed: int) -> dict:
             "nest": nest.__version__}
 
 
-PEERS = {"ours": ours, "brian2": brian2, "nest": nest_peer}
+def ours_f32(n: int, seed: int) -> dict:
+    """Ours with Network(dtype="float32"): the same network and random draws, float32 state
+    and weights (int16 refractory counters)."""
+    return ours(n, seed, "float32")
+
+
+PEERS = {"ours": ours, "ours_f32": ours_f32, "brian2": brian2, "nest": nest_peer}
 
 
 def _subprocess(python: str, peer: str, n: int, seed: int, timeout: float) -> dict | None:
@@ -186,7 +193,7 @@ def main() -> None:
     if args.peer:
         print(json.dumps(PEERS[args.peer](args.n, args.seed)))
         return
-    targets = {"ours": sys.executable}
+    targets = {"ours": sys.executable, "ours_f32": sys.executable}
     if _importable(args.peer_python, "brian2"):
         targets["brian2"] = args.peer_python
     else:
@@ -196,7 +203,7 @@ def main() -> None:
     else:
         print("nest-simulator not installed: its columns are null")
     rows, details = [], {}
-    print(f"{'N':>9} {'target':>7} {'build s':>8} {'run s':>8} {'RSS MiB':>8} {'spikes':>9}")
+    print(f"{'N':>9} {'target':>8} {'build s':>8} {'run s':>8} {'RSS MiB':>8} {'spikes':>9}")
     for n in args.sizes:
         row: dict = {"n": n}
         for name, py in targets.items():
@@ -211,7 +218,7 @@ def main() -> None:
                 if "run_cpu_s" in r:
                     extra = (f"  (CPU: build {r['build_cpu_s']:.2f} s, run {r['run_cpu_s']:.3f} s;"
                              f" one-time compile/load {r['compile_s']:.2f} s)")
-                print(f"{n:>9} {name:>7} {r['build_s']:>8.2f} {r['run_s']:>8.3f} "
+                print(f"{n:>9} {name:>8} {r['build_s']:>8.2f} {r['run_s']:>8.3f} "
                       f"{r['rss_mib']:>8.0f} {r['spikes']:>9}{extra}", flush=True)
         def get(k: str, f: str, n: int = n):
             return (details.get(f"{k}:{n}") or {}).get(f)
@@ -219,20 +226,27 @@ def main() -> None:
         row.update(ours_s=get("ours", "run_s"), ours_rss_mib=get("ours", "rss_mib"),
                    ours_build_s=get("ours", "build_s"), ours_run_cpu_s=get("ours", "run_cpu_s"),
                    ours_build_cpu_s=get("ours", "build_cpu_s"),
+                   ours_f32_s=get("ours_f32", "run_s"), ours_f32_rss_mib=get("ours_f32", "rss_mib"),
+                   ours_f32_build_s=get("ours_f32", "build_s"),
+                   ours_f32_run_cpu_s=get("ours_f32", "run_cpu_s"),
+                   ours_f32_build_cpu_s=get("ours_f32", "build_cpu_s"),
                    brian2_s=get("brian2", "run_s"), brian2_rss_mib=get("brian2", "rss_mib"),
                    nest_s=get("nest", "run_s"))
         rows.append(row)
     slopes = {k: slope([r["n"] for r in rows], [r[f"{k}_s"] for r in rows])
-              for k in ("ours", "brian2", "nest")}
-    slopes["ours_cpu"] = slope([r["n"] for r in rows], [r["ours_run_cpu_s"] for r in rows])
+              for k in ("ours", "ours_f32", "brian2", "nest")}
+    for k in ("ours", "ours_f32"):
+        slopes[f"{k}_cpu"] = slope([r["n"] for r in rows], [r[f"{k}_run_cpu_s"] for r in rows])
     for k, s in slopes.items():
         if s is not None:
             print(f"slope of run time vs N (log-log), {k}: {s:.3f}")
     for r in rows:
-        if r["ours_build_s"] is not None and r["ours_s"]:
-            print(f"N={r['n']}: our build is {100 * r['ours_build_s'] / r['ours_s']:.1f} % of "
-                  f"the run (wall), {100 * r['ours_build_cpu_s'] / r['ours_run_cpu_s']:.1f} % "
-                  "(CPU), compile/load apart")
+        for k in ("ours", "ours_f32"):
+            if r[f"{k}_build_s"] is not None and r[f"{k}_s"]:
+                print(f"N={r['n']}: {k} build is {100 * r[f'{k}_build_s'] / r[f'{k}_s']:.1f} % "
+                      f"of the run (wall), "
+                      f"{100 * r[f'{k}_build_cpu_s'] / r[f'{k}_run_cpu_s']:.1f} % (CPU), "
+                      "compile/load apart")
     if args.json:
         print(json.dumps({"workload": "W1-scale", "unit": "s", "better": "lower", "rows": rows,
                           "slopes": slopes, "details": details, "in_degree": IN_DEGREE,

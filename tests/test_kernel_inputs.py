@@ -595,11 +595,13 @@ def test_simulator_and_plasticity_kernels_refuse_corrupt_arguments(recorded, ker
 
 
 def test_simulator_kernel_refuses_a_mismatched_state_before_running(recorded):
-    """The cases the issue names, on the network loop: float32 membrane, a state of the same
-    number of elements but another shape, a non-contiguous in-place array."""
+    """The cases the issue names, on the network loop: a float32 membrane beside float64
+    currents (either precision is allowed, never a mix), a state of the same number of
+    elements but another shape, a non-contiguous in-place array."""
     f, args = recorded["run_steps"]
     v = args["v"]
-    for bad, msg in ((v.astype(np.float32), r"v must have dtype float64, got float32"),
+    for bad, msg in ((v.astype(np.float32),
+                      r"isyn must have dtype float32 \(the dtype of v\), got float64"),
                      (v.T.copy(), r"v must have shape \(B, n_lif\)"),
                      (np.asfortranarray(np.zeros((v.shape[0], v.shape[1] + 1))[:, 1:]),
                       r"isyn must have shape|v is written in place and must be C-contiguous")):

@@ -19,10 +19,13 @@ from neuroplastic.neurons import Analog, Digital, LIFParams
 from neuroplastic.synapses import AllToAll, FixedInDegree, FixedProbability, OneToOne
 
 
-def mixed_network(backend: str, seed: int = 5) -> Network:
+def mixed_network(backend: str, seed: int = 5, *, dtype: str = "float64",
+                  digital: bool = True) -> Network:
     """Every feature at once: two substrates, noise, mismatch, adaptation, subtractive reset,
-    Poisson and spike-time sources, delays, dense and sparse storage, currents, batch 2."""
-    net = Network(dt_ms=0.5, batch=2, seed=seed, backend=backend)
+    Poisson and spike-time sources, delays, dense and sparse storage, currents, batch 2.
+    ``digital=False``: population "d" is analog (uniform: the kernel's fused path), which
+    float32 needs."""
+    net = Network(dt_ms=0.5, batch=2, seed=seed, backend=backend, dtype=dtype)
     pa = LIFParams(tau_mem_ms=15.0, v_rest_mv=-65.0, v_reset_mv=-68.0, v_thresh_mv=-52.0,
                    t_ref_ms=2.0, r_mohm=8.0, tau_syn_ms=(4.0, 9.0), theta_plus_mv=0.4,
                    tau_theta_ms=200.0)
@@ -31,7 +34,7 @@ def mixed_network(backend: str, seed: int = 5) -> Network:
     pd = LIFParams(tau_mem_ms=10.0, v_rest_mv=-60.0, v_reset_mv=-62.0, v_thresh_mv=-50.0,
                    t_ref_ms=1.0, r_mohm=4.0, tau_syn_ms=(6.0,), reset_mode="subtract")
     net.add_lif("d", 25, pd, Digital(int_bits=8, frac_bits=6, coef_frac_bits=12,
-                                     rounding="floor"))
+                                     rounding="floor") if digital else Analog())
     net.add_poisson("poi", torch.linspace(5.0, 80.0, 30))
     g = torch.Generator().manual_seed(0)
     times = torch.rand(60, generator=g) * 150.0
@@ -380,10 +383,11 @@ BRIAN2_RATE_HZ = 5.605
 BRIAN2_ISI_CV = 0.5271
 
 
-def test_cuba_statistics_match_brian2():
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_cuba_statistics_match_brian2(dtype):
     rates, cvs = [], []
     for seed in range(2):
-        net = build_cuba(CubaConfig(seed=seed))
+        net = build_cuba(CubaConfig(seed=seed, dtype=dtype))
         me, mi = net.monitor_spikes("exc"), net.monitor_spikes("inh")
         net.run(1000.0)
         steps = np.concatenate([me.steps.numpy(), mi.steps.numpy()])

@@ -26,7 +26,7 @@ def build_cuba(cfg: CubaConfig, *, in_degree: int | None = None) -> Network:
     params = LIFParams(tau_mem_ms=20.0, v_rest_mv=-49.0, v_reset_mv=-60.0, v_thresh_mv=-50.0,
                        t_ref_ms=5.0, tau_syn_ms=(5.0, 10.0))
     backend = "auto" if cfg.backend == "nest" else cfg.backend  # nest: built by interop.nest
-    net = Network(cfg.dt_ms, seed=cfg.seed, backend=backend)
+    net = Network(cfg.dt_ms, seed=cfg.seed, backend=backend, dtype=cfg.dtype)
     n_exc = int(round(cfg.n_neurons * cfg.exc_fraction))
     sub = Analog(noise_sigma_mv=cfg.noise_sigma_mv)
     net.add_lif("exc", n_exc, params, sub, v_init=(-60.0, -50.0))
@@ -107,6 +107,7 @@ def run(config: CubaConfig, *, progress: bool = True) -> Result:
         "synops_total": int(sum(synops.values())),
         "synapses": int(n_syn),
         "backend": config.backend if config.backend == "nest" else net.backend,
+        "dtype": config.dtype,
         "steps": steps_done,
     }
     if len(cvs):  # undefined without neurons of >= 3 spikes: omitted, never NaN

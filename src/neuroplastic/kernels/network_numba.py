@@ -57,26 +57,27 @@ def _overflow(x, q, lo, hi, mode):
 
 @njit(cache=True, inline="always")
 def _fused_segment(lo, hi, two, has_noise, has_cur, vb, e0, e1, rb, flag, cur, nz, decay_v,
-                   v_rest, v_thresh, drive_ext, ds, dr, noise_scale, theta0):
+                   v_rest, v_thresh, drive_ext, ds, dr, noise_scale, zero):
     """Membrane update of neurons ``lo .. hi`` whose coefficients are all equal (read once,
     as scalars, from neuron ``lo``): one pass over the state instead of one per coefficient.
     Per neuron the same operations in the same order as the general path of
     :func:`_run_steps` (hence bit-identical); ``theta0``: the (zero) threshold offset of the
     segment; ``two``: a second synaptic channel ``e1``; without ``has_cur`` the external
     current of the segment is +0.0 everywhere and is not read (``drive_ext * 0.0``, the same
-    operation)."""
+    operation). ``zero``: +0.0 in the state's precision (float64 or float32: no literal may
+    promote the float32 arithmetic), also the segment's (zero) threshold offset."""
     vr = v_rest[lo]
     dv = decay_v[lo]
     de = drive_ext[lo]
     d0 = ds[0, lo]
     r0 = dr[0, lo]
-    d1 = ds[1, lo] if two else 0.0
-    r1 = dr[1, lo] if two else 0.0
+    d1 = ds[1, lo] if two else zero
+    r1 = dr[1, lo] if two else zero
     sn = noise_scale[lo]
-    th = v_thresh[lo] + theta0
+    th = v_thresh[lo] + zero
     # unsigned indices: no negative-index wraparound, so that LLVM vectorizes the loop
     for i in range(np.uint64(lo), np.uint64(hi)):
-        c = cur[i] if has_cur else 0.0
+        c = cur[i] if has_cur else zero
         a = (vr + (vb[i] - vr) * dv) + de * c
         x0 = e0[i]
         a = a + r0 * x0
@@ -367,9 +368,12 @@ def _run_steps(
             n_mon += 1
     spk = np.empty((B, N), dtype=np.int64)  # spiking neuron ids per batch
     nspk = np.zeros(B, dtype=np.int64)
-    acc = np.empty(n_lif)
+    # the state's precision (float64, or float32: then every float of the membrane update is
+    # float32 — arrays, coefficients, this zero — and no float64 literal promotes it)
+    zero = np.zeros(1, v.dtype)[0]
+    acc = np.empty(n_lif, v.dtype)
     n_dig = digital_idx.shape[0]
-    dacc = np.empty(n_dig)
+    dacc = np.empty(n_dig, v.dtype)
     n_words = (n_lif + 7) // 8
     flag = np.zeros(n_words * 8, dtype=np.uint8)  # padded: scanned 8 bytes at a time
     flag_words = flag.view(np.uint64)
@@ -439,7 +443,7 @@ def _run_steps(
                 if fast[sg]:
                     _fused_segment(lo, hi, C == 2, has_noise, seg_cur[sg], vb, isyn[b, 0],
                                    isyn[b, C - 1], rb, flag, cur, nz, decay_v, v_rest,
-                                   v_thresh, drive_ext, decay_syn, drive_syn, noise_scale, 0.0)
+                                   v_thresh, drive_ext, decay_syn, drive_syn, noise_scale, zero)
                     continue
                 for i in range(ulo, uhi):
                     acc[i] = (v_rest[i] + (vb[i] - v_rest[i]) * decay_v[i]) + drive_ext[i] * cur[i]
@@ -647,24 +651,31 @@ _PER_LIF = ("decay_v", "v_rest", "v_reset", "v_thresh", "drive_ext", "noise_scal
 _PROJ = ("proj_ptr_off", "proj_syn_off", "csc_ptr_off", "csc_syn_off")
 RUN_STEPS = {
     "t0": "int >=0", "n_steps": "int >=0", "n_lif": "int >=0", "n_total": "int >=n_lif",
-    "v": "f8[B,n_lif] out", "isyn": "f8[B,C,n_lif] out", "theta": "f8[B,n_lif] out",
-    "ref_left": "i8[B,n_lif] out", "buf": "f8[D,B,C,n_lif] out",
-    **{k: "f8[n_lif]" for k in _PER_LIF},
-    "decay_syn": "f8[C,n_lif]", "drive_syn": "f8[C,n_lif]",
+    # ``real``: float64 (the reference precision) or float32, the same for the state, the
+    # coefficients, the currents and the weights of one call (Network(dtype=...))
+    "v": "real[B,n_lif] out", "isyn": "real[B,C,n_lif] out", "theta": "real[B,n_lif] out",
+    # refractory counters: int64 with float64 state; int16 (or int32 for refractory periods
+    # of 2**15 steps or more) with float32 state (Simulation.ref_dtype)
+    "ref_left": lambda a: ("i8" if np.asarray(a["v"]).dtype == np.float64 else
+                           "i2" if np.asarray(a["ref_left"]).dtype == np.int16 else "i4")
+    + "[B,n_lif] out",
+    "buf": "real[D,B,C,n_lif] out",
+    **{k: "real[n_lif]" for k in _PER_LIF},
+    "decay_syn": "real[C,n_lif]", "drive_syn": "real[C,n_lif]",
     **{k: "i8[n_lif]" for k in ("ref_steps", "sub_reset", "rounding", "overflow")},
     "digital_idx": "i8[*] >=0 <n_lif",
     "seg_bounds": "i8[S1] >=0 <=n_lif", "seg_fast": "i8[S1-1]",
-    "i_ext": "f8[B,n_lif]", "has_i_ext_t": "bool", "has_noise": "bool",
-    "i_ext_t": lambda a: "f8[>=n_steps,B,n_lif]" if a["has_i_ext_t"] else None,
-    "noise": lambda a: "f8[>=n_steps,B,n_lif]" if a["has_noise"] else None,
+    "i_ext": "real[B,n_lif]", "has_i_ext_t": "bool", "has_noise": "bool",
+    "i_ext_t": lambda a: "real[>=n_steps,B,n_lif]" if a["has_i_ext_t"] else None,
+    "noise": lambda a: "real[>=n_steps,B,n_lif]" if a["has_noise"] else None,
     "src_spikes": "u1[>=n_steps,B,n_total-n_lif]",
     "proj_pre_start": "i8[P] >=0 <=n_total", "proj_pre_stop": "i8[P] >=0 <=n_total",
     "proj_post_start": "i8[P] >=0 <=n_lif", "proj_channel": "i8[P] >=0 <C",
     **{k: "i8[P] >=0" for k in _PROJ},
     # weights[proj_woff[p] + e]: synapse e of projection p (proj_woff[p] = -1: proj_wval[p]
     # for all, not stored; never for plastic projections), checked by _weight_layout
-    "weights": "f8[*] out", "indices": "i4[nnz] >=0 <n_lif",
-    "proj_wval": "f8[P]",
+    "weights": "real[*] out", "indices": "i4[nnz] >=0 <n_lif",
+    "proj_wval": "real[P]",
     "indptr": "i8[*] >=0 <=nnz",
     # 1 + the delay every synapse of projection p shares, or 0 (each has its own: read delays)
     "proj_delay": "i8[P] >=0",

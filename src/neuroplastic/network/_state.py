@@ -48,6 +48,8 @@ def fingerprint(net: Any) -> dict:
         },
         "indices_sha256": _indices_sha256(sim.indices.numpy()),
     }
+    if net.dtype != "float64":  # only then: float64 checkpoints stay as they were
+        fp["dtype"] = net.dtype
     if net._plasticity:  # only then, so that checkpoints of networks without it are unchanged
         fp["plasticity"] = {k: repr(v) for k, v in net._plasticity.items()}
     return fp
@@ -124,7 +126,7 @@ def restore_state(net: Any, ck: Checkpoint) -> None:
         names.append("stdp_traces")
     for name in names:
         if name == "weights":  # checked like the others, copied by the simulation
-            shape, dtype = (sim.n_synapses,), torch.float64
+            shape, dtype = (sim.n_synapses,), sim.real
         else:
             target = sim.stdp_x if name == "stdp_traces" else getattr(sim, name)
             shape, dtype = tuple(target.shape), target.dtype

@@ -38,6 +38,10 @@ from .simulation import MAX_DELAY_STEPS, Simulation
 __all__ = ["Network", "Population"]
 
 BACKENDS = ("auto", "numba", "torch")
+# precision of the state, coefficients, currents and weights: float64 is the reference (the
+# compiled loop equals the torch loop bit for bit in it); float32 halves the memory the
+# membrane update streams (faster, and linear in N up to 400k neurons, BENCHMARKS W1-scale)
+DTYPES = {"float64": torch.float64, "float32": torch.float32}
 MAX_SEED = 2**63 - 1  # seeds are mixed as 64-bit words (see _rng.subseed); int64 everywhere
 _DELAY_WHY = "spikes wait in a ring buffer of one slot per step of the longest delay"
 _CLOCK_WHY = (
@@ -93,6 +97,12 @@ class Network:
         or ``"auto"`` (numba on CPU, torch elsewhere).
     device : str or torch.device
         Torch device of the state (``"cpu"`` for the numba backend).
+    dtype : {"float64", "float32"}
+        Precision of the membrane state, coefficients, currents and weights. ``"float64"``
+        (default) is the reference; ``"float32"`` is faster on large networks (both backends
+        compute in float32 and agree bit for bit). Digital (fixed-point) neurons and plastic
+        projections need ``"float64"`` (their exactness is defined in it) and are refused
+        otherwise.
     """
 
     def __init__(
@@ -103,6 +113,7 @@ class Network:
         seed: int = 0,
         backend: str = "auto",
         device: str | torch.device = "cpu",
+        dtype: str = "float64",
     ) -> None:
         self.dt_ms = check_positive("dt_ms", dt_ms)
         self.batch = check_int("batch", batch, 1)
@@ -114,6 +125,9 @@ class Network:
         if backend == "numba" and self.device.type != "cpu":
             raise ValueError(f"backend 'numba' runs on the CPU, got device={self.device}")
         self.backend = backend
+        check_choice("dtype", dtype, tuple(DTYPES))
+        self.dtype = dtype
+        self.real = DTYPES[dtype]  # the torch dtype of the state
         self._pops: dict[str, dict[str, Any]] = {}
         self._projections: dict[str, Projection] = {}
         self._plasticity: dict[str, STDPParams] = {}
@@ -155,6 +169,10 @@ class Network:
                   "a refractory period longer than the whole clock")
         if not isinstance(substrate, (Analog, Digital)):
             raise ValueError(f"substrate must be Analog(...) or Digital(...), got {substrate!r}")
+        if isinstance(substrate, Digital) and self.dtype != "float64":
+            raise ValueError(
+                f"population {name!r}: digital (fixed-point) neurons need Network(dtype="
+                f"'float64'), got dtype={self.dtype!r} (their grid is exact in float64 only)")
         if isinstance(v_init, str):
             check_choice("v_init", v_init, ("rest",))
         elif isinstance(v_init, tuple):
@@ -274,6 +292,10 @@ class Network:
         check_choice("storage", storage, ("sparse", "dense"))
         if plasticity is not None:
             self._check_plasticity(plasticity, storage)
+            if self.dtype != "float64":
+                raise ValueError(
+                    f"plastic projection {name!r} needs Network(dtype='float64'), got dtype="
+                    f"{self.dtype!r} (STDP is defined, and tested bit for bit, in float64)")
         if sign is not None:
             check_choice("sign", sign, ("excitatory", "inhibitory"))
         n_channels = self._pops[post]["params"].n_channels
@@ -682,6 +704,6 @@ class Network:
         pops = ", ".join(f"{k}[{v['n']}]" for k, v in self._pops.items())
         return (
             f"Network(dt_ms={self.dt_ms}, batch={self.batch}, seed={self.seed}, "
-            f"backend={self.backend!r}, populations=({pops}), "
+            f"backend={self.backend!r}, dtype={self.dtype!r}, populations=({pops}), "
             f"projections={len(self._projections)}, t_ms={self.t_ms:g})"
         )

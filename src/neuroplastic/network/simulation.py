@@ -48,6 +48,7 @@ class Simulation:
         self.n_total = pos
         self.lif_names, self.src_names = lif, src
         B, dev = net.batch, net.device
+        self.real = real = net.real  # precision of state, coefficients, currents and weights
         C = max([pops[k]["params"].n_channels for k in lif], default=1)
         self.C = C
         # ---- projections: one CSR store
@@ -100,7 +101,8 @@ class Simulation:
                           for p, d in zip(projs, self.proj_delay.tolist()) if p.nnz], default=0)
         # ---- per-neuron coefficients (after the synapse stores: the transient peak of memory
         # while copying them then sees fewer live arrays)
-        self.coef = LIFCoefficients(*[t.to(dev) for t in _coefficients(net, lif, C)])
+        self.coef = LIFCoefficients(*[t.to(dev, real) if t.is_floating_point() else t.to(dev)
+                                      for t in _coefficients(net, lif, C)])
         self.has_noise = bool((self.coef.noise_scale > 0).any())
         self.digital_idx = torch.nonzero(self.coef.q_step > 0).flatten()
         self.seg_bounds, self.seg_fast = _uniform_segments(
@@ -112,12 +114,12 @@ class Simulation:
         for name, g in net._gates.items():
             self.set_gate(name, g)
         # ---- state
-        self.v = torch.zeros(B, self.n_lif, dtype=torch.float64)
-        self.isyn = torch.zeros(B, C, self.n_lif, dtype=torch.float64)  # channel-major
-        self.theta = torch.zeros(B, self.n_lif, dtype=torch.float64)
-        self.ref_left = torch.zeros(B, self.n_lif, dtype=torch.int64)
-        self.buf = torch.zeros(self.D, B, C, self.n_lif, dtype=torch.float64)
-        self.i_ext = torch.zeros(B, self.n_lif, dtype=torch.float64)
+        self.v = torch.zeros(B, self.n_lif, dtype=real)
+        self.isyn = torch.zeros(B, C, self.n_lif, dtype=real)  # channel-major
+        self.theta = torch.zeros(B, self.n_lif, dtype=real)
+        self.ref_left = torch.zeros(B, self.n_lif, dtype=_ref_dtype(real, self.coef.ref_steps))
+        self.buf = torch.zeros(self.D, B, C, self.n_lif, dtype=real)
+        self.i_ext = torch.zeros(B, self.n_lif, dtype=real)
         for k in lif:
             if "i_ext" in pops[k]:
                 s = self.starts[k]
@@ -226,7 +228,7 @@ class Simulation:
         projs = self._projs
         P = len(projs)
         self.proj_woff = torch.full((P,), -1, dtype=torch.int64)
-        self.proj_wval = torch.zeros(P, dtype=torch.float64)
+        self.proj_wval = torch.zeros(P, dtype=self.real)
         n = 0
         for k, p in enumerate(projs):
             if self._lazy[k]:
@@ -234,7 +236,7 @@ class Simulation:
             else:
                 self.proj_woff[k] = n
                 n += p.nnz
-        store = torch.empty(n, dtype=torch.float64)
+        store = torch.empty(n, dtype=self.real)
         for k, p in enumerate(projs):
             off = int(self.proj_woff[k])
             x, p._owner = p._weights, self
@@ -243,8 +245,8 @@ class Simulation:
             if not isinstance(x, Tensor):  # one weight for all, never stored
                 p._weights = None
                 store[off : off + p.nnz] = float(x)
-            elif p.nnz and _all_same_bits(x):
-                value = x[0].item()
+            elif p.nnz and _all_same_bits(x.to(self.real)):
+                value = x[0].to(self.real).item()
                 p._weights = None
                 del x
                 store[off : off + p.nnz] = value
@@ -277,7 +279,7 @@ class Simulation:
         itself when it holds all, else a filled copy (for checkpoints)."""
         if not any(self._lazy):
             return self._w
-        out = torch.empty(self.n_synapses, dtype=torch.float64)
+        out = torch.empty(self.n_synapses, dtype=self.real)
         for k, p in enumerate(self._projs):
             so, wo = int(self.proj_syn_off[k]), int(self.proj_woff[k])
             if wo < 0:
@@ -293,8 +295,8 @@ class Simulation:
             if self._lazy[k]:
                 so = int(self.proj_syn_off[k])
                 seg = w[so : so + p.nnz]
-                if p.nnz and not (_all_same_bits(seg) and seg[:1].view(torch.int64).item()
-                                  == self.proj_wval[k : k + 1].view(torch.int64).item()):
+                if p.nnz and not (_all_same_bits(seg) and _bits(seg[:1]).item()
+                                  == _bits(self.proj_wval[k : k + 1]).item()):
                     self.materialize_weights()
                     break
         for k, p in enumerate(self._projs):
@@ -358,8 +360,9 @@ class Simulation:
         block, off = divmod(t, K)
         if self.has_noise:
             noise = self._block(net, "noise", block, (K, B, self.n_lif), "normal")[off : off + n]
+            noise = noise.to(self.real)  # drawn in float64 (the same numbers in either precision)
         else:
-            noise = torch.zeros(0, B, self.n_lif, dtype=torch.float64)
+            noise = torch.zeros(0, B, self.n_lif, dtype=self.real)
         if self.has_i_ext_t:
             cur = self.i_ext.expand(n, -1, -1).clone()
             for name, vals, start in net._currents_t:
@@ -368,7 +371,7 @@ class Simulation:
                 if lo < hi:
                     cur[lo - t : hi - t, :, s : s + m] += vals[lo - start : hi - start]
         else:
-            cur = torch.zeros(0, B, self.n_lif, dtype=torch.float64)
+            cur = torch.zeros(0, B, self.n_lif, dtype=self.real)
         n_src = self.n_total - self.n_lif
         src = torch.zeros(n, B, n_src, dtype=torch.uint8)
         for name in self.src_names:
@@ -515,9 +518,9 @@ class Simulation:
             self.seg_bounds,
             self.seg_fast,
             self.i_ext.numpy(),
-            npy(cur) if self.has_i_ext_t else np.zeros((1, 1, 1)),
+            npy(cur) if self.has_i_ext_t else np.zeros((1, 1, 1), self.v.numpy().dtype),
             self.has_i_ext_t,
-            npy(noise) if self.has_noise else np.zeros((1, 1, 1)),
+            npy(noise) if self.has_noise else np.zeros((1, 1, 1), self.v.numpy().dtype),
             self.has_noise,
             npy(src),
             npy(self.proj_pre_start),
@@ -552,7 +555,8 @@ class Simulation:
         t0 = time.perf_counter()
         from ..kernels.network_numba import run_steps  # the first import loads numba itself
 
-        if not run_steps.signatures:
+        real = str(self.v.numpy().dtype)  # one compiled specialization per precision
+        if not any(f"array({real}" in str(sig[4]) for sig in run_steps.signatures):
             B = net.batch
             zeros = lambda *s: np.zeros(s)  # noqa: E731
             izeros = lambda *s: np.zeros(s, dtype=np.int64)  # noqa: E731
@@ -560,8 +564,8 @@ class Simulation:
                 self._kernel_args(
                     0,
                     0,
-                    torch.zeros(1, B, self.n_lif, dtype=torch.float64),
-                    torch.zeros(1, B, self.n_lif, dtype=torch.float64),
+                    torch.zeros(1, B, self.n_lif, dtype=self.real),
+                    torch.zeros(1, B, self.n_lif, dtype=self.real),
                     torch.zeros(1, B, self.n_total - self.n_lif, dtype=torch.uint8),
                 )
             )
@@ -622,11 +626,27 @@ def _coefficients(net: NetworkLike, lif: list[str], C: int) -> LIFCoefficients:
     return coef
 
 
+def _bits(x: Tensor) -> Tensor:
+    """The bits of the float64 or float32 tensor ``x`` as integers of the same width."""
+    x = x if x.is_contiguous() else x.contiguous()
+    return x.view(torch.int64 if x.dtype == torch.float64 else torch.int32)
+
+
 def _all_same_bits(x: Tensor) -> bool:
-    """Every element of the float64 tensor ``x`` has the bits of ``x[0]`` (so -0.0 and +0.0
+    """Every element of the float tensor ``x`` has the bits of ``x[0]`` (so -0.0 and +0.0
     differ)."""
-    b = x.view(torch.int64) if x.is_contiguous() else x.contiguous().view(torch.int64)
+    b = _bits(x)
     return bool((b == b[0]).all())
+
+
+def _ref_dtype(real: torch.dtype, ref_steps: Tensor) -> torch.dtype:
+    """Refractory counters: int64 beside float64 state (the reference); beside float32 state
+    int16 — less memory streamed per step — unless a refractory period is 2**15 steps or
+    longer (int32)."""
+    if real == torch.float64:
+        return torch.int64
+    top = int(ref_steps.max()) if ref_steps.numel() else 0
+    return torch.int16 if top < 2**15 else torch.int32
 
 
 def _shared_delay(proj) -> int:

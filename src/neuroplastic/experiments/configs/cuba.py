@@ -34,6 +34,9 @@ class CubaConfig:
     backend: Literal["auto", "numba", "torch", "nest"] = param(
         "auto", "numba (compiled loop), torch (reference loop) or nest (NEST's iaf_psc_exp, "
         "needs nest-simulator; zero delays become one step)")
+    dtype: Literal["float64", "float32"] = param(
+        "float64", "precision of the state and weights: float64 (the reference) or float32 "
+        "(faster on large networks; same statistics)")
     seed: int = param(0, "root of every random stream", low=0, high=2**63 - 1)
 
     def __post_init__(self) -> None:
@@ -42,6 +45,9 @@ class CubaConfig:
         if steps > 1e10:
             raise ValueError(f"duration_ms / dt_ms = {steps:.3g} steps is above 1e10; "
                              "shorten duration_ms or enlarge dt_ms")
+        if self.backend == "nest" and self.dtype != "float64":
+            raise ValueError("dtype must be 'float64' with backend='nest' (NEST computes in "
+                             "double precision)")
         if self.backend == "nest" and self.noise_sigma_mv > 0:
             raise ValueError("noise_sigma_mv must be 0 with backend='nest' (NEST's iaf_psc_exp "
                              "has no membrane noise)")
