@@ -57,15 +57,19 @@ def _overflow(x, q, lo, hi, mode):
 
 @njit(cache=True, inline="always")
 def _fused_segment(lo, hi, two, has_noise, has_cur, vb, e0, e1, rb, flag, cur, nz, decay_v,
-                   v_rest, v_thresh, drive_ext, ds, dr, noise_scale, zero):
-    """Membrane update of neurons ``lo .. hi`` whose coefficients are all equal (read once,
-    as scalars, from neuron ``lo``): one pass over the state instead of one per coefficient.
-    Per neuron the same operations in the same order as the general path of
-    :func:`_run_steps` (hence bit-identical); ``theta0``: the (zero) threshold offset of the
-    segment; ``two``: a second synaptic channel ``e1``; without ``has_cur`` the external
-    current of the segment is +0.0 everywhere and is not read (``drive_ext * 0.0``, the same
-    operation). ``zero``: +0.0 in the state's precision (float64 or float32: no literal may
-    promote the float32 arithmetic), also the segment's (zero) threshold offset."""
+                   v_rest, v_thresh, drive_ext, ds, dr, noise_scale, v_reset, sub_reset,
+                   ref_steps, zero):
+    """Membrane update, threshold and reset of neurons ``lo .. hi`` whose coefficients are all
+    equal (read once, as scalars, from neuron ``lo``): one pass over the state instead of one
+    per coefficient, and no per-spike reads of the coefficients afterwards (at 400k neurons
+    those reads miss the cache). Per neuron the same operations in the same order as the
+    general path of :func:`_run_steps` (hence bit-identical): integrate, ``spike = free and
+    a > v_thresh``, then the reset value (``a - (v_thresh - v_reset)`` or ``v_reset``) and the
+    refractory count ``max(ref_steps - 1, 0)`` where it spiked. ``two``: a second synaptic
+    channel ``e1``; without ``has_cur`` the external current of the segment is +0.0 everywhere
+    and is not read (``drive_ext * 0.0``, the same operation). ``zero``: +0.0 in the state's
+    precision (float64 or float32: no literal may promote the float32 arithmetic), also the
+    segment's (zero) threshold offset."""
     vr = v_rest[lo]
     dv = decay_v[lo]
     de = drive_ext[lo]
@@ -75,6 +79,10 @@ def _fused_segment(lo, hi, two, has_noise, has_cur, vb, e0, e1, rb, flag, cur, n
     r1 = dr[1, lo] if two else zero
     sn = noise_scale[lo]
     th = v_thresh[lo] + zero
+    gap = v_thresh[lo] - v_reset[lo]
+    vz = v_reset[lo]
+    sub = sub_reset[lo] == 1
+    r_spk = max(ref_steps[lo] - 1, 0)
     # unsigned indices: no negative-index wraparound, so that LLVM vectorizes the loop
     for i in range(np.uint64(lo), np.uint64(hi)):
         c = cur[i] if has_cur else zero
@@ -90,9 +98,11 @@ def _fused_segment(lo, hi, two, has_noise, has_cur, vb, e0, e1, rb, flag, cur, n
             a = a + sn * nz[i]
         r = rb[i]
         free = r == 0
-        flag[i] = free & (a > th)
-        vb[i] = a if free else vb[i]
-        rb[i] = max(r - 1, 0)
+        spike = free & (a > th)
+        flag[i] = spike
+        after = (a - gap) if sub else vz
+        vb[i] = after if spike else (a if free else vb[i])
+        rb[i] = r_spk if spike else max(r - 1, 0)
 
 
 @njit(cache=True)
@@ -366,6 +376,21 @@ def _run_steps(
     for i in range(N):
         if mon_mask[i]:
             n_mon += 1
+    # runs of equal pop_of (populations are contiguous ranges): spikes are listed in ascending
+    # order, so a walk over the runs finds each spike's population without reading pop_of at
+    # random (a cache miss per spike on large networks)
+    n_runs = 1 if N else 0
+    for i in range(1, N):
+        if pop_of[i] != pop_of[i - 1]:
+            n_runs += 1
+    run_end = np.empty(n_runs, dtype=np.int64)
+    run_pop = np.empty(n_runs, dtype=np.int64)
+    u = 0
+    for i in range(N):
+        if i + 1 == N or pop_of[i + 1] != pop_of[i]:
+            run_end[u] = i + 1
+            run_pop[u] = pop_of[i]
+            u += 1
     spk = np.empty((B, N), dtype=np.int64)  # spiking neuron ids per batch
     nspk = np.zeros(B, dtype=np.int64)
     # the state's precision (float64, or float32: then every float of the membrane update is
@@ -443,7 +468,8 @@ def _run_steps(
                 if fast[sg]:
                     _fused_segment(lo, hi, C == 2, has_noise, seg_cur[sg], vb, isyn[b, 0],
                                    isyn[b, C - 1], rb, flag, cur, nz, decay_v, v_rest,
-                                   v_thresh, drive_ext, decay_syn, drive_syn, noise_scale, zero)
+                                   v_thresh, drive_ext, decay_syn, drive_syn, noise_scale,
+                                   v_reset, sub_reset, ref_steps, zero)
                     continue
                 for i in range(ulo, uhi):
                     acc[i] = (v_rest[i] + (vb[i] - v_rest[i]) * decay_v[i]) + drive_ext[i] * cur[i]
@@ -485,11 +511,18 @@ def _run_steps(
                     vb[i] = acc[i] if rb[i] == 0 else vb[i]
                 for i in range(ulo, uhi):
                     rb[i] = max(rb[i] - 1, 0)
+            sg = 0  # the segment of neuron i (spikes are listed in ascending order)
             for w in range(n_words):
                 if flag_words[w] == 0:
                     continue
                 for i in range(8 * w, 8 * w + 8):
                     if not flag[i]:
+                        continue
+                    while sg + 1 < S and i >= seg_bounds[sg + 1]:
+                        sg += 1
+                    spk[b, ns] = i
+                    ns += 1
+                    if fast[sg]:  # reset already, in the fused pass
                         continue
                     if sub_reset[i] == 1:
                         vb[i] = vb[i] - (v_thresh[i] - v_reset[i])
@@ -501,8 +534,6 @@ def _run_steps(
                         thb[i] = _overflow(
                             thb[i] + theta_plus[i], q_step[i], q_lo[i], q_hi[i], overflow[i]
                         )
-                    spk[b, ns] = i
-                    ns += 1
             # ---- 2. sources
             for i in range(n_lif, N):
                 if src_spikes[k, b, i - n_lif]:
@@ -510,11 +541,14 @@ def _run_steps(
                     ns += 1
             nspk[b] = ns
             # ---- 3. counters and monitors
+            u = 0
             for s in range(ns):
                 i = spk[b, s]
                 spike_count[i] += 1
-                pop_counts[k, b, pop_of[i]] += 1
-                if mon_mask[i]:
+                while i >= run_end[u]:
+                    u += 1
+                pop_counts[k, b, run_pop[u]] += 1
+                if n_mon and mon_mask[i]:
                     e = ev_n[0]
                     ev_step[e] = t
                     ev_batch[e] = b

@@ -659,8 +659,10 @@ def _shared_delay(proj) -> int:
     return -1
 
 
-# Coefficients the fused update of the compiled kernel reads as scalars (one per segment).
-_FUSED = ("decay_v", "v_rest", "v_thresh", "drive_ext", "noise_scale", "decay_syn", "drive_syn")
+# Coefficients the fused update (and reset) of the compiled kernel reads as scalars (one per
+# segment).
+_FUSED = ("decay_v", "v_rest", "v_thresh", "drive_ext", "noise_scale", "decay_syn", "drive_syn",
+          "v_reset", "ref_steps", "subtract_reset")
 
 
 def _uniform_segments(coef: LIFCoefficients, bounds: list[int], C: int):
