@@ -17,7 +17,7 @@ class CubaConfig:
     """Vogels & Abbott (2005) CUBA network as in Brian2's examples/CUBA.py."""
 
     n_neurons: int = param(4000, "neurons in total (exc_fraction of them excitatory)",
-                           low=10, high=1_000_000)
+                           low=10, high=10_000_000)
     exc_fraction: float = param(0.8, "excitatory fraction (Vogels & Abbott: 3200 / 800)",
                                 low=0, high=1)
     p_connect: float = param(0.02, "connection probability", low=0, high=1)
