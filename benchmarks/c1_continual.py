@@ -410,8 +410,10 @@ def main() -> None:
         names = list(OURS) if sc == "class" else [m for m in OURS if m != "plain"]
         names = [m for m in names if m in selected]
         ours[sc] = {m: [] for m in names}
-        for s in range(args.seeds):  # seed-major: a change of load hits every method alike
-            for m in names:
+        for s in range(args.seeds):  # seed-major: a change of load hits every method alike,
+            # and the order of the methods turns with the seed (none always runs first or last)
+            k = s % len(names)
+            for m in names[k:] + names[:k]:
                 ours[sc][m].append(run_ours(m, s, args.epochs, args.stream, args.network, sc))
     peer = None if args.no_peer else _run_peer(args)
     av = peer["results"] if peer else {}

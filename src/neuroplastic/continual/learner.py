@@ -38,7 +38,11 @@ from torch import Tensor, nn
 
 from .._validation import check_choice, check_int, check_nonnegative, check_positive, check_range
 from .controller import ControllerParams, StabilityPlasticityController, controlled_loss
-from .distill import LearningWithoutForgetting, distillation_from_targets, soft_targets
+from .distill import (
+    LearningWithoutForgetting,
+    distillation_from_targets,
+    soft_targets,
+)
 from .importance import (
     Importance,
     SynapticIntelligence,
@@ -168,7 +172,9 @@ def build_model(p: LearnerParams, n_in: int, n_out: int) -> nn.Module:
 class ContinualLearner:
     """Train one model on a stream of tasks; see the module docstring."""
 
-    fast_replay = True  # replay without the controller: the gathered-epoch path (same numbers)
+    # replay without the controller: the gathered-epoch path with the closed-form loss
+    # gradient (the numbers of the step-by-step autograd path up to float rounding)
+    fast_replay = True
 
     def __init__(self, p: LearnerParams, n_in: int, n_classes: int) -> None:
         self.p, self.n_in, self.n_classes = p, n_in, n_classes
@@ -194,6 +200,11 @@ class ContinualLearner:
         self._pool: tuple[Tensor, ...] | None = None  # replayed samples drawn ahead
         self._pool_at = 0
         self._task_epoch = 0  # epochs trained on the current task
+        self._layout: dict | None = None  # replay fast path: rows, loss constants, buffers
+        if self.fast_replay and p.method == "replay" and not p.controller:
+            from ._replay_kernel import warm_up
+
+            warm_up()  # compiled once per process (loaded from numba's disk cache)
         # task scenario: row c = additive logit mask of the classes of c's task
         self._task_mask = torch.zeros(n_classes, n_classes)
 
@@ -239,8 +250,12 @@ class ContinualLearner:
         xr, yr = self.generator.sample(n, generator=self.gen, noise=self.p.replay_noise)
         if self.p.temperature_weight == 0:
             return xr, yr
+        # the teacher's pass in chunks: a spiking network's activity over all the steps of
+        # thousands of rows does not stay in the cache (1440 rows at once: twice the time)
+        chunk = 256 if self.p.network == "snn" else 2048
         with torch.no_grad():
-            q, log_q = soft_targets(self.teacher(xr), self.teacher_classes, self.p.temperature)
+            tz = torch.cat([self.teacher(xr[i : i + chunk]) for i in range(0, n, chunk)])
+            q, log_q = soft_targets(tz, self.teacher_classes, self.p.temperature)
         return xr, yr, q, log_q
 
     def _replay_chunk(self, rb: int, steps_left: int) -> tuple[Tensor, ...] | None:
@@ -248,13 +263,17 @@ class ContinualLearner:
         the rest of the task's ``epochs`` needs (at most about 4 M input values at once)."""
         if self.p.method != "replay" or self.teacher is None:
             return None
+        self._refill(rb, steps_left)
+        lo = self._pool_at
+        self._pool_at += rb
+        return tuple(t[lo : lo + rb] for t in self._pool)
+
+    def _refill(self, rb: int, steps_left: int) -> None:
+        """A new pool when the current one has fewer than ``rb`` rows left."""
         if self._pool is None or self._pool_at + rb > self._pool[0].shape[0]:
             cap = max(rb, (1 << 22) // self.n_in // rb * rb)
             self._pool = self._replay_pool(min(max(steps_left, 1) * rb, cap))
             self._pool_at = 0
-        lo = self._pool_at
-        self._pool_at += rb
-        return tuple(t[lo : lo + rb] for t in self._pool)
 
     def _memory_batch(self, n: int) -> tuple[Tensor, Tensor] | None:
         """``n`` stored samples drawn uniformly (with replacement) from the er buffer."""
@@ -304,7 +323,7 @@ class ContinualLearner:
     def train_epoch(self, task: Task) -> dict[str, float]:
         p = self.p
         if (self.fast_replay and p.method == "replay" and not p.controller
-                and p.replay_every == 1 and self.teacher is not None):
+                and p.replay_every == 1):
             return self._train_epoch_replay(task)
         self.model.train()
         x, y = self._task_data(task)
@@ -397,77 +416,144 @@ class ContinualLearner:
                 "beta": self.controller.beta}
 
     def _train_epoch_replay(self, task: Task) -> dict[str, float]:
-        """:meth:`train_epoch` of generative replay without the controller, the same numbers
-        at less cost: the epoch's incoming and replayed rows are gathered once, in step order,
-        so that a step is one slice, one forward pass and one weighted cross-entropy (plus
-        the distillation term), with masks and weights shared by the full steps."""
+        """:meth:`train_epoch` of generative replay without the controller (also its first
+        task, before any teacher), the same numbers up to rounding at less cost: the epoch's
+        incoming and replayed rows are gathered once, in step order, into buffers kept for
+        the task, so that a step is one forward pass on a view; the gradient of the whole
+        loss (weighted cross-entropy over both parts plus the distillation term) with
+        respect to the logits is computed in closed form by one compiled call
+        (:mod:`._replay_kernel`, the formula of :func:`~.distill.replay_logit_grad`) and
+        pushed through the network with one backward call — no autograd node for the loss."""
         p = self.p
         self.model.train()
         x, y = task.x_train, task.y_train
         order = torch.randperm(y.numel(), generator=self.gen)
         N, B = order.numel(), p.batch_size
-        rb = p.replay_batch or B
-        n_steps = -(-N // B)
+        lay = self._epoch_layout(task, N)
+        rb, n_steps = lay["rb"], lay["n_steps"]
         self._task_epoch += 1
-        left = n_steps * max(p.epochs - self._task_epoch + 1, 1)
-        chunks = [self._replay_chunk(rb, left - s) for s in range(n_steps)]
-        rep = [torch.cat(parts) for parts in zip(*chunks)]  # xr, yr[, q, log q]
-        idx = torch.cat([torch.cat([order[s * B : (s + 1) * B],
-                                    torch.arange(N + s * rb, N + (s + 1) * rb)])
-                         for s in range(n_steps)])
-        X = torch.cat([x, rep[0]])[idx]
-        Y = torch.cat([y, rep[1]])[idx]
-        mask, replay_mask = self._masks(task)
-        M = self._task_mask[Y] if p.scenario == "task" else None
-        t_seen = self.tasks_done + 1
-        w_in, w_re = 1 / t_seen, 1 - 1 / t_seen
-        T, tw = p.temperature, p.temperature_weight
-        tidx = torch.tensor(self.teacher_classes, dtype=torch.int64)
-        K = tidx.numel()
-        contiguous = bool((tidx == torch.arange(K)).all())
-        full = (torch.cat([mask.expand(B, -1), replay_mask.expand(rb, -1)]),
-                torch.cat([torch.full((B,), w_in / B), torch.full((rb,), w_re / rb)]))
-        coef = w_re * tw * T * T / rb
-        ces: list[Tensor] = []  # per step, detached: the incoming loss, read after the epoch
-        at = 0
-        for s in range(n_steps):
-            b = min(B, N - s * B)
-            rows = slice(at, at + b + rb)
-            at += b + rb
-            if b == B:
-                m, w = full
-            else:
-                m = torch.cat([mask.expand(b, -1), replay_mask.expand(rb, -1)])
-                w = torch.cat([torch.full((b,), w_in / b), torch.full((rb,), w_re / rb)])
-            if M is not None:
-                m = M[rows]
-            z = self.model(X[rows])
-            ce = F.cross_entropy(z + m, Y[rows], reduction="none")
-            total = torch.dot(ce, w)
-            if tw > 0:
-                # w_re·tw·T²·mean KL(q ‖ softmax(z/T)) without its constant entropy
-                zt = z[b:, :K] if contiguous else z[b:].index_select(1, tidx)
-                total = torch.add(total, F.cross_entropy(zt / T, rep[2][s * rb : (s + 1) * rb],
-                                                         reduction="sum"), alpha=coef)
-            ces.append(ce.detach())
-            self._step(total)
+        X, Y = lay["X"], lay["Y"]
+        if rb:
+            left = n_steps * max(p.epochs - self._task_epoch + 1, 1)
+            rep = self._replay_rows(n_steps, rb, left)  # xr, yr[, q, log q]
+            torch.index_select(x, 0, order, out=lay["Xin"])
+            X.index_copy_(0, lay["inc_pos"], lay["Xin"])
+            X.index_copy_(0, lay["rep_pos"], rep[0])
+            Y.index_copy_(0, lay["inc_pos"], y[order])
+            Y.index_copy_(0, lay["rep_pos"], rep[1])
+            if lay["distil"]:
+                lay["Q"].index_copy_(0, lay["rep_pos"], rep[2])
+        else:
+            torch.index_select(x, 0, order, out=X)
+            torch.index_select(y, 0, order, out=Y)
+        if p.scenario == "task":
+            torch.index_select(self._task_mask, 0, Y, out=lay["masks"])
+        kernel = lay["kernel"]
+        for xs, args, g in lay["steps"]:
+            z = self.model(xs)
+            kernel(z.detach().numpy(), *args)
+            self.opt.zero_grad(set_to_none=True)
+            z.backward(g)
+            self.opt.step()
         # the monitored incoming loss of every step, in one pass (the controller only watches
         # here: without it the weights are 1/t and 1 - 1/t)
+        full = N // B
+        ce = lay["ce"]
+        means = ce[: full * (B + rb)].view(full, B + rb)[:, :B].mean(1).tolist()
+        if N > full * B:
+            means.append(float(ce[full * (B + rb) : full * (B + rb) + N - full * B].mean()))
         loss_sum = 0.0
-        for s, lv in enumerate(self._incoming_means(ces, B, rb, N)):
+        for s, lv in enumerate(means):
             self.controller.step(lv)
             loss_sum += lv * min(B, N - s * B)
         return {"loss": loss_sum / N, "alpha": self.controller.alpha,
                 "beta": self.controller.beta}
 
+    def _epoch_layout(self, task: Task, N: int) -> dict:
+        """What :meth:`_train_epoch_replay` keeps for all the epochs of a task: the rows'
+        positions (per step ``B`` incoming, then ``rb`` replayed), the constant parts of the
+        loss (masks, weights), the row buffers and, per step, the views the step reads."""
+        from ._replay_kernel import replay_grad_kernel
+
+        p = self.p
+        replaying = self.teacher is not None
+        B = p.batch_size
+        rb = (p.replay_batch or B) if replaying else 0
+        distil = replaying and p.temperature_weight > 0
+        key = (task.index, N, self.tasks_done, rb, tuple(self.seen))
+        if self._layout is not None and self._layout["key"] == key:
+            return self._layout
+        n_steps, full = -(-N // B), N // B
+        R = n_steps * rb
+        T, tw = p.temperature, p.temperature_weight
+        t_seen = self.tasks_done + 1
+        w_in, w_re = 1 / t_seen, 1 - 1 / t_seen
+        # layout row -> index in [incoming rows in step order (N); replayed rows (R)]
+        src = self._interleave(torch.arange(N), torch.arange(N, N + R), B, rb)
+        is_rep = src >= N
+        w_inc = torch.full((N,), w_in / B)
+        w_inc[full * B :] = w_in / max(N - full * B, 1)
+        W = torch.cat([w_inc, torch.full((R,), w_re / max(rb, 1))])[src]
+        mask, replay_mask = self._masks(task)
+        masks = torch.where(is_rep.unsqueeze(1), replay_mask, mask).contiguous()
+        # the soft targets' weight w_re·tw·T²/rb (mean over the replayed rows), divided by T
+        S = (torch.where(is_rep, w_re * tw * T / max(rb, 1), 0.0) if distil
+             else torch.zeros(N + R))
+        cols = torch.tensor(self.teacher_classes if distil else [], dtype=torch.int64)
+        x, y = task.x_train, task.y_train
+        n_rows = N + R
+        X, Y = x.new_empty((n_rows, *x.shape[1:])), y.new_empty(n_rows)
+        Q = torch.zeros(n_rows, cols.numel())
+        ce = torch.empty(n_rows)
+        G = torch.empty(B + rb, self.n_classes)
+        arrays = [a.numpy() for a in (Y, masks, W, S, Q, cols, G, ce)]
+        Yn, Mn, Wn, Sn, Qn, cn, Gn, cen = arrays
+        steps, at = [], 0
+        for s in range(n_steps):
+            n = min(B, N - s * B) + rb
+            r = slice(at, at + n)
+            at += n
+            steps.append((X[r], (Yn[r], Mn[r], Wn[r], Sn[r], Qn[r], cn, 1.0 / T, Gn[:n], cen[r]),
+                          G[:n]))
+        self._layout = {
+            "key": key, "rb": rb, "n_steps": n_steps, "distil": distil, "steps": steps,
+            "inc_pos": (~is_rep).nonzero()[:, 0], "rep_pos": is_rep.nonzero()[:, 0],
+            "X": X, "Y": Y, "Q": Q, "masks": masks, "ce": ce,
+            "Xin": x.new_empty(x.shape) if rb else None, "kernel": replay_grad_kernel}
+        return self._layout
+
     @staticmethod
-    def _incoming_means(ces: list[Tensor], B: int, rb: int, N: int) -> list[float]:
-        """Mean loss of the incoming rows of each step (full steps in one reduction)."""
+    def _interleave(a: Tensor, r: Tensor, B: int, rb: int) -> Tensor:
+        """Rows of ``a`` (incoming, in step order) and ``r`` (replayed) as the steps take
+        them: ``B`` of ``a`` then ``rb`` of ``r`` per step (the last step: the rest of ``a``
+        then ``rb`` of ``r``)."""
+        N = a.shape[0]
         full = N // B
-        out = (torch.stack(ces[:full])[:, :B].mean(1).tolist() if full else [])
-        if len(ces) > full:
-            out.append(float(ces[-1][: N - full * B].mean()))
+        out = a.new_empty((N + r.shape[0], *a.shape[1:]))
+        head = full * (B + rb)
+        o3 = out[:head].view(full, B + rb, *a.shape[1:])
+        o3[:, :B] = a[: full * B].view(full, B, *a.shape[1:])
+        o3[:, B:] = r[: full * rb].view(full, rb, *a.shape[1:])
+        out[head : head + N - full * B] = a[full * B :]
+        out[head + N - full * B :] = r[full * rb :]
         return out
+
+    def _replay_rows(self, n_steps: int, rb: int, left: int) -> list[Tensor]:
+        """The replayed rows of ``n_steps`` steps (``rb`` each), taken from the pool as
+        :meth:`_replay_chunk` would take them step by step (the same refills, the same
+        draws), in as few pieces as the refills allow."""
+        parts: list[tuple[Tensor, ...]] = []
+        s = 0
+        while s < n_steps:
+            self._refill(rb, left - s)
+            k = min(n_steps - s, (self._pool[0].shape[0] - self._pool_at) // rb)
+            lo = self._pool_at
+            parts.append(tuple(t[lo : lo + k * rb] for t in self._pool))
+            self._pool_at += k * rb
+            s += k
+        if len(parts) == 1:
+            return list(parts[0])
+        return [torch.cat(ts) for ts in zip(*parts)]
 
     def _step(self, total: Tensor) -> None:
         self.opt.zero_grad(set_to_none=True)
@@ -482,6 +568,7 @@ class ContinualLearner:
         """Consolidate what the task taught (importance, posterior, generator, teacher)."""
         p = self.p
         m = p.method
+        self._layout = None  # the replay buffers of the task
         x = task.x_train[: p.importance_samples]
         if m in ("ewc", "online-ewc"):
             new = fisher_diagonal(self.model, x, mode="sample", generator=self.gen)

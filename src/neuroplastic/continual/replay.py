@@ -40,7 +40,9 @@ __all__ = ["ClassConditionalGenerator", "distillation_loss"]
 
 def _nearest(x: Tensor, centres: Tensor) -> Tensor:
     """Index of the nearest centre (Euclidean) of every row of ``x``."""
-    return ((centres * centres).sum(1) - 2.0 * x @ centres.T).argmin(1)
+    # (centres, rows): the product and the reduction run along the long axis (faster)
+    d2 = torch.addmm((centres * centres).sum(1, keepdim=True), centres, x.T, alpha=-2.0)
+    return d2.argmin(0)
 
 
 class ClassConditionalGenerator:
@@ -58,23 +60,28 @@ class ClassConditionalGenerator:
     clusters
         PPCA models per class (a mixture; 1: one Gaussian per class). Each batch of a class
         is split by k-means (``kmeans_iters`` Lloyd iterations from ``clusters`` of its samples
-        drawn with ``seed``); each cluster gets its own PPCA fit and is sampled in proportion
-        to its count.
+        drawn with ``seed``, on at most ``kmeans_sample`` of its samples drawn with it; then
+        every sample goes to its nearest centre); each cluster gets its own PPCA fit and is
+        sampled in proportion to its count.
     power_iters
         Power iterations of the randomised subspace fit used when ``dim > 256``.
+    kmeans_sample
+        Samples of a class (per batch) the k-means iterations run on.
     """
 
     stored_raw_samples = 0
 
     def __init__(self, dim: int, components: int = 10,
                  clamp: tuple[float, float] | None = (0.0, 1.0), *, clusters: int = 1,
-                 kmeans_iters: int = 5, power_iters: int = 1, seed: int = 0) -> None:
+                 kmeans_iters: int = 5, power_iters: int = 1, kmeans_sample: int = 1024,
+                 seed: int = 0) -> None:
         self.dim = check_int("dim", dim, 1)
         self.components = check_int("components", components, 1, dim)
         self.clamp = clamp
         self.clusters = check_int("clusters", clusters, 1)
         self.kmeans_iters = check_int("kmeans_iters", kmeans_iters, 0)
         self.power_iters = check_int("power_iters", power_iters, 0)
+        self.kmeans_sample = check_int("kmeans_sample", kmeans_sample, 1)
         self.seed = check_int("seed", seed, 0)
         # per class, fitted and waiting for consolidate(): (n, mean, basis, noise sd) each
         self._stats: dict[int, list[tuple[Tensor, Tensor, Tensor, Tensor]]] = {}
@@ -90,32 +97,49 @@ class ClassConditionalGenerator:
         k, d, f64 = self.components, self.dim, torch.float64
         n = xj.shape[0]
         mu = xj.mean(0)
+        if d > 256:
+            return self._ppca_randomised(xj, mu, g)
         xc = xj - mu
         mu = mu.to(f64)
-        if d <= 256:
-            cov = xc.T @ xc / n
-            cov = 0.5 * (cov + cov.T)
-            evals, evecs = torch.linalg.eigh(cov)  # ascending
-            evals = evals.flip(0).clamp(min=0)
-            evecs = evecs.flip(1)
-            noise = evals[k:].mean() if k < d else torch.zeros((), dtype=f64)
-            top, dirs = evals[:k], evecs[:, :k]
-        else:
-            x32 = xc.to(torch.float32)
-            q = min(k + 8, d, max(n, 1))
-            Q = torch.linalg.qr(x32.T @ (x32 @ torch.randn(d, q, generator=g)))[0]
-            for _ in range(self.power_iters):
-                Q = torch.linalg.qr(x32.T @ (x32 @ Q))[0]
-            ev, vs = torch.linalg.eigh((x32 @ Q).to(f64).T @ (x32 @ Q).to(f64) / n)
-            ev, vs = ev.flip(0).clamp(min=0), vs.flip(1)
-            top = torch.zeros(k, dtype=f64)
-            dirs = torch.zeros(d, k, dtype=f64)
-            m = min(k, q)
-            top[:m], dirs[:, :m] = ev[:m], Q.to(f64) @ vs[:, :m]
-            total = (x32 * x32).sum().to(f64) / n
-            noise = ((total - top.sum()) / (d - k)).clamp(min=0) if k < d else top.new_zeros(())
+        cov = xc.T @ xc / n
+        cov = 0.5 * (cov + cov.T)
+        evals, evecs = torch.linalg.eigh(cov)  # ascending
+        evals = evals.flip(0).clamp(min=0)
+        evecs = evecs.flip(1)
+        noise = evals[k:].mean() if k < d else torch.zeros((), dtype=f64)
+        top, dirs = evals[:k], evecs[:, :k]
         scale = torch.sqrt((top - noise).clamp(min=0))
         return mu, dirs * scale[None, :], torch.sqrt(noise.clamp(min=0))
+
+    def _ppca_randomised(self, xj: Tensor, mu: Tensor,
+                         g: torch.Generator) -> tuple[Tensor, Tensor, Tensor]:
+        """:meth:`_ppca` for ``dim > 256``, among the columns that vary over the rows: the
+        constant ones (MNIST's blank borders) add nothing to the covariance (exact)."""
+        k, d, f64 = self.components, self.dim, torch.float64
+        n = xj.shape[0]
+        live = (xj.amax(0) > xj.amin(0)).nonzero()[:, 0] if n else torch.arange(d)
+        if live.numel() == d:
+            xl = (xj - mu).to(torch.float32)
+        else:
+            xl = (xj.index_select(1, live) - mu[live]).to(torch.float32)
+        dl = xl.shape[1]
+        q = min(k + 8, dl, max(n, 1))
+        Q = torch.linalg.qr(xl.T @ (xl @ torch.randn(dl, q, generator=g)))[0]
+        for _ in range(self.power_iters):
+            Q = torch.linalg.qr(xl.T @ (xl @ Q))[0]
+        xq = (xl @ Q).to(f64)
+        ev, vs = torch.linalg.eigh(xq.T @ xq / n)
+        ev, vs = ev.flip(0).clamp(min=0), vs.flip(1)
+        top = torch.zeros(k, dtype=f64)
+        dirs = torch.zeros(d, k, dtype=f64)
+        m = min(k, q)
+        top[:m] = ev[:m]
+        dirs[live, :m] = Q.to(f64) @ vs[:, :m]
+        flat = xl.reshape(-1)
+        total = torch.dot(flat, flat).to(f64) / n
+        noise = ((total - top.sum()) / (d - k)).clamp(min=0) if k < d else top.new_zeros(())
+        scale = torch.sqrt((top - noise).clamp(min=0))
+        return mu.to(f64), dirs * scale[None, :], torch.sqrt(noise)
 
     def observe(self, x: Tensor, y: Tensor) -> None:
         """Fit the PPCA model(s) of each class present in the batch (the batch is not kept);
@@ -143,7 +167,10 @@ class ClassConditionalGenerator:
     def _centres(self, x32: Tensor, g: torch.Generator) -> Tensor:
         """``clusters`` k-means centres of ``x32`` (Lloyd, from samples drawn with ``g``)."""
         K = self.clusters
-        cent = x32[torch.randperm(x32.shape[0], generator=g)[:K]].clone()
+        perm = torch.randperm(x32.shape[0], generator=g)
+        cent = x32[perm[:K]].clone()
+        if x32.shape[0] > self.kmeans_sample:  # Lloyd's iterations on a random subset
+            x32 = x32[perm[: self.kmeans_sample]]
         for _ in range(self.kmeans_iters):
             onehot = F.one_hot(_nearest(x32, cent), cent.shape[0]).to(x32.dtype)
             cnt = onehot.sum(0)
@@ -183,7 +210,9 @@ class ClassConditionalGenerator:
         k = self.components
         z = torch.randn(n, k, generator=generator, dtype=torch.float64)
         e = torch.randn(n, self.dim, generator=generator, dtype=torch.float64) if noise else None
-        x = torch.empty(n, self.dim, dtype=torch.float64)
+        # float64 arithmetic, stored as float32 and clamped there: for bounds exact in float32
+        # (the default 0 and 1) the same numbers as clamping in float64, without its copies
+        x = torch.empty(n, self.dim, dtype=torch.float32)
         for j, c in enumerate(pool):  # one matrix product per class (cluster)
             rows = (pick == j).nonzero()[:, 0]
             if not rows.numel():
@@ -199,10 +228,10 @@ class ClassConditionalGenerator:
                 xr = m["mean"][q] + z[r] @ m["basis"][q].T
                 if noise:
                     xr = xr + m["noise_sd"][q] * e[r]
-                x[r] = xr
+                x[r] = xr.to(torch.float32)
         if self.clamp is not None:
-            x = x.clamp(*self.clamp)
-        return x.to(torch.float32), y
+            x.clamp_(*self.clamp)
+        return x, y
 
     # ------------------------------------------------------------------ bookkeeping
     def stored_floats(self) -> int:
