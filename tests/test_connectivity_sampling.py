@@ -85,6 +85,20 @@ def test_same_seed_same_connectivity(sampler):
     assert all(np.array_equal(x, y) for x, y in zip(a, b))
 
 
+@pytest.mark.parametrize("chunk", [1, 700, 1 << 22])
+def test_bernoulli_blocks_do_not_change_the_connectivity(chunk, monkeypatch):
+    """Small networks draw one uniform per pair, row after row, in blocks (whose size bounds
+    the memory of building): any block size gives the pairs of one row at a time."""
+    rule = FixedProbability(0.1, allow_autapses=False)
+    want = build_connectivity(rule, 60, 60, np.random.default_rng(2), same=True)
+    u = np.random.default_rng(2).random((60, 60)) < 0.1  # the law, written out
+    np.fill_diagonal(u, False)
+    monkeypatch.setattr(connectivity, "_CHUNK", chunk)
+    got = build_connectivity(rule, 60, 60, np.random.default_rng(2), same=True)
+    assert all(np.array_equal(x, y) for x, y in zip(want, got))
+    assert np.array_equal(np.nonzero(u)[1], got[1]) and np.array_equal(u.sum(1), np.diff(got[0]))
+
+
 def test_fused_update_equals_general_path():
     """CUBA (uniform populations: the fused scalar update) against the same network with the
     fused path switched off: identical spikes and state."""

@@ -160,7 +160,8 @@ DENSE_P = 0.25
 # Up to this many pairs the random rules keep their original per-pair / per-column draws (same
 # connectivity for a seed as before the O(synapses) samplers, which are used above it).
 SMALL_PAIRS = 1 << 24
-_CHUNK = 1 << 22  # pairs per block of Bernoulli draws
+_CHUNK = 1 << 19  # pairs per block of Bernoulli draws (4 MiB of uniforms: the peak memory of
+# building a 4k network is its blocks; the stream does not depend on the block size)
 
 
 def _bernoulli_rows(p: float, n_pre: int, n_post: int, rng: np.random.Generator,
