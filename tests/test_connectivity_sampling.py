@@ -85,6 +85,22 @@ def test_same_seed_same_connectivity(sampler):
     assert all(np.array_equal(x, y) for x, y in zip(a, b))
 
 
+def test_blockwise_first_pass_equals_the_compiled_pass():
+    """The first sorting pass (numpy, padded blocks of rows) sorts and flags exactly as the
+    compiled pass the later rounds use: same values, same repeat positions, same rows."""
+    from neuroplastic.kernels.connectivity_numba import sort_rows_find_repeats
+
+    rng = np.random.default_rng(4)
+    counts = rng.integers(0, 20, size=300)  # empty, single and long rows; many repeats
+    indptr = np.concatenate([[0], np.cumsum(counts)])
+    x = rng.integers(0, 50, size=int(indptr[-1]), dtype=np.int32)
+    a, b = x.copy(), x.copy()
+    pa, na, ka = connectivity._sort_all_rows(indptr, a, 50, block=7)
+    pb, nb, kb = sort_rows_find_repeats(indptr, b, np.arange(300), 50, np.empty(4, np.int64))
+    assert na == nb > 50 and np.array_equal(pa[:na], pb[:nb])
+    assert np.array_equal(a, b) and np.array_equal(ka, kb)
+
+
 @pytest.mark.parametrize("chunk", [1, 700, 1 << 22])
 def test_bernoulli_blocks_do_not_change_the_connectivity(chunk, monkeypatch):
     """Small networks draw one uniform per pair, row after row, in blocks (whose size bounds
