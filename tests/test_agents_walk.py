@@ -74,6 +74,16 @@ def test_a_silent_cerebellum_is_the_basal_ganglia_alone():
     assert c["return_duet_seed0"] == c["return_bg_alone_seed0"]
 
 
+def _drive(agent, obs, lo, hi):
+    """The agent's actions for steps ``lo .. hi`` of the observation sequence ``obs`` (reward 1
+    each step, never done)."""
+    out = []
+    for t in range(lo, hi):
+        out.append(agent.act(obs[t]).copy())
+        agent.observe(1.0, obs[t + 1] if t + 1 < len(obs) else obs[t], False)
+    return np.array(out)
+
+
 def test_duet_checkpoint_mid_episode_continues_bit_for_bit():
     from neuroplastic.experiments.walk import make_agent
 
@@ -81,20 +91,13 @@ def test_duet_checkpoint_mid_episode_continues_bit_for_bit():
     rng = np.random.default_rng(3)
     obs = rng.uniform(-0.1, 0.1, size=(60, 4))
 
-    def steps(agent, lo, hi):
-        out = []
-        for t in range(lo, hi):
-            out.append(agent.act(obs[t]).copy())
-            agent.observe(1.0, obs[t + 1] if t + 1 < len(obs) else obs[t], False)
-        return np.array(out)
-
     a = make_agent(cfg, 0, True)
-    steps(a, 0, 20)
+    _drive(a, obs, 0, 20)
     state = {k: v.copy() for k, v in a.state_dict().items()}
-    ref = steps(a, 20, 59)
+    ref = _drive(a, obs, 20, 59)
     b = make_agent(cfg, 0, True)
     b.load_state_dict(state)
-    np.testing.assert_array_equal(steps(b, 20, 59), ref)
+    np.testing.assert_array_equal(_drive(b, obs, 20, 59), ref)
     assert not np.all(ref == ref[0])  # the run is not trivially constant
 
 
@@ -211,21 +214,14 @@ def test_posture_duet_checkpoint_mid_hold_continues_bit_for_bit():
     obs = rng.uniform(-0.1, 0.1, size=(60, 11))
     obs[:, 0] += 1.25
 
-    def steps(agent, lo, hi):
-        out = []
-        for t in range(lo, hi):
-            out.append(agent.act(obs[t]).copy())
-            agent.observe(1.0, obs[t + 1] if t + 1 < len(obs) else obs[t], False)
-        return np.array(out)
-
     a = make_agent(cfg, 0, True)
-    steps(a, 0, 20)  # 20 = 6 holds of 3 + 2 steps into the 7th
+    _drive(a, obs, 0, 20)  # 20 = 6 holds of 3 + 2 steps into the 7th
     assert a.phase == 2
     state = {k: v.copy() for k, v in a.state_dict().items()}
-    ref = steps(a, 20, 59)
+    ref = _drive(a, obs, 20, 59)
     b = make_agent(cfg, 0, True)
     b.load_state_dict(state)
-    np.testing.assert_array_equal(steps(b, 20, 59), ref)
+    np.testing.assert_array_equal(_drive(b, obs, 20, 59), ref)
     assert ref.shape == (39, 3) and not np.all(ref == ref[0])
 
 

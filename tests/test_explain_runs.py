@@ -23,6 +23,15 @@ def _one_thread():
     torch.set_num_threads(n)
 
 
+def _with_config(run, dest, key, value):
+    """A copy of the result folder ``run`` at ``dest`` whose config.json sets ``key``."""
+    shutil.copytree(run, dest)
+    cfg = json.loads((dest / "config.json").read_text())
+    cfg["config"][key] = value
+    (dest / "config.json").write_text(json.dumps(cfg))
+    return dest
+
+
 def _run(tmp_path_factory, name: str, *sets: str):
     out = tmp_path_factory.mktemp(name) / "run"
     args = ["run", name, "--out", str(out), "--no-progress"]
@@ -64,11 +73,8 @@ def test_explain_a_surrogate_randman_run(randman):
 def test_a_checkpoint_of_another_model_is_refused_naming_the_parameter(randman, tmp_path):
     from neuroplastic.explain.runs import explain_folder
 
-    bad = tmp_path / "bad"
-    shutil.copytree(randman, bad)
-    cfg = json.loads((bad / "config.json").read_text())
-    cfg["config"]["hidden"] = 32  # the saved weights are of a 16-neuron network
-    (bad / "config.json").write_text(json.dumps(cfg))
+    # the saved weights are of a 16-neuron network
+    bad = _with_config(randman, tmp_path / "bad", "hidden", 32)
     with pytest.raises(ValueError, match=r"model\.layers\.0\.module\.weight"):
         explain_folder(bad, n_explain=4)
     assert main(["explain", str(bad)]) == 2
@@ -243,11 +249,7 @@ def test_explain_a_force_field_run(force_field, tmp_path):
 
     for key, value, match in (("n_granule", 300, r"'controller\.w_fast' has shape"),
                               ("seed", 5, r"'controller\.wiring' differs")):
-        bad = tmp_path / key
-        shutil.copytree(force_field, bad)
-        cfg = json.loads((bad / "config.json").read_text())
-        cfg["config"][key] = value
-        (bad / "config.json").write_text(json.dumps(cfg))
+        bad = _with_config(force_field, tmp_path / key, key, value)
         with pytest.raises(ValueError, match=match):
             explain_folder(bad, n_explain=4)
 
@@ -280,11 +282,7 @@ def test_explain_an_eyeblink_run(tmp_path_factory, tmp_path):
         peak_ms = -cfg.trace_tau_ms * np.log(code.centres[int(a[0].argmax())])
         assert abs(peak_ms - isi) <= 0.2 * isi
     # an interval the config does not name: refused naming the parameter
-    bad = tmp_path / "bad"
-    shutil.copytree(run, bad)
-    cfg_json = json.loads((bad / "config.json").read_text())
-    cfg_json["config"]["isis_ms"] = [250]
-    (bad / "config.json").write_text(json.dumps(cfg_json))
+    bad = _with_config(run, tmp_path / "bad", "isis_ms", [250])
     from neuroplastic.explain.runs import explain_folder
 
     with pytest.raises(ValueError, match=r"parameter 'w_500' is not part"):
@@ -322,11 +320,7 @@ def test_explain_a_sanger_pca_run(tmp_path_factory, tmp_path):
         ours = baseline_curves(score, x, t, attr, mu, mode=mode)
         rand = baseline_curves(score, x, t, rnd, mu, mode=mode)
         assert (sign * (ours - rand) <= 1e-9).all()
-    bad = tmp_path / "bad"
-    shutil.copytree(run, bad)
-    cfg = json.loads((bad / "config.json").read_text())
-    cfg["config"]["n_components"] = 8
-    (bad / "config.json").write_text(json.dumps(cfg))
+    bad = _with_config(run, tmp_path / "bad", "n_components", 8)
     from neuroplastic.explain.runs import explain_folder
 
     with pytest.raises(ValueError, match=r"parameter 'components' has shape \(4, 64\)"):
@@ -356,10 +350,7 @@ def test_explain_a_continual_stdp_run(tmp_path_factory, tmp_path):
     for cond in ("gated", "ungated"):
         assert m[f"{cond}_n_explained"] == 10
         assert 0.0 <= m[f"{cond}_accuracy_explained"] <= 1.0
-    bad = tmp_path / "bad"
-    shutil.copytree(run, bad)
-    cfg = json.loads((bad / "config.json").read_text())
-    cfg["config"]["n_exc"] = 30  # the saved weights are of a 20-neuron network
-    (bad / "config.json").write_text(json.dumps(cfg))
+    # the saved weights are of a 20-neuron network
+    bad = _with_config(run, tmp_path / "bad", "n_exc", 30)
     with pytest.raises(ValueError, match=r"'weights_gated'"):
         explain_folder(bad, n_explain=4)
