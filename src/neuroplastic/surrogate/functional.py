@@ -87,12 +87,16 @@ def kernel_engine():
     Chosen by ``$NEUROPLASTIC_KERNELS``: ``auto`` (default: C, else numba, else torch), ``c``
     (C compiled once with the system compiler, see :mod:`._cengine`), ``numba`` or ``torch``.
     """
+    return _resolve(_kernel_choice())
+
+
+def _kernel_choice() -> str:
     choice = os.environ.get("NEUROPLASTIC_KERNELS", "auto").strip().lower() or "auto"
     if choice not in KERNEL_ENGINES:
         raise ValueError(
             f"NEUROPLASTIC_KERNELS must be one of {KERNEL_ENGINES}, got {choice!r}"
         )
-    return _resolve(choice)
+    return choice
 
 
 def _engine_for(*ts: Tensor):
@@ -103,6 +107,22 @@ def _engine_for(*ts: Tensor):
     if not all(t.device.type == "cpu" and t.dtype == ts[0].dtype for t in ts):
         return None
     return kernel_engine()
+
+
+def _device_engine(*ts: Tensor):
+    """The Triton kernels (:mod:`._triton`) if the tensors are CUDA tensors of one device and
+    one dtype, float32 or float64, Triton is installed and ``$NEUROPLASTIC_KERNELS`` is not
+    ``torch``; else ``None`` (the torch loop runs on the tensors' device)."""
+    t0 = ts[0]
+    if t0.device.type != "cuda" or t0.dtype not in (torch.float32, torch.float64):
+        return None
+    if not all(t.device == t0.device and t.dtype == t0.dtype for t in ts):
+        return None
+    if _kernel_choice() == "torch":
+        return None
+    from . import _triton
+
+    return _triton.engine() if _triton.available() else None
 
 
 def _float_operands(where: str, named: dict[str, Tensor], params: tuple[str, ...]) -> list:
@@ -238,6 +258,8 @@ class _LIFFused(torch.autograd.Function):
                 cur2.numpy(), v0f.numpy(), *(c.numpy() for c in co), bool(subtract),
                 _n_chunks(), spk.numpy(), mem.numpy(), v_out.numpy(),
             )
+        elif (G := _device_engine(cur2, v0f, *co)) is not None:
+            G.lif_forward(cur2, v0f, *co, bool(subtract), spk, mem, v_out)
         else:
             vr, dc, dr, th, vs = co
             v = v0f
@@ -273,6 +295,9 @@ class _LIFFused(torch.autograd.Function):
                 _surrogate_consts(surrogate.slope, mem.dtype), _n_chunks(), g_cur.numpy(),
                 g_v0.numpy(), g_dec.numpy(), g_thr.numpy(),
             )
+        elif (G := _device_engine(g_spk, g_vT, mem, v0f, vr)) is not None:
+            G.lif_backward(g_spk, g_vT, mem, v0f, vr, dc, dr, th, vs, subtract, detach,
+                           surrogate.code, surrogate.slope, g_cur, g_v0, g_dec, g_thr)
         else:
             gv = g_vT.clone()
             g_dec.zero_()
@@ -406,6 +431,8 @@ class _Scan(torch.autograd.Function):
             K.linear_scan(
                 x2.numpy(), c0f.numpy(), dec.numpy(), _n_chunks(), out.numpy(), last.numpy()
             )
+        elif (G := _device_engine(x2, c0f, dec)) is not None:
+            G.linear_scan(x2, c0f, dec, out, last)
         else:
             c = c0f
             for t in range(T):
@@ -420,9 +447,9 @@ class _Scan(torch.autograd.Function):
     def backward(ctx, g_out, g_last):
         (dec,) = ctx.saved_tensors
         T, N, shape = ctx.shape
-        g_out = torch.zeros(T, N, dtype=dec.dtype) if g_out is None else g_out
+        g_out = torch.zeros(T, N, dtype=dec.dtype, device=dec.device) if g_out is None else g_out
         g_out = g_out.reshape(T, N).contiguous()
-        g_last = torch.zeros(N, dtype=dec.dtype) if g_last is None else g_last
+        g_last = torch.zeros(N, dtype=dec.dtype, device=dec.device) if g_last is None else g_last
         g_last = g_last.reshape(N).contiguous()
         g_x = torch.empty_like(g_out)
         g_c0 = torch.empty_like(g_last)
@@ -431,6 +458,8 @@ class _Scan(torch.autograd.Function):
             K.linear_scan_backward(
                 g_out.numpy(), g_last.numpy(), dec.numpy(), _n_chunks(), g_x.numpy(), g_c0.numpy()
             )
+        elif (G := _device_engine(g_out, g_last, dec)) is not None:
+            G.linear_scan_backward(g_out, g_last, dec, g_x, g_c0)
         else:
             g = g_last.clone()
             for t in range(T - 1, -1, -1):
