@@ -8,8 +8,13 @@ process's); the sweep over libraries is repeated ``--reps`` times and the median
 per-run medians is reported.
 
     python benchmarks/w3_bptt.py [--quick] [--threads 2] [--reps 3]
+    python benchmarks/w3_bptt.py --device cuda [--batch 64]   # on a GPU
 
 Run with the peers' interpreter (/work/peers/bin/python) so that they are importable.
+``--device cuda`` times each step between CUDA synchronisations and reports the peak of
+device memory allocated (``torch.cuda.max_memory_allocated``) beside the process's RSS; our
+layers then run their Triton kernels, SpikingJelly its own CUDA/Triton path (the one it
+selects is printed), the others their torch loops.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import sys
 import time
 
 T, B, NIN, NH, NOUT, BETA, THR, GAIN = 100, 64, 700, 256, 20, 0.9, 1.0, 2.0
+B = int(os.environ.get("W3_BATCH", B))  # --batch (passed to the workers through the env)
 DENSE_GFLOP = 3 * 2 * T * B * (NIN * NH + NH * NH + NH * NOUT) / 1e9  # fwd + 2x bwd, dense
 LIBS = ("neuroplastic", "neuroplastic-dense", "torch-loop", "spikingjelly", "snntorch", "norse")
 
@@ -131,7 +137,8 @@ def build(lib: str):
     raise ValueError(lib)
 
 
-def worker(lib: str, threads: int, warmup: int, steps: int, seed: int) -> dict:
+def worker(lib: str, threads: int, warmup: int, steps: int, seed: int,
+           device: str = "cpu") -> dict:
     import torch
 
     torch.set_num_threads(threads)
@@ -147,11 +154,23 @@ def worker(lib: str, threads: int, warmup: int, steps: int, seed: int) -> dict:
                 prm.normal_(0.0, GAIN / prm.shape[1] ** 0.5)
             else:
                 prm.zero_()
+    cuda = device.startswith("cuda")
+    if cuda:
+        model.to(device)
+        xs = [x.to(device) for x in xs]
+        ys = [y.to(device) for y in ys]
+        sync = torch.cuda.synchronize
+    else:
+        def sync():
+            return None
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     ce = torch.nn.CrossEntropyLoss()
     times, losses, rates = [], [], []
     for it in range(warmup + steps):
         x, y = xs[it % 4], ys[it % 4]
+        if cuda and it == warmup:
+            torch.cuda.reset_peak_memory_stats()
+        sync()
         t0 = time.perf_counter()
         opt.zero_grad(set_to_none=True)
         counts = fwd(x)
@@ -160,6 +179,7 @@ def worker(lib: str, threads: int, warmup: int, steps: int, seed: int) -> dict:
         opt.step()
         if after is not None:
             after()
+        sync()
         t1 = time.perf_counter()
         if it >= warmup:
             times.append((t1 - t0) * 1e3)
@@ -167,13 +187,17 @@ def worker(lib: str, threads: int, warmup: int, steps: int, seed: int) -> dict:
             rates.append(float(counts.detach().mean()) / T)
     engine = None
     if lib.startswith("neuroplastic"):
-        from neuroplastic.surrogate.functional import kernel_engine
+        from neuroplastic.surrogate.functional import _device_engine, kernel_engine
 
-        k = kernel_engine()
-        engine = "torch" if k is None else ("c" if type(k).__name__ == "CEngine" else "numba")
+        if cuda:
+            engine = "triton" if _device_engine(xs[0]) is not None else "torch"
+        else:
+            k = kernel_engine()
+            engine = "torch" if k is None else ("c" if type(k).__name__ == "CEngine" else "numba")
     return {
         "lib": lib, "engine": engine, "ms": statistics.median(times), "ms_min": min(times),
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+        "peak_gpu_mib": torch.cuda.max_memory_allocated() / 2**20 if cuda else None,
         "first_loss": losses[0], "last_loss": losses[-1], "out_rate": statistics.mean(rates),
     }
 
@@ -202,14 +226,22 @@ def main() -> None:
     ap.add_argument("--worker", default=None)
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--steps", type=int, default=10)
+    ap.add_argument("--device", default="cpu", help="cpu or cuda")
+    ap.add_argument("--batch", type=int, default=B, help="trials per step (W3: 64)")
     a = ap.parse_args()
     pin(a.threads)
+    os.environ["W3_BATCH"] = str(a.batch)
     if a.worker:
-        print(json.dumps(worker(a.worker, a.threads, a.warmup, a.steps, 0)), flush=True)
+        print(json.dumps(worker(a.worker, a.threads, a.warmup, a.steps, 0, a.device)),
+              flush=True)
         return
+    cuda = a.device.startswith("cuda")
+    dense_gflop = DENSE_GFLOP * a.batch / B  # this process read W3_BATCH before it was set
+    if cuda and a.libs == ",".join(LIBS):  # dense and event-driven are one path on a GPU
+        a.libs = ",".join(lib for lib in LIBS if lib != "neuroplastic-dense")
     if a.quick:
         a.reps, a.warmup, a.steps = 1, 2, 3
-    peak = sgemm_gflops(a.threads)
+    peak = sgemm_gflops(a.threads) if not cuda else float("nan")
     runs: dict[str, list[dict]] = {}
     skipped: dict[str, str] = {}
     for rep in range(a.reps):
@@ -217,7 +249,8 @@ def main() -> None:
             if lib in skipped:
                 continue
             cmd = [sys.executable, os.path.abspath(__file__), "--worker", lib, "--threads",
-                   str(a.threads), "--warmup", str(a.warmup), "--steps", str(a.steps)]
+                   str(a.threads), "--warmup", str(a.warmup), "--steps", str(a.steps),
+                   "--device", a.device, "--batch", str(a.batch)]
             r = subprocess.run(cmd, capture_output=True, text=True, env=os.environ.copy())
             if r.returncode != 0:
                 tail = (r.stderr.strip().splitlines() or ["?"])[-1]
@@ -225,20 +258,27 @@ def main() -> None:
                 print(f"skip {lib}: {tail}", file=sys.stderr)
                 continue
             row = json.loads(r.stdout.strip().splitlines()[-1])
+            impl = sorted({ln.split("implementation=")[1].split()[0]
+                           for ln in r.stderr.splitlines() if "implementation=" in ln})
+            row["impl"] = impl or None  # the kernel path a peer reports choosing
             runs.setdefault(lib, []).append(row)
-            print(f"rep {rep} {lib:20s} {row['ms']:8.1f} ms/step  peak RSS "
-                  f"{row['peak_rss_mib']:6.0f} MiB  out rate {row['out_rate']:.4f}", flush=True)
+            gpu = (f"  peak GPU {row['peak_gpu_mib']:7.1f} MiB" if row["peak_gpu_mib"] is not None
+                   else "")
+            print(f"rep {rep} {lib:20s} {row['ms']:8.2f} ms/step  peak RSS "
+                  f"{row['peak_rss_mib']:6.0f} MiB{gpu}  out rate {row['out_rate']:.4f}"
+                  f"  engine {row['engine'] or ','.join(impl) or '-'}", flush=True)
     summary = {}
     for lib, rows in runs.items():
         summary[lib] = {
             "ms": statistics.median(r["ms"] for r in rows),
             "peak_rss_mib": statistics.median(r["peak_rss_mib"] for r in rows),
             "out_rate": statistics.median(r["out_rate"] for r in rows),
+            "peak_gpu_mib": rows[0]["peak_gpu_mib"],
         }
-    print(f"sgemm peak {peak:.1f} GFLOP/s ({a.threads} threads); dense-equivalent work "
-          f"{DENSE_GFLOP:.2f} GFLOP/step")
+    print(f"device {a.device}, batch {a.batch}; sgemm peak {peak:.1f} GFLOP/s ({a.threads} "
+          f"threads); dense-equivalent work {dense_gflop:.2f} GFLOP/step")
     for lib, s in summary.items():
-        eff = DENSE_GFLOP / (s["ms"] / 1e3)
+        eff = dense_gflop / (s["ms"] / 1e3)
         print(f"{lib:20s} {s['ms']:8.1f} ms  {s['peak_rss_mib']:6.0f} MiB  "
               f"{eff:6.1f} dense-equiv GFLOP/s = {eff / peak:.2f} x sgemm peak")
     for lib, why in skipped.items():
@@ -252,8 +292,11 @@ def main() -> None:
         "peak_rss_mib": {k: v["peak_rss_mib"] for k, v in summary.items()},
         "ours_dense_projection_ms": summary.get("neuroplastic-dense", {}).get("ms"),
         "ours_kernel_engine": runs.get("neuroplastic", [{}])[0].get("engine"),
+        "peak_gpu_mib": {k: v["peak_gpu_mib"] for k, v in summary.items()} if cuda else None,
+        "device": a.device, "batch": a.batch,
+        "gpu": __import__("torch").cuda.get_device_name() if cuda else None,
         "sgemm_gflops": round(peak, 1),
-        "ours_fraction_of_sgemm_peak": (DENSE_GFLOP / (ours / 1e3)) / peak,
+        "ours_fraction_of_sgemm_peak": (dense_gflop / (ours / 1e3)) / peak,
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
         "threads": a.threads,
     }))

@@ -17,16 +17,20 @@ from .configs.cuba import CubaConfig
 __all__ = ["CubaConfig", "build_cuba", "isi_cv", "run"]
 
 
-def build_cuba(cfg: CubaConfig, *, in_degree: int | None = None) -> Network:
+def build_cuba(cfg: CubaConfig, *, in_degree: int | None = None, batch: int = 1,
+               device: str = "cpu") -> Network:
     """The network of Brian2's CUBA example (units: mV, ms; R = 1 MΩ so nA ≙ mV).
 
     ``in_degree``: instead of ``p_connect`` (a Bernoulli draw per pair, O(N²) to build), give
     every neuron exactly this many inputs, ``exc_fraction`` of them excitatory (O(synapses):
-    for large networks, as NEST's ``fixed_indegree``)."""
+    for large networks, as NEST's ``fixed_indegree``). ``batch`` independent trials (own
+    initial potentials, noise and inputs; shared connectivity) on ``device`` (``"cuda"``: the
+    torch loop, static projections)."""
     params = LIFParams(tau_mem_ms=20.0, v_rest_mv=-49.0, v_reset_mv=-60.0, v_thresh_mv=-50.0,
                        t_ref_ms=5.0, tau_syn_ms=(5.0, 10.0))
     backend = "auto" if cfg.backend == "nest" else cfg.backend  # nest: built by interop.nest
-    net = Network(cfg.dt_ms, seed=cfg.seed, backend=backend, dtype=cfg.dtype)
+    net = Network(cfg.dt_ms, seed=cfg.seed, backend=backend, dtype=cfg.dtype, batch=batch,
+                  device=device)
     n_exc = int(round(cfg.n_neurons * cfg.exc_fraction))
     sub = Analog(noise_sigma_mv=cfg.noise_sigma_mv)
     net.add_lif("exc", n_exc, params, sub, v_init=(-60.0, -50.0))

@@ -4,15 +4,142 @@ backend on non-CPU devices. Same schedule as :mod:`.network_numba`; plastic proj
 :func:`neuroplastic.plasticity.stdp_step` itself after propagation, and a projection with an
 importance gate then keeps the fraction ``g`` of that step's change per synapse with
 :func:`neuroplastic.continual.gate.gated_update`.
+
+On a GPU (``Network(device="cuda")``) the spikes of a step are delivered by one sparse matrix
+product per projection and delay, over all trials of the batch at once
+(:func:`delivery_matrices`), instead of the per-trial index loop that defines the order of
+the CPU reference: the same sums in another order (equal where the weights add exactly,
+tested; within rounding otherwise). Static projections only: plastic ones are refused on
+devices other than the CPU (:class:`~neuroplastic.network.simulation.Simulation`).
 """
 
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 import torch
 
 from ..neurons.lif import LIFState, lif_step, receive_synaptic
 from ..plasticity.stdp import STDPState, stdp_step
+
+
+def delivery_matrices(sim) -> list[tuple[int, int, int, int, int, int, int, torch.Tensor]]:
+    """For each projection and each delay of its synapses: ``(p, lo, hi, post0, n_post,
+    channel, delay, M)`` with ``M`` the ``(n_post, n_pre)`` sparse CSR matrix of those
+    synapses' weights (repeated pairs summed) on the state's device, in the state's dtype."""
+    dev, real = sim.v.device, sim.v.dtype
+    w_all = sim.weights_snapshot()
+    out = []
+    for p in range(len(sim.proj_names)):
+        lo, hi = int(sim.proj_pre_start[p]), int(sim.proj_pre_stop[p])
+        po, so = int(sim.proj_ptr_off[p]), int(sim.proj_syn_off[p])
+        nnz = sim.proj_nnz[p]
+        if nnz == 0:
+            continue
+        n_pre = hi - lo
+        n_post = sim._projs[p].n_post
+        ptr = sim.indptr[po : po + n_pre + 1]
+        pre = torch.repeat_interleave(torch.arange(n_pre), ptr[1:] - ptr[:-1])
+        post = sim.indices[so : so + nnz].to(torch.int64)
+        w = w_all[so : so + nnz].to(real)
+        dp = int(sim.proj_delay[p]) - 1  # -1: per synapse
+        d = sim.delays[so : so + nnz] if dp < 0 else torch.full((nnz,), dp, dtype=torch.int64)
+        for delay in torch.unique(d).tolist():
+            sel = d == delay
+            m = torch.sparse_coo_tensor(torch.stack([post[sel], pre[sel]]), w[sel],
+                                        (n_post, n_pre), check_invariants=True).coalesce()
+            with warnings.catch_warnings():  # "sparse CSR support is in beta"
+                warnings.simplefilter("ignore", UserWarning)
+                m = m.to_sparse_csr().to(dev)
+            out.append((p, lo, hi, int(sim.proj_post_start[p]), n_post,
+                        int(sim.proj_channel[p]), int(delay), m))
+    return out
+
+
+def _deliver_by_matrices(sim, spikes, t, mats) -> None:
+    """This step's synaptic events by :func:`delivery_matrices` (all trials at once)."""
+    D = sim.D
+    for _p, lo, hi, post0, n_post, ch, delay, m in mats:
+        add = (m @ spikes[:, lo:hi].to(m.dtype).t()).t()  # (B, n_post)
+        if delay == 0:
+            sim.isyn[:, ch, post0 : post0 + n_post] += add
+        else:
+            sim.buf[(t + delay) % D, :, ch, post0 : post0 + n_post] += add
+
+
+def run_steps_device(
+    sim, t0, n_steps, noise, cur, src, pop_counts, ev, ev_n, rec_v, rec_th, rec_is, rec_n
+) -> int:
+    """The reference step on the state's device, for static networks: spikes never leave the
+    device except those of monitored neurons; the counters (spikes, per-population counts,
+    synaptic events) accumulate there and are copied once per call; spikes are delivered by
+    :func:`delivery_matrices` (all trials at once). Without spike or state monitors a whole
+    segment runs without waiting for the device."""
+    B, D = sim.v.shape[0], sim.D
+    dev = sim.v.device
+    coef = sim.coef
+    mon_idx = torch.nonzero(sim.mon_mask).flatten().to(dev)
+    ev_cap = ev.shape[1]
+    mats = sim.delivery
+    src = src.to(dev, torch.bool)
+    noise = noise.to(dev) if sim.has_noise else None
+    cur = cur.to(dev) if sim.has_i_ext_t else None
+    pop_of = sim.pop_of.to(dev)
+    ranges = list(zip(sim.proj_pre_start.tolist(), sim.proj_pre_stop.tolist()))
+    row_len = [(sim.indptr[po + 1 : po + 1 + hi - lo] - sim.indptr[po : po + hi - lo])
+               .to(dev) for po, (lo, hi) in zip(sim.proj_ptr_off.tolist(), ranges)]
+    counts = torch.zeros(n_steps, B, pop_counts.shape[2], dtype=torch.int64, device=dev)
+    spike_count = torch.zeros(sim.n_total, dtype=torch.int64, device=dev)
+    synops = torch.zeros(len(ranges), dtype=torch.int64, device=dev)
+    done = n_steps
+    for k in range(n_steps):
+        t = t0 + k
+        if int(ev_n[0]) + B * sim.n_mon > ev_cap:
+            done = k
+            break
+        i_ext = cur[k] if cur is not None else sim.i_ext
+        z = noise[k] if noise is not None else None
+        state = LIFState(sim.v, sim.isyn.transpose(1, 2), sim.theta, sim.ref_left)
+        state, spk_lif = lif_step(state, coef, i_ext, z)
+        sim.v.copy_(state.v)
+        sim.isyn.copy_(state.i_syn.transpose(1, 2))
+        sim.theta.copy_(state.theta)
+        sim.ref_left.copy_(state.ref_left)
+        spikes = torch.cat([spk_lif, src[k]], dim=1)  # (B, n_total), on the device
+        s64 = spikes.to(torch.int64)
+        spike_count += s64.sum(0)
+        counts[k].index_add_(1, pop_of, s64)
+        for p, (lo, hi) in enumerate(ranges):
+            synops[p] += (s64[:, lo:hi] * row_len[p]).sum()
+        if mon_idx.numel():  # (trial, neuron) of monitored spikes, in the loop's order
+            bb, jj = torch.nonzero(spikes[:, mon_idx], as_tuple=True)
+            m = bb.numel()
+            if m:
+                e = int(ev_n[0])
+                ev[0, e : e + m] = t
+                ev[1, e : e + m] = bb.cpu().numpy()
+                ev[2, e : e + m] = mon_idx[jj].cpu().numpy()
+                ev_n[0] = e + m
+        _deliver_by_matrices(sim, spikes, t, mats)
+        if D > 1:
+            slot = t % D
+            sim.isyn.add_(sim.buf[slot])
+            sim.buf[slot].zero_()
+        if sim.digital_idx.numel():
+            fixed = receive_synaptic(sim.isyn.transpose(1, 2), torch.zeros(()), coef)
+            sim.isyn.copy_(fixed.transpose(1, 2))
+        R = sim.rec_idx.numel()
+        if R and t % sim.rec_stride == 0:
+            r = int(rec_n[0])
+            rec_v[r] = sim.v[:, sim.rec_idx].cpu().numpy()
+            rec_th[r] = sim.theta[:, sim.rec_idx].cpu().numpy()
+            rec_is[r] = sim.isyn[:, :, sim.rec_idx].transpose(1, 2).cpu().numpy()
+            rec_n[0] = r + 1
+    pop_counts[:done] += counts[:done].cpu().numpy()
+    sim.spike_count += spike_count.cpu()
+    sim.synops += synops.cpu()
+    return done
 
 
 def run_steps_reference(

@@ -109,17 +109,29 @@ class Simulation:
             self.coef, [self.starts[k] for k in lif] + [self.n_lif], C
         )
         self._build_plasticity(net, projs)
+        # off the CPU, the torch loop delivers spikes by sparse matrix products (one per
+        # projection and delay, all trials at once) instead of its per-trial index loop
+        self.by_matrices = dev.type != "cpu"
+        self.delivery: list = []
+        if self.by_matrices and self.stdp_layouts:
+            raise ValueError(
+                f"plastic (STDP) projections {sorted(net._plasticity)} run on the CPU only "
+                f"(backend 'numba' or 'torch' with device='cpu'); device={dev} simulates static "
+                "networks"
+            )
         self.proj_gated = torch.zeros(P, dtype=torch.int64)
         self.gate = torch.zeros(0, dtype=torch.float64)  # (nnz of all projections,) once gated
         for name, g in net._gates.items():
             self.set_gate(name, g)
-        # ---- state
-        self.v = torch.zeros(B, self.n_lif, dtype=real)
-        self.isyn = torch.zeros(B, C, self.n_lif, dtype=real)  # channel-major
-        self.theta = torch.zeros(B, self.n_lif, dtype=real)
-        self.ref_left = torch.zeros(B, self.n_lif, dtype=_ref_dtype(real, self.coef.ref_steps))
-        self.buf = torch.zeros(self.D, B, C, self.n_lif, dtype=real)
-        self.i_ext = torch.zeros(B, self.n_lif, dtype=real)
+        # ---- state, on the network's device (the synapse store stays in host memory: the
+        # torch loop builds its device matrices from it, kernels/network_torch.py)
+        self.v = torch.zeros(B, self.n_lif, dtype=real, device=dev)
+        self.isyn = torch.zeros(B, C, self.n_lif, dtype=real, device=dev)  # channel-major
+        self.theta = torch.zeros(B, self.n_lif, dtype=real, device=dev)
+        self.ref_left = torch.zeros(B, self.n_lif, dtype=_ref_dtype(real, self.coef.ref_steps),
+                                    device=dev)
+        self.buf = torch.zeros(self.D, B, C, self.n_lif, dtype=real, device=dev)
+        self.i_ext = torch.zeros(B, self.n_lif, dtype=real, device=dev)
         for k in lif:
             if "i_ext" in pops[k]:
                 s = self.starts[k]
@@ -369,7 +381,8 @@ class Simulation:
                 s, m = self.starts[name], net._pops[name]["n"]
                 lo, hi = max(t, start), min(t + n, start + vals.shape[0])
                 if lo < hi:
-                    cur[lo - t : hi - t, :, s : s + m] += vals[lo - start : hi - start]
+                    cur[lo - t : hi - t, :, s : s + m] += vals[lo - start : hi - start].to(
+                        cur.device)
         else:
             cur = torch.zeros(0, B, self.n_lif, dtype=self.real)
         n_src = self.n_total - self.n_lif
@@ -398,6 +411,10 @@ class Simulation:
     # ------------------------------------------------------------------ loop
     def advance(self, net: NetworkLike, n_steps: int, bar: Any) -> None:
         end = net.step + n_steps
+        if self.by_matrices:  # from the weights as they are now (loaded or edited since)
+            from ..kernels.network_torch import delivery_matrices
+
+            self.delivery = delivery_matrices(self)
         span = self._free_span(net)
         while net.step < end:
             t = net.step
@@ -465,11 +482,12 @@ class Simulation:
                 rec_n,
             )
         else:
-            from ..kernels.network_torch import run_steps_reference
+            from ..kernels import network_torch
 
-            done = run_steps_reference(
-                self, t, n, noise, cur, src, pop_counts, ev, ev_n, rec_v, rec_th, rec_is, rec_n
-            )
+            run = (network_torch.run_steps_device if self.by_matrices
+                   else network_torch.run_steps_reference)
+            done = run(self, t, n, noise, cur, src, pop_counts, ev, ev_n, rec_v, rec_th, rec_is,
+                       rec_n)
         m = int(ev_n[0])
         if m:
             for mon in net.spike_monitors.values():

@@ -1,0 +1,175 @@
+"""On a CUDA device: the simulator's torch loop (batched trials) and the surrogate layers
+(Triton kernels) against the CPU results. Skipped without a GPU; run on one with
+``pytest -m gpu``. The kernels' logic is also checked on the CPU in Triton's interpreter
+(tests/test_surrogate_triton.py) and the GPU's spike delivery by sparse products on the CPU
+(tests/test_network.py::test_delivery_by_sparse_matrices_equals_the_index_loop).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from test_network import BRIAN2_ISI_CV, BRIAN2_RATE_HZ, mixed_network
+
+from neuroplastic.experiments.cuba import CubaConfig, build_cuba, isi_cv
+from neuroplastic.network import Network
+from neuroplastic.neurons import Analog, LIFParams
+from neuroplastic.plasticity import STDPParams
+from neuroplastic.surrogate import (
+    LIF,
+    CubaLIF,
+    EventLinear,
+    Sequential,
+    Surrogate,
+    discrete_lif_params,
+)
+from neuroplastic.surrogate import functional as F
+from neuroplastic.synapses import FixedProbability
+
+pytestmark = [
+    pytest.mark.gpu,
+    pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device"),
+]
+
+
+def _run_mixed(device: str, by_matrices: bool):
+    net = mixed_network("torch", device=device)
+    mons = {k: net.monitor_spikes(k) for k in ("a", "d", "poi", "gen")}
+    st_mon = net.monitor_state("a", neurons=[0, 5, 7], stride=3)
+    net._ensure_built()
+    net._sim.by_matrices = by_matrices
+    net.run(60.0)
+    net.run(57.5)
+    return (mons, st_mon.v, {k: {v: x.cpu() for v, x in net.state(k).items()}
+                             for k in ("a", "d")}, net.synops)
+
+
+def test_network_on_cuda_equals_the_cpu():
+    """Every feature of the mixed network (noise, mismatch, adaptation, digital neurons,
+    Poisson and spike-time sources, delays, currents, batch 2) on the GPU: the same spikes as
+    on the CPU, states equal to rounding (the GPU sums a step's events in another order)."""
+    gpu = _run_mixed("cuda", True)
+    cpu = _run_mixed("cpu", True)
+    ref = _run_mixed("cpu", False)  # the per-trial index loop: the reference order
+    for other in (cpu, ref):
+        for k in gpu[0]:
+            assert torch.equal(gpu[0][k].steps, other[0][k].steps), k
+            assert torch.equal(gpu[0][k].neurons, other[0][k].neurons), k
+        assert gpu[3] == other[3]
+        torch.testing.assert_close(gpu[1], other[1], rtol=0, atol=1e-9)
+        for pop in ("a", "d"):
+            for var in ("v", "i_syn", "theta"):
+                torch.testing.assert_close(gpu[2][pop][var], other[2][pop][var], rtol=0,
+                                           atol=1e-9)
+    assert sum(len(m.steps) for m in gpu[0].values()) > 500
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_batched_cuba_on_cuda_matches_brian2_statistics(dtype):
+    """Eight CUBA trials side by side on the GPU (own initial potentials, shared
+    connectivity): each trial's rate and ISI CV within 10 % of Brian2's example."""
+    B = 8
+    net = build_cuba(CubaConfig(seed=3, dtype=dtype), batch=B, device="cuda")
+    assert net.backend == "torch"
+    me, mi = net.monitor_spikes("exc"), net.monitor_spikes("inh")
+    net.run(1000.0)
+    steps = np.concatenate([me.steps.numpy(), mi.steps.numpy()])
+    batch = np.concatenate([me.batch.numpy(), mi.batch.numpy()])
+    neurons = np.concatenate([me.neurons.numpy(), mi.neurons.numpy() + 3200])
+    rates, cvs = [], []
+    for b in range(B):
+        sel = batch == b
+        rates.append(sel.sum() / 4000)
+        cvs.append(isi_cv(steps[sel], neurons[sel], 4000).mean())
+    assert np.allclose(rates, BRIAN2_RATE_HZ, rtol=0.10), rates
+    assert np.allclose(cvs, BRIAN2_ISI_CV, rtol=0.10), cvs
+    assert len({round(r, 6) for r in rates}) == B  # the trials differ
+
+
+def test_cuda_network_resumes_bit_for_bit(tmp_path):
+    def run(resume: bool):
+        net = mixed_network("torch", device="cuda")
+        mon = net.monitor_spikes("a")
+        net.run(40.0)
+        if resume:
+            net.save_checkpoint(tmp_path / "ck")
+            net2 = mixed_network("torch", device="cuda")
+            mon = net2.monitor_spikes("a")
+            net2.load_checkpoint(tmp_path / "ck")
+            net = net2
+        net.run(40.0)
+        return mon, net.state("a")["v"].cpu()
+
+    (m1, v1), (m2, v2) = run(False), run(True)
+    assert torch.equal(m1.steps, m2.steps) and torch.equal(m1.neurons, m2.neurons)
+    assert torch.equal(v1, v2)
+
+
+def test_plastic_projection_refused_on_cuda():
+    net = Network(dt_ms=0.5, device="cuda")
+    net.add_lif("a", 10, LIFParams(), Analog())
+    net.connect("a", "a", FixedProbability(0.5), weight=0.5, plasticity=STDPParams())
+    with pytest.raises(ValueError, match="CPU only"):
+        net.run(1.0)
+
+
+def test_fused_layers_use_the_triton_kernels_on_cuda():
+    x = torch.zeros(3, 4, device="cuda")
+    eng = F._device_engine(x, x)
+    assert eng is not None and not eng.interpret
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("kind", ["fast_sigmoid", "sigmoid"])
+@pytest.mark.parametrize("layer_cls", [LIF, CubaLIF])
+def test_layers_on_cuda_equal_the_cpu(dtype, kind, layer_cls):
+    """A layer's spikes on the GPU equal the CPU's bit for bit; gradients to rounding."""
+    def grads(device):
+        torch.manual_seed(0)
+        p = discrete_lif_params(0.9, 1.0, reset_mode="subtract")
+        layer = layer_cls(64, p, learn_decay=True, learn_threshold=True, dtype=dtype,
+                          surrogate=Surrogate(kind)).to(device)
+        g = torch.Generator().manual_seed(5)
+        sc = 0.3 if layer_cls is LIF else 0.1  # rates of ~0.1 (the synaptic filter gains)
+        x = ((torch.rand(50, 16, 64, generator=g, dtype=dtype) - 0.25) * 2 * sc).to(device)
+        x.requires_grad_(True)
+        spikes, _ = layer(x)
+        (spikes * torch.linspace(-1, 1, 64, dtype=dtype, device=device)).sum().backward()
+        return spikes.detach().cpu(), x.grad.cpu(), [q.grad.cpu() for q in layer.parameters()]
+
+    (s1, gx1, gp1), (s0, gx0, gp0) = grads("cuda"), grads("cpu")
+    assert torch.equal(s1, s0) and 0 < float(s0.mean()) < 0.5
+    tol = {"rtol": 1e-4, "atol": 1e-5} if dtype == torch.float32 else {}
+    torch.testing.assert_close(gx1, gx0, **tol)
+    for a, b in zip(gp1, gp0):
+        torch.testing.assert_close(a, b, **tol)
+
+
+def test_w3_training_step_on_cuda_equals_the_cpu():
+    """Three surrogate layers (W3's shape, smaller), one Adam step: same loss and updated
+    weights on the GPU as on the CPU (float64: only summation order differs)."""
+    def step(device):
+        torch.manual_seed(1)
+        p = discrete_lif_params(0.9, 1.0, reset_mode="subtract")
+        net = Sequential(EventLinear(70, 32), LIF(32, p), EventLinear(32, 32), LIF(32, p),
+                         EventLinear(32, 5), LIF(5, p)).to(device=device, dtype=torch.float64)
+        g = torch.Generator().manual_seed(2)
+        x = (torch.rand(40, 8, 70, generator=g) < 0.1).to(torch.float64).to(device)
+        y = torch.randint(0, 5, (8,), generator=g).to(device)
+        with torch.no_grad():
+            for q in net.parameters():
+                if q.dim() == 2:
+                    q.normal_(0.0, 3.0 / q.shape[1] ** 0.5)
+        w_init = [q.detach().cpu().clone() for q in net.parameters()]
+        opt = torch.optim.Adam(net.parameters(), lr=1e-2)
+        loss = torch.nn.functional.cross_entropy(net(x)[0].sum(0), y)
+        loss.backward()
+        opt.step()
+        return float(loss), [q.detach().cpu() for q in net.parameters()], w_init
+
+    (l1, w1, _), (l0, w0, w_init) = step("cuda"), step("cpu")
+    assert l1 == pytest.approx(l0, rel=1e-12)
+    for a, b in zip(w1, w0):
+        torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-12)
+    assert all(not torch.equal(a, b) for a, b in zip(w0, w_init))  # the step learned
