@@ -13,9 +13,9 @@ triton.__version__, 'numpy', numpy.__version__, 'numba', numba.__version__,
 torch.cuda.get_device_name())" 2>&1 | tee -a "$out/env.log"
 timeout 220 $py -m pytest -q -p no:cacheprovider -rs tests/test_cuda.py \
   tests/test_encoding.py -k "cuda" 2>&1 | tee "$out/pytest.log"
-timeout 160 $py benchmarks/w3_bptt.py --device cuda --reps 2 \
+timeout 160 $py benchmarks/w3_bptt.py --device cuda --reps 3 \
   --libs neuroplastic,torch-loop,spikingjelly,snntorch,norse 2>&1 | tee "$out/w3_b64.log"
 timeout 100 $py benchmarks/w3_bptt.py --device cuda --reps 1 --batch 512 \
   --libs neuroplastic,torch-loop,spikingjelly 2>&1 | tee "$out/w3_b512.log"
-timeout 120 $py benchmarks/w1_batched_gpu.py --batch 1,64,512 --ms 200 2>&1 \
+timeout 120 $py benchmarks/w1_batched_gpu.py --batch 1,64,512,2048 --ms 200 2>&1 \
   | tee "$out/w1_batched.log"

@@ -82,6 +82,9 @@ def build(lib: str):
 
         return fcs, fwd, None
     if lib == "spikingjelly":
+        # on a GPU: its Triton kernels (the pip wheel has no native CUDA build); an error if
+        # they cannot run, rather than a silent fall-back to its torch loop
+        os.environ.setdefault("SJ_LIF_CUDA_IMPLEMENTATION", "triton")
         from spikingjelly.activation_based import functional, layer, neuron, surrogate
 
         def lif():
@@ -194,6 +197,8 @@ def worker(lib: str, threads: int, warmup: int, steps: int, seed: int,
         else:
             k = kernel_engine()
             engine = "torch" if k is None else ("c" if type(k).__name__ == "CEngine" else "numba")
+    elif lib == "spikingjelly" and cuda:
+        engine = f"{os.environ['SJ_LIF_CUDA_IMPLEMENTATION']} (SJ_LIF_CUDA_IMPLEMENTATION)"
     return {
         "lib": lib, "engine": engine, "ms": statistics.median(times), "ms_min": min(times),
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,

@@ -140,10 +140,12 @@ def test_layers_on_cuda_equal_the_cpu(dtype, kind, layer_cls):
 
     (s1, gx1, gp1), (s0, gx0, gp0) = grads("cuda"), grads("cpu")
     assert torch.equal(s1, s0) and 0 < float(s0.mean()) < 0.5
-    tol = {"rtol": 1e-4, "atol": 1e-5} if dtype == torch.float32 else {}
-    torch.testing.assert_close(gx1, gx0, **tol)
-    for a, b in zip(gp1, gp0):
-        torch.testing.assert_close(a, b, **tol)
+    # float32: relative error of the whole gradient (a surrogate's 1 - z cancels, so single
+    # elements carry the exp's rounding magnified; both devices are equally right)
+    rel = 1e-4 if dtype == torch.float32 else 1e-9
+    for a, b in zip([gx1, *gp1], [gx0, *gp0]):
+        assert float((a - b).norm() / b.norm()) < rel
+        assert float(b.abs().max()) > 0
 
 
 def test_w3_training_step_on_cuda_equals_the_cpu():
@@ -153,20 +155,21 @@ def test_w3_training_step_on_cuda_equals_the_cpu():
         torch.manual_seed(1)
         p = discrete_lif_params(0.9, 1.0, reset_mode="subtract")
         net = Sequential(EventLinear(70, 32), LIF(32, p), EventLinear(32, 32), LIF(32, p),
-                         EventLinear(32, 5), LIF(5, p)).to(device=device, dtype=torch.float64)
+                         EventLinear(32, 5), LIF(5, p)).to(dtype=torch.float64)
         g = torch.Generator().manual_seed(2)
-        x = (torch.rand(40, 8, 70, generator=g) < 0.1).to(torch.float64).to(device)
-        y = torch.randint(0, 5, (8,), generator=g).to(device)
-        with torch.no_grad():
+        with torch.no_grad():  # drawn on the CPU (the GPU's generator draws other numbers)
             for q in net.parameters():
                 if q.dim() == 2:
-                    q.normal_(0.0, 3.0 / q.shape[1] ** 0.5)
+                    q.normal_(0.0, 3.0 / q.shape[1] ** 0.5, generator=g)
+        net.to(device)
+        x = (torch.rand(40, 8, 70, generator=g) < 0.1).to(torch.float64).to(device)
+        y = torch.randint(0, 5, (8,), generator=g).to(device)
         w_init = [q.detach().cpu().clone() for q in net.parameters()]
         opt = torch.optim.Adam(net.parameters(), lr=1e-2)
         loss = torch.nn.functional.cross_entropy(net(x)[0].sum(0), y)
         loss.backward()
         opt.step()
-        return float(loss), [q.detach().cpu() for q in net.parameters()], w_init
+        return float(loss.detach()), [q.detach().cpu() for q in net.parameters()], w_init
 
     (l1, w1, _), (l0, w0, w_init) = step("cuda"), step("cpu")
     assert l1 == pytest.approx(l0, rel=1e-12)

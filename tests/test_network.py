@@ -86,11 +86,16 @@ def test_compiled_loop_equals_torch_reference_bit_for_bit():
     assert int(a[6]["d"].sum()) > 20
 
 
-def test_delivery_by_sparse_matrices_equals_the_index_loop():
-    """The GPU path's delivery (one sparse product per projection and delay, all trials at
-    once), run on the CPU: the same events summed in another order -> identical spikes and
-    counters, states equal to rounding (every feature of the mixed network: delays per
-    synapse and shared, dense storage, both channels, digital targets, batch 2)."""
+@pytest.mark.parametrize("layout", ["sparse", "dense"])
+def test_delivery_by_sparse_matrices_equals_the_index_loop(layout, monkeypatch):
+    """The GPU path's delivery (one sparse -- or, for small projections, dense -- product per
+    projection and delay, all trials at once), run on the CPU: the same events summed in
+    another order -> identical spikes and counters, states equal to rounding (every feature of
+    the mixed network: delays per synapse and shared, dense storage, both channels, digital
+    targets, batch 2)."""
+    from neuroplastic.kernels import network_torch
+
+    monkeypatch.setattr(network_torch, "_dense_ok", lambda dev, nbytes: layout == "dense")
     out = {}
     for by_matrices in (False, True):
         net = mixed_network("torch")

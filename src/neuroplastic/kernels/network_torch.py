@@ -23,11 +23,21 @@ import torch
 from ..neurons.lif import LIFState, lif_step, receive_synaptic
 from ..plasticity.stdp import STDPState, stdp_step
 
+# a projection's matrix is dense on a GPU up to this size (one GEMV/GEMM per step is far
+# cheaper there than a sparse product's set-up), sparse CSR beyond and on the CPU
+DENSE_MAX_BYTES = 1 << 27
+
+
+def _dense_ok(dev: torch.device, nbytes: int) -> bool:
+    return dev.type != "cpu" and nbytes <= DENSE_MAX_BYTES
+
 
 def delivery_matrices(sim) -> list[tuple[int, int, int, int, int, int, int, torch.Tensor]]:
     """For each projection and each delay of its synapses: ``(p, lo, hi, post0, n_post,
     channel, delay, M)`` with ``M`` the ``(n_post, n_pre)`` sparse CSR matrix of those
-    synapses' weights (repeated pairs summed) on the state's device, in the state's dtype."""
+    synapses' weights (repeated pairs summed) on the state's device, in the state's dtype, or
+    on a GPU, where it has at most :data:`DENSE_MAX_BYTES`, its dense ``(n_pre, n_post)``
+    transpose."""
     dev, real = sim.v.device, sim.v.dtype
     w_all = sim.weights_snapshot()
     out = []
@@ -49,9 +59,12 @@ def delivery_matrices(sim) -> list[tuple[int, int, int, int, int, int, int, torc
             sel = d == delay
             m = torch.sparse_coo_tensor(torch.stack([post[sel], pre[sel]]), w[sel],
                                         (n_post, n_pre), check_invariants=True).coalesce()
-            with warnings.catch_warnings():  # "sparse CSR support is in beta"
-                warnings.simplefilter("ignore", UserWarning)
-                m = m.to_sparse_csr().to(dev)
+            if _dense_ok(dev, n_pre * n_post * w.element_size()):
+                m = m.to_dense().t().contiguous().to(dev)  # (n_pre, n_post): s @ m
+            else:
+                with warnings.catch_warnings():  # "sparse CSR support is in beta"
+                    warnings.simplefilter("ignore", UserWarning)
+                    m = m.to_sparse_csr().to(dev)
             out.append((p, lo, hi, int(sim.proj_post_start[p]), n_post,
                         int(sim.proj_channel[p]), int(delay), m))
     return out
@@ -61,7 +74,8 @@ def _deliver_by_matrices(sim, spikes, t, mats) -> None:
     """This step's synaptic events by :func:`delivery_matrices` (all trials at once)."""
     D = sim.D
     for _p, lo, hi, post0, n_post, ch, delay, m in mats:
-        add = (m @ spikes[:, lo:hi].to(m.dtype).t()).t()  # (B, n_post)
+        s = spikes[:, lo:hi].to(m.dtype)
+        add = (m @ s.t()).t() if m.layout == torch.sparse_csr else s @ m  # (B, n_post)
         if delay == 0:
             sim.isyn[:, ch, post0 : post0 + n_post] += add
         else:
@@ -85,13 +99,20 @@ def run_steps_device(
     src = src.to(dev, torch.bool)
     noise = noise.to(dev) if sim.has_noise else None
     cur = cur.to(dev) if sim.has_i_ext_t else None
-    pop_of = sim.pop_of.to(dev)
-    ranges = list(zip(sim.proj_pre_start.tolist(), sim.proj_pre_stop.tolist()))
-    row_len = [(sim.indptr[po + 1 : po + 1 + hi - lo] - sim.indptr[po : po + hi - lo])
-               .to(dev) for po, (lo, hi) in zip(sim.proj_ptr_off.tolist(), ranges)]
-    counts = torch.zeros(n_steps, B, pop_counts.shape[2], dtype=torch.int64, device=dev)
+    # one product per step counts both: spikes (B, n_total) @ tally (n_total, pops + P), with
+    # tally[i, q] = 1 if neuron i is in population q, and tally[i, pops + p] = the fan-out of i
+    # in projection p (float64: exact for counts below 2**53)
+    n_pops = pop_counts.shape[2]
+    P = len(sim.proj_names)
+    tally = torch.zeros(sim.n_total, n_pops + P, dtype=torch.float64)
+    tally[torch.arange(sim.n_total), sim.pop_of] = 1.0
+    for p, (po, lo, hi) in enumerate(zip(sim.proj_ptr_off.tolist(), sim.proj_pre_start.tolist(),
+                                          sim.proj_pre_stop.tolist())):
+        ptr = sim.indptr[po : po + hi - lo + 1]
+        tally[lo:hi, n_pops + p] = (ptr[1:] - ptr[:-1]).to(torch.float64)
+    tally = tally.to(dev)
+    per_step = torch.zeros(n_steps, B, n_pops + P, dtype=torch.float64, device=dev)
     spike_count = torch.zeros(sim.n_total, dtype=torch.int64, device=dev)
-    synops = torch.zeros(len(ranges), dtype=torch.int64, device=dev)
     done = n_steps
     for k in range(n_steps):
         t = t0 + k
@@ -107,11 +128,8 @@ def run_steps_device(
         sim.theta.copy_(state.theta)
         sim.ref_left.copy_(state.ref_left)
         spikes = torch.cat([spk_lif, src[k]], dim=1)  # (B, n_total), on the device
-        s64 = spikes.to(torch.int64)
-        spike_count += s64.sum(0)
-        counts[k].index_add_(1, pop_of, s64)
-        for p, (lo, hi) in enumerate(ranges):
-            synops[p] += (s64[:, lo:hi] * row_len[p]).sum()
+        spike_count += spikes.sum(0)
+        torch.mm(spikes.to(torch.float64), tally, out=per_step[k])
         if mon_idx.numel():  # (trial, neuron) of monitored spikes, in the loop's order
             bb, jj = torch.nonzero(spikes[:, mon_idx], as_tuple=True)
             m = bb.numel()
@@ -136,9 +154,10 @@ def run_steps_device(
             rec_th[r] = sim.theta[:, sim.rec_idx].cpu().numpy()
             rec_is[r] = sim.isyn[:, :, sim.rec_idx].transpose(1, 2).cpu().numpy()
             rec_n[0] = r + 1
-    pop_counts[:done] += counts[:done].cpu().numpy()
+    tallied = per_step[:done].cpu()
+    pop_counts[:done] += tallied[:, :, :n_pops].to(torch.int64).numpy()
     sim.spike_count += spike_count.cpu()
-    sim.synops += synops.cpu()
+    sim.synops += tallied[:, :, n_pops:].sum((0, 1)).to(torch.int64)
     return done
 
 

@@ -10,10 +10,10 @@ one pass forward, one backward).
 
 The arithmetic is that of the numba kernels operation by operation, and the kernels are
 compiled with ``enable_fp_fusion=False`` (no multiply-add contraction), so the spikes equal the
-CPU reference bit for bit; the surrogate derivative uses the GPU's ``exp`` (sigmoid kind), so
-gradients agree to rounding. The same Python functions run under Triton's interpreter on CPU
-tensors (:func:`engine` with ``interpret=True``): that is how the test suite checks them on a
-machine without a GPU.
+CPU reference bit for bit; the sigmoid surrogate's ``exp`` is the GPU's (computed in float64),
+so its gradients agree to rounding, the others' bit for bit. The same Python functions run
+under Triton's interpreter on CPU tensors (:func:`engine` with ``interpret=True``): that is
+how the test suite checks them on a machine without a GPU.
 
 Triton is an optional dependency (it ships with the CUDA builds of PyTorch); without it, or
 with ``NEUROPLASTIC_KERNELS=torch``, the fused layers fall back to a torch loop on the device.
@@ -109,7 +109,9 @@ def _kernels(jit):
                 a = ka * x
                 sg = kh / (one + a * a)
             elif KIND == 2:
-                z = one / (one + tl.exp(-(k * x)))
+                # exp in float64 (libdevice's, ~correctly rounded once cast): a float32
+                # tl.exp is the GPU's approximate ex2, whose error 1 - z magnifies
+                z = one / (one + tl.exp((-(k * x)).to(tl.float64)).to(x.dtype))
                 sg = k * z * (one - z)
             else:
                 sg = k * tl.maximum(one - k * tl.abs(x), zero)
@@ -184,9 +186,13 @@ def _kernels(jit):
 def _consts(slope: float, like: Tensor) -> Tensor:
     """(1, k, pi k / 2, k / 2) as a tensor in ``like``'s dtype and device (scalars passed to a
     Triton kernel would be float32; a float64 layer needs them in float64)."""
-    k = float(slope)
-    return torch.tensor([1.0, k, (0.5 * math.pi) * k, 0.5 * k], dtype=like.dtype,
-                        device=like.device)
+    return _consts_on(float(slope), like.dtype, like.device)
+
+
+@functools.lru_cache(maxsize=64)
+def _consts_on(k: float, dtype: torch.dtype, device: torch.device) -> Tensor:
+    # cached: a fresh host-to-device copy per backward call would wait for the device
+    return torch.tensor([1.0, k, (0.5 * math.pi) * k, 0.5 * k], dtype=dtype, device=device)
 
 
 class TritonEngine:
