@@ -96,7 +96,9 @@ class Network:
         ``"numba"`` (compiled event-driven CPU loop), ``"torch"`` (reference loop, any device)
         or ``"auto"`` (numba on CPU, torch elsewhere).
     device : str or torch.device
-        Torch device of the state (``"cpu"`` for the numba backend).
+        Torch device of the state (``"cpu"`` for the numba backend). On a GPU the torch loop
+        runs every trial of the batch at once (spikes delivered by one matrix product per
+        projection and delay); plastic projections are refused there (CPU only).
     dtype : {"float64", "float32"}
         Precision of the membrane state, coefficients, currents and weights. ``"float64"``
         (default) is the reference; ``"float32"`` is faster on large networks (both backends
