@@ -87,6 +87,25 @@ def test_batched_cuba_on_cuda_matches_brian2_statistics(dtype):
     assert len({round(r, 6) for r in rates}) == B  # the trials differ
 
 
+def test_cuda_graph_steps_equal_eager_steps(monkeypatch):
+    """CUBA with a rate monitor only: each step is one CUDA-graph replay; the same spikes,
+    counters and states as stepping eagerly (``NEUROPLASTIC_CUDA_GRAPHS=0``)."""
+    def run(graphs: bool):
+        monkeypatch.setenv("NEUROPLASTIC_CUDA_GRAPHS", "1" if graphs else "0")
+        net = build_cuba(CubaConfig(seed=4), batch=4, device="cuda")
+        rate = net.monitor_rate("exc")
+        net.run(150.0)
+        net.run(100.0)  # a second call: the graph is captured again
+        assert bool(net._sim.step_graph) == graphs
+        return (rate.counts.clone(), net.spike_counts("exc"), net.synops,
+                net.state("exc")["v"].cpu())
+
+    (r1, c1, s1, v1), (r0, c0, s0, v0) = run(True), run(False)
+    assert torch.equal(r1, r0) and torch.equal(c1, c0) and s1 == s0
+    torch.testing.assert_close(v1, v0, rtol=0, atol=1e-9)
+    assert int(c0.sum()) > 1000
+
+
 def test_cuda_network_resumes_bit_for_bit(tmp_path):
     def run(resume: bool):
         net = mixed_network("torch", device="cuda")

@@ -15,6 +15,7 @@ devices other than the CPU (:class:`~neuroplastic.network.simulation.Simulation`
 
 from __future__ import annotations
 
+import os
 import warnings
 
 import numpy as np
@@ -82,27 +83,11 @@ def _deliver_by_matrices(sim, spikes, t, mats) -> None:
             sim.buf[(t + delay) % D, :, ch, post0 : post0 + n_post] += add
 
 
-def run_steps_device(
-    sim, t0, n_steps, noise, cur, src, pop_counts, ev, ev_n, rec_v, rec_th, rec_is, rec_n
-) -> int:
-    """The reference step on the state's device, for static networks: spikes never leave the
-    device except those of monitored neurons; the counters (spikes, per-population counts,
-    synaptic events) accumulate there and are copied once per call; spikes are delivered by
-    :func:`delivery_matrices` (all trials at once). Without spike or state monitors a whole
-    segment runs without waiting for the device."""
-    B, D = sim.v.shape[0], sim.D
-    dev = sim.v.device
-    coef = sim.coef
-    mon_idx = torch.nonzero(sim.mon_mask).flatten().to(dev)
-    ev_cap = ev.shape[1]
-    mats = sim.delivery
-    src = src.to(dev, torch.bool)
-    noise = noise.to(dev) if sim.has_noise else None
-    cur = cur.to(dev) if sim.has_i_ext_t else None
-    # one product per step counts both: spikes (B, n_total) @ tally (n_total, pops + P), with
-    # tally[i, q] = 1 if neuron i is in population q, and tally[i, pops + p] = the fan-out of i
-    # in projection p (float64: exact for counts below 2**53)
-    n_pops = pop_counts.shape[2]
+def _tally(sim, n_pops: int) -> torch.Tensor:
+    """``(n_total, pops + P)`` float64: one product ``spikes @ tally`` per step counts both
+    the spikes per trial and population (``tally[i, q] = 1`` if neuron ``i`` is in population
+    ``q``) and the synaptic events per trial and projection (``tally[i, pops + p]`` = the
+    fan-out of ``i`` in projection ``p``); exact for counts below 2**53."""
     P = len(sim.proj_names)
     tally = torch.zeros(sim.n_total, n_pops + P, dtype=torch.float64)
     tally[torch.arange(sim.n_total), sim.pop_of] = 1.0
@@ -110,10 +95,116 @@ def run_steps_device(
                                           sim.proj_pre_stop.tolist())):
         ptr = sim.indptr[po : po + hi - lo + 1]
         tally[lo:hi, n_pops + p] = (ptr[1:] - ptr[:-1]).to(torch.float64)
-    tally = tally.to(dev)
-    per_step = torch.zeros(n_steps, B, n_pops + P, dtype=torch.float64, device=dev)
+    return tally.to(sim.v.device)
+
+
+def _device_step(sim, t, i_ext, z, src_k, mats, tally, out_row, spike_count, analog):
+    """One step on the device, with no host synchronisation: neurons, counters into
+    ``out_row`` / ``spike_count``, delivery. Returns the spikes ``(B, n_total)``."""
+    state = LIFState(sim.v, sim.isyn.transpose(1, 2), sim.theta, sim.ref_left)
+    state, spk_lif = lif_step(state, sim.coef, i_ext, z, analog=analog)
+    sim.v.copy_(state.v)
+    sim.isyn.copy_(state.i_syn.transpose(1, 2))
+    sim.theta.copy_(state.theta)
+    sim.ref_left.copy_(state.ref_left)
+    spikes = torch.cat([spk_lif, src_k], dim=1)
+    spike_count += spikes.sum(0)
+    torch.mm(spikes.to(torch.float64), tally, out=out_row)
+    _deliver_by_matrices(sim, spikes, t, mats)
+    return spikes
+
+
+def _graph_ok(sim, mon_idx) -> bool:
+    """Whether a step can be one CUDA graph: on a CUDA device, no delays (the ring buffer's
+    slot would change per step), analog neurons, no spike or state monitors (they read spikes
+    back every step), dense delivery matrices (a sparse product allocates while it runs), and
+    ``$NEUROPLASTIC_CUDA_GRAPHS`` not ``0``."""
+    return (sim.v.device.type == "cuda" and sim.D == 1 and not sim.digital_idx.numel()
+            and not mon_idx.numel() and not sim.rec_idx.numel()
+            and all(m.layout == torch.strided for *_, m in sim.delivery)
+            and os.environ.get("NEUROPLASTIC_CUDA_GRAPHS", "1") != "0")
+
+
+class _StepGraph:
+    """One step captured as a CUDA graph (static input buffers, counters into static
+    outputs): replaying it launches every kernel of the step at once, instead of ~40
+    launches of a few microseconds of work each."""
+
+    def __init__(self, sim, tally) -> None:
+        B, dev = sim.v.shape[0], sim.v.device
+        n_src = sim.n_total - sim.n_lif
+        self.z = torch.zeros_like(sim.v) if sim.has_noise else None
+        self.cur = torch.zeros_like(sim.v) if sim.has_i_ext_t else None
+        self.src = torch.zeros(B, n_src, dtype=torch.bool, device=dev)
+        self.out = torch.zeros(B, tally.shape[1], dtype=torch.float64, device=dev)
+        self.spike_count = torch.zeros(sim.n_total, dtype=torch.int64, device=dev)
+        saved = [x.clone() for x in (sim.v, sim.isyn, sim.theta, sim.ref_left)]
+
+        def step():
+            i_ext = self.cur if self.cur is not None else sim.i_ext
+            _device_step(sim, 0, i_ext, self.z, self.src, sim.delivery, tally, self.out,
+                         self.spike_count, True)
+
+        try:
+            side = torch.cuda.Stream(dev)
+            side.wait_stream(torch.cuda.current_stream(dev))
+            with torch.cuda.stream(side):  # warm-up (libraries' lazy set-up), then undone
+                step()
+                step()
+            torch.cuda.current_stream(dev).wait_stream(side)
+            self.graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(self.graph):
+                step()
+        finally:  # the state as it was, whether the capture worked or not
+            for x, y in zip((sim.v, sim.isyn, sim.theta, sim.ref_left), saved):
+                x.copy_(y)
+            self.spike_count.zero_()
+
+
+def run_steps_device(
+    sim, t0, n_steps, noise, cur, src, pop_counts, ev, ev_n, rec_v, rec_th, rec_is, rec_n
+) -> int:
+    """The reference step on the state's device, for static networks: spikes never leave the
+    device except those of monitored neurons; the counters (spikes, per-population counts,
+    synaptic events) accumulate there and are copied once per call; spikes are delivered by
+    :func:`delivery_matrices` (all trials at once). Without spike or state monitors a whole
+    segment runs without waiting for the device, and on a GPU (no delays, analog neurons,
+    small projections) each step is one replay of a CUDA graph (:class:`_StepGraph`)."""
+    B, D = sim.v.shape[0], sim.D
+    dev = sim.v.device
+    mon_idx = torch.nonzero(sim.mon_mask).flatten().to(dev)
+    ev_cap = ev.shape[1]
+    mats = sim.delivery
+    src = src.to(dev, torch.bool)
+    noise = noise.to(dev) if sim.has_noise else None
+    cur = cur.to(dev) if sim.has_i_ext_t else None
+    n_pops = pop_counts.shape[2]
+    tally = _tally(sim, n_pops)
+    per_step = torch.zeros(n_steps, B, tally.shape[1], dtype=torch.float64, device=dev)
     spike_count = torch.zeros(sim.n_total, dtype=torch.int64, device=dev)
-    done = n_steps
+    analog = not sim.digital_idx.numel()
+    graph = sim.step_graph
+    if graph is None and _graph_ok(sim, mon_idx):
+        try:
+            graph = _StepGraph(sim, tally)
+        except Exception as e:  # noqa: BLE001 -- capture refused: the eager steps are the same
+            warnings.warn(f"neuroplastic: CUDA graph capture failed ({e}); stepping eagerly",
+                          RuntimeWarning, stacklevel=2)
+            graph = False
+        sim.step_graph = graph
+    if graph:
+        for k in range(n_steps):
+            if noise is not None:
+                graph.z.copy_(noise[k])
+            if cur is not None:
+                graph.cur.copy_(cur[k])
+            graph.src.copy_(src[k])
+            graph.graph.replay()
+            per_step[k].copy_(graph.out)
+        spike_count += graph.spike_count
+        graph.spike_count.zero_()
+        n_steps = 0  # done
+    done = per_step.shape[0]
     for k in range(n_steps):
         t = t0 + k
         if int(ev_n[0]) + B * sim.n_mon > ev_cap:
@@ -121,15 +212,8 @@ def run_steps_device(
             break
         i_ext = cur[k] if cur is not None else sim.i_ext
         z = noise[k] if noise is not None else None
-        state = LIFState(sim.v, sim.isyn.transpose(1, 2), sim.theta, sim.ref_left)
-        state, spk_lif = lif_step(state, coef, i_ext, z)
-        sim.v.copy_(state.v)
-        sim.isyn.copy_(state.i_syn.transpose(1, 2))
-        sim.theta.copy_(state.theta)
-        sim.ref_left.copy_(state.ref_left)
-        spikes = torch.cat([spk_lif, src[k]], dim=1)  # (B, n_total), on the device
-        spike_count += spikes.sum(0)
-        torch.mm(spikes.to(torch.float64), tally, out=per_step[k])
+        spikes = _device_step(sim, t, i_ext, z, src[k], mats, tally, per_step[k], spike_count,
+                              analog)
         if mon_idx.numel():  # (trial, neuron) of monitored spikes, in the loop's order
             bb, jj = torch.nonzero(spikes[:, mon_idx], as_tuple=True)
             m = bb.numel()
@@ -139,13 +223,12 @@ def run_steps_device(
                 ev[1, e : e + m] = bb.cpu().numpy()
                 ev[2, e : e + m] = mon_idx[jj].cpu().numpy()
                 ev_n[0] = e + m
-        _deliver_by_matrices(sim, spikes, t, mats)
         if D > 1:
             slot = t % D
             sim.isyn.add_(sim.buf[slot])
             sim.buf[slot].zero_()
         if sim.digital_idx.numel():
-            fixed = receive_synaptic(sim.isyn.transpose(1, 2), torch.zeros(()), coef)
+            fixed = receive_synaptic(sim.isyn.transpose(1, 2), torch.zeros(()), sim.coef)
             sim.isyn.copy_(fixed.transpose(1, 2))
         R = sim.rec_idx.numel()
         if R and t % sim.rec_stride == 0:

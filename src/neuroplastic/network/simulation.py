@@ -113,6 +113,7 @@ class Simulation:
         # projection and delay, all trials at once) instead of its per-trial index loop
         self.by_matrices = dev.type != "cpu"
         self.delivery: list = []
+        self.step_graph: Any = None  # a CUDA graph of one step, or False where refused
         if self.by_matrices and self.stdp_layouts:
             raise ValueError(
                 f"plastic (STDP) projections {sorted(net._plasticity)} run on the CPU only "
@@ -415,6 +416,7 @@ class Simulation:
             from ..kernels.network_torch import delivery_matrices
 
             self.delivery = delivery_matrices(self)
+            self.step_graph = None  # captured again from these matrices at the first step
         span = self._free_span(net)
         while net.step < end:
             t = net.step

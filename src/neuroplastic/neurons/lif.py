@@ -380,6 +380,8 @@ def lif_step(
     coef: LIFCoefficients,
     i_ext: Tensor | None = None,
     noise: Tensor | None = None,
+    *,
+    analog: bool | None = None,
 ) -> tuple[LIFState, Tensor]:
     """Advance one clock step; returns the new state and the boolean spikes ``(B, n)``.
 
@@ -387,11 +389,15 @@ def lif_step(
     reset. Synaptic arrivals of this step are added afterwards with :func:`receive_synaptic`,
     so they act on the membrane from the next step on.
     ``noise`` are standard normal draws ``(B, n)`` (ignored where ``noise_scale`` is 0).
+    ``analog``: whether no neuron is digital (``None``: read from ``coef``, which waits for the
+    device; a caller stepping on a GPU passes it).
     """
     v, i_syn, theta, ref_left = state
     q, rnd = coef.q_step, coef.rounding
     active = ref_left == 0
-    if not bool((q > 0).any()):  # analog fast path: the same operations without rounding
+    if analog is None:
+        analog = not bool((q > 0).any())
+    if analog:  # analog fast path: the same operations without rounding
         inputs = [] if i_ext is None else [(coef.drive_ext, i_ext)]
         inputs += [(coef.drive_syn[:, k], i_syn[..., k]) for k in range(i_syn.shape[-1])]
         acc = lif_integrate(v, coef.v_rest, coef.decay_v, inputs)
