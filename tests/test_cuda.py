@@ -167,6 +167,39 @@ def test_layers_on_cuda_equal_the_cpu(dtype, kind, layer_cls):
         assert float(b.abs().max()) > 0
 
 
+def test_trainer_on_cuda_equals_the_cpu():
+    """Trainer(device="cuda"): two epochs of a float64 network, the same history as on the
+    CPU to rounding (event-driven CPU products vs dense GPU ones), checkpoint tensors on the
+    CPU; and the lab's surrogate-digits trains on the GPU."""
+    from neuroplastic.experiments.surrogate_digits import DigitsConfig
+    from neuroplastic.experiments.surrogate_digits import run as run_digits
+    from neuroplastic.surrogate import Trainer, spike_count_cross_entropy
+
+    def fit(device):
+        torch.manual_seed(0)
+        p = discrete_lif_params(0.9, 1.0)
+        model = Sequential(EventLinear(20, 32, max_density=0.5), LIF(32, p), EventLinear(32, 3),
+                           LIF(3, p)).to(torch.float64)
+        g = torch.Generator().manual_seed(1)
+        data = [((torch.rand(25, 16, 20, generator=g) < 0.2).to(torch.float64),
+                 torch.randint(0, 3, (16,), generator=g)) for _ in range(4)]
+        opt = torch.optim.Adam(model.parameters(), lr=2e-2)
+        tr = Trainer(model, opt, spike_count_cross_entropy, data, epochs=2, seed=5,
+                     progress=False, device=device)
+        hist = tr.fit()
+        tensors, _ = tr.state()
+        assert all(t.device.type == "cpu" for t in tensors.values())
+        return hist
+
+    h1, h0 = fit("cuda"), fit("cpu")
+    for a, b in zip(h1, h0):
+        for k in b:
+            assert a[k] == pytest.approx(b[k], rel=1e-9, abs=1e-12), k
+    res = run_digits(DigitsConfig(epochs=3, hidden=32, num_steps=8, device="cuda"),
+                     progress=False)
+    assert res.metrics["device"] == "cuda" and res.metrics["test_accuracy"] > 0.5
+
+
 def test_w3_training_step_on_cuda_equals_the_cpu():
     """Three surrogate layers (W3's shape, smaller), one Adam step: same loss and updated
     weights on the GPU as on the CPU (float64: only summation order differs)."""

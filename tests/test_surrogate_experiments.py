@@ -97,3 +97,18 @@ def test_bad_epochs_is_named(epochs):
         DigitsConfig(epochs=epochs)
     with pytest.raises(ValueError, match="epochs"):
         RandmanConfig(epochs=epochs)
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.text(max_size=8).filter(lambda s: s not in ("cpu", "cuda")))
+def test_bad_device_is_named(device):
+    with pytest.raises(ValueError, match="device"):
+        DigitsConfig(device=device)
+    with pytest.raises(ValueError, match="device"):
+        RandmanConfig(device=device)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a CUDA device")
+def test_cuda_run_without_a_gpu_fails_before_any_work():
+    with pytest.raises(ValueError, match="no CUDA device"):
+        run_digits(DigitsConfig(epochs=1, hidden=8, num_steps=4, device="cuda"), progress=False)

@@ -136,3 +136,23 @@ def test_trainer_validates():
         Trainer(model, opt, spike_count_cross_entropy, [], epochs=0)
     with pytest.raises(ValueError, match="regularizer"):
         Trainer(model, opt, spike_count_cross_entropy, [], regularizer=0.1)
+    with pytest.raises(ValueError, match="torch device"):
+        Trainer(model, opt, spike_count_cross_entropy, [], device="gpu-please")
+    with pytest.raises(ValueError, match="'cpu' or a CUDA device"):
+        Trainer(model, opt, spike_count_cross_entropy, [], device="meta")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="no CUDA device"):
+            Trainer(model, opt, spike_count_cross_entropy, [], device="cuda")
+
+
+def test_device_cpu_is_the_same_run():
+    """``device="cpu"`` moves nothing that is not there already: the same history bit for
+    bit as leaving the device unset (the path a GPU run takes, minus the GPU)."""
+    hists = []
+    for device in (None, "cpu"):
+        model = _model()
+        opt = torch.optim.Adam(model.parameters(), lr=2e-2)
+        tr = Trainer(model, opt, spike_count_cross_entropy, _data(4, 16), epochs=2, seed=5,
+                     progress=False, device=device)
+        hists.append(tr.fit())
+    assert hists[0] == hists[1]

@@ -113,8 +113,10 @@ def train_classifier(
     seed: int,
     progress: bool,
     checkpoint: Checkpointer | None = None,
+    device: str = "cpu",
 ) -> tuple[list[dict[str, float]], float]:
     """Adam + :class:`~neuroplastic.surrogate.Trainer`; test metrics after every epoch.
+    Trains on ``device``; the model is back on the CPU when it returns.
 
     Returns
     -------
@@ -132,7 +134,7 @@ def train_classifier(
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     trainer = Trainer(
         model, opt, loss_fn, timed, epochs=epochs, predict=predict, seed=seed,
-        progress=progress,
+        progress=progress, device=device,
     )
     state = checkpoint.load() if checkpoint is not None else None
     if state is not None:  # model, Adam moments, epoch, history (batch order is per epoch)
@@ -144,6 +146,7 @@ def train_classifier(
         if checkpoint is not None and trainer.epoch < epochs and checkpoint.due():
             checkpoint.save(trainer.epoch, *trainer.state())
     step_ms = torch.tensor(timed.step_s, dtype=torch.float64).median().item() * 1e3
+    model.to("cpu")
     return trainer.history, step_ms
 
 
@@ -299,7 +302,9 @@ def run(config: DigitsConfig, *, progress: bool = True,
         checkpoint: Checkpointer | None = None) -> Result:
     from ..data import spike_digits
     from ..surrogate import spike_count_cross_entropy, spike_count_predict
+    from ..surrogate.trainer import _check_device
 
+    _check_device(config.device)  # before the data: no CUDA device is a clear error up front
     t0 = time.perf_counter()
     data = spike_digits(
         num_steps=config.num_steps, max_rate_hz=config.max_rate_hz,
@@ -312,7 +317,7 @@ def run(config: DigitsConfig, *, progress: bool = True,
     history, step_ms = train_classifier(
         model, train, test, loss_fn=spike_count_cross_entropy, predict=spike_count_predict,
         lr=config.lr, epochs=config.epochs, seed=config.seed, progress=progress,
-        checkpoint=checkpoint,
+        checkpoint=checkpoint, device=config.device,
     )
     layers = model.layers
     projections = [("input_hidden", layers[0]), ("hidden_output", layers[2])]
@@ -325,6 +330,7 @@ def run(config: DigitsConfig, *, progress: bool = True,
     rates = {k[len("spike_rate_"):]: v for k, v in act.items() if k.startswith("spike_rate_")}
     metrics = _flat_metrics(history, {
         **act, "n_train": int(data.y_train.numel()), "n_test": int(data.y_test.numel()),
+        "device": config.device,
     })
     arrays = {
         "test_accuracy_per_epoch": torch.tensor([h["test_accuracy"] for h in history]),

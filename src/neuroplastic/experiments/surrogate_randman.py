@@ -73,7 +73,9 @@ def build_randman_model(config: RandmanConfig) -> nn.Module:
 def run(config: RandmanConfig, *, progress: bool = True,
         checkpoint: Checkpointer | None = None) -> Result:
     from ..surrogate import max_membrane_cross_entropy
+    from ..surrogate.trainer import _check_device
 
+    _check_device(config.device)  # before the data: no CUDA device is a clear error up front
     t0 = time.perf_counter()
     train_d, _valid_d, test_d = randman_splits(config)
     dense = lambda d: d.dense(config.num_steps, 1.0)  # noqa: E731
@@ -85,7 +87,7 @@ def run(config: RandmanConfig, *, progress: bool = True,
         model, train, test, loss_fn=max_membrane_cross_entropy,
         predict=lambda out: out.max(0).values.argmax(-1),
         lr=config.lr, epochs=config.epochs, seed=config.seed, progress=progress,
-        checkpoint=checkpoint,
+        checkpoint=checkpoint, device=config.device,
     )
     layers = model.layers
     projections = [("input_hidden", layers[0]), ("hidden_output", layers[2])]
@@ -96,6 +98,7 @@ def run(config: RandmanConfig, *, progress: bool = True,
     metrics = _flat_metrics(history, {
         **act, "chance_accuracy": 1.0 / config.num_classes,
         "n_train": int(train_d.labels.numel()), "n_test": int(test_d.labels.numel()),
+        "device": config.device,
     })
     arrays = {
         "test_accuracy_per_epoch": torch.tensor([h["test_accuracy"] for h in history]),

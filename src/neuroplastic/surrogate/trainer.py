@@ -56,6 +56,26 @@ def _first(output: Any) -> Tensor:
     return output[0] if isinstance(output, tuple) else output
 
 
+def _check_device(device: str | torch.device) -> torch.device:
+    """``device`` as a ``torch.device``; a clear ``ValueError`` for an unknown name or a CUDA
+    device this machine does not have."""
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as e:
+        raise ValueError(f"device must name a torch device ('cpu', 'cuda', 'cuda:1', ...), "
+                         f"got {device!r} ({e})") from None
+    if dev.type == "cuda":
+        n = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if n == 0:
+            raise ValueError(f"device={device!r} but this machine has no CUDA device "
+                             "(torch.cuda.is_available() is False)")
+        if dev.index is not None and dev.index >= n:
+            raise ValueError(f"device={device!r} but this machine has {n} CUDA device(s)")
+    elif dev.type != "cpu":
+        raise ValueError(f"device must be 'cpu' or a CUDA device, got {device!r}")
+    return dev
+
+
 def _distributed() -> bool:
     return dist.is_available() and dist.is_initialized()
 
@@ -86,6 +106,11 @@ class Trainer:
         Where :meth:`fit` writes a checkpoint after every epoch (``None``: never).
     progress
         Show a tqdm bar per epoch (rank 0 only).
+    device
+        Where to train (``"cpu"``, ``"cuda"``, ``"cuda:1"``, ...; ``None``: wherever the model
+        and the batches already are). The model is moved there once, each batch as it comes;
+        checkpoints hold CPU tensors either way, so a run can resume on another device.
+        Under ``torch.distributed`` (the lab's gloo ranks) only the CPU.
     """
 
     def __init__(
@@ -102,8 +127,15 @@ class Trainer:
         seed: int = 0,
         checkpoint_dir: str | Path | None = None,
         progress: bool = True,
+        device: str | torch.device | None = None,
     ) -> None:
         self.epochs = check_int("epochs", epochs, 1)
+        self.device = None if device is None else _check_device(device)
+        if self.device is not None and self.device.type != "cpu" and _distributed():
+            raise ValueError(f"device={device!r}: distributed training runs on the CPU here "
+                             "(gloo ranks); leave device unset or 'cpu'")
+        if self.device is not None:
+            model.to(self.device)  # parameters moved in place: the optimizer keeps them
         self.seed = check_int("seed", seed, 0)
         if regularizer is not None and not isinstance(regularizer, RateRegularizer):
             raise ValueError(f"regularizer must be a RateRegularizer, got {regularizer!r}")
@@ -148,6 +180,8 @@ class Trainer:
         loss_sum = correct = count = rate_sum = rate_n = 0.0
         bar = tqdm(loader, desc=desc, leave=False, disable=not self.progress or self.rank != 0)
         for x, y in bar:
+            if self.device is not None:
+                x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
             with torch.set_grad_enabled(train), record_spikes(self.module) as spikes:
                 out = _first(self.model(x))
                 loss = self.loss_fn(out, y)

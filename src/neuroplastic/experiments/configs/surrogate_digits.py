@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from ..params import Cost, check_fields, param
 
@@ -32,6 +33,9 @@ class DigitsConfig:
     test_size: float = param(0.25, "held-out fraction (stratified)", low=0.05, high=0.95)
     seed: int = param(0, "split, spike draws, initial weights and shuffling", low=0,
                       high=2**63 - 1)
+    device: Literal["cpu", "cuda"] = param(
+        "cpu", "where to train: cpu, or cuda (the layers' Triton kernels; needs a GPU and "
+        "triton); the data and the analyses stay on the CPU")
 
     def __post_init__(self) -> None:
         check_fields(self)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from ..params import Cost, check_fields, param
 
@@ -35,6 +36,9 @@ class RandmanConfig:
     lr: float = param(2e-3, "Adam learning rate", low=0, high=10, low_open=True)
     data_seed: int = param(0, "manifolds and samples of the task", low=0, high=2**32 - 1)
     seed: int = param(0, "initial weights and shuffling", low=0, high=2**63 - 1)
+    device: Literal["cpu", "cuda"] = param(
+        "cpu", "where to train: cpu, or cuda (the layers' Triton kernels; needs a GPU and "
+        "triton); the data and the analyses stay on the CPU")
 
     def __post_init__(self) -> None:
         check_fields(self)
