@@ -114,6 +114,26 @@ def _device_step(sim, t, i_ext, z, src_k, mats, tally, out_row, spike_count, ana
     return spikes
 
 
+def _end_of_step(sim, t, rec_v, rec_th, rec_is, rec_n) -> None:
+    """The end of step ``t`` (both loops): this step's slot of the delay buffer joins the
+    currents, digital currents are re-quantized, sampled state is recorded."""
+    D = sim.D
+    if D > 1:
+        slot = t % D
+        sim.isyn.add_(sim.buf[slot])
+        sim.buf[slot].zero_()
+    if sim.digital_idx.numel():
+        fixed = receive_synaptic(sim.isyn.transpose(1, 2), torch.zeros(()), sim.coef)
+        sim.isyn.copy_(fixed.transpose(1, 2))
+    R = sim.rec_idx.numel()
+    if R and t % sim.rec_stride == 0:
+        r = int(rec_n[0])
+        rec_v[r] = sim.v[:, sim.rec_idx].cpu().numpy()
+        rec_th[r] = sim.theta[:, sim.rec_idx].cpu().numpy()
+        rec_is[r] = sim.isyn[:, :, sim.rec_idx].transpose(1, 2).cpu().numpy()
+        rec_n[0] = r + 1
+
+
 def _graph_ok(sim, mon_idx) -> bool:
     """Whether a step can be one CUDA graph: on a CUDA device, no delays (the ring buffer's
     slot would change per step), analog neurons, no spike or state monitors (they read spikes
@@ -172,7 +192,7 @@ def run_steps_device(
     small projections) each step can be one replay of a CUDA graph (:class:`_StepGraph`,
     opt-in with ``NEUROPLASTIC_CUDA_GRAPHS=1``: written after this session's GPU time ran out,
     it awaits tests/test_cuda.py::test_cuda_graph_steps_equal_eager_steps on a GPU)."""
-    B, D = sim.v.shape[0], sim.D
+    B = sim.v.shape[0]
     dev = sim.v.device
     mon_idx = torch.nonzero(sim.mon_mask).flatten().to(dev)
     ev_cap = ev.shape[1]
@@ -225,20 +245,7 @@ def run_steps_device(
                 ev[1, e : e + m] = bb.cpu().numpy()
                 ev[2, e : e + m] = mon_idx[jj].cpu().numpy()
                 ev_n[0] = e + m
-        if D > 1:
-            slot = t % D
-            sim.isyn.add_(sim.buf[slot])
-            sim.buf[slot].zero_()
-        if sim.digital_idx.numel():
-            fixed = receive_synaptic(sim.isyn.transpose(1, 2), torch.zeros(()), sim.coef)
-            sim.isyn.copy_(fixed.transpose(1, 2))
-        R = sim.rec_idx.numel()
-        if R and t % sim.rec_stride == 0:
-            r = int(rec_n[0])
-            rec_v[r] = sim.v[:, sim.rec_idx].cpu().numpy()
-            rec_th[r] = sim.theta[:, sim.rec_idx].cpu().numpy()
-            rec_is[r] = sim.isyn[:, :, sim.rec_idx].transpose(1, 2).cpu().numpy()
-            rec_n[0] = r + 1
+        _end_of_step(sim, t, rec_v, rec_th, rec_is, rec_n)
     tallied = per_step[:done].cpu()
     pop_counts[:done] += tallied[:, :, :n_pops].to(torch.int64).numpy()
     sim.spike_count += spike_count.cpu()
@@ -335,18 +342,5 @@ def run_steps_reference(
 
                 w = sim.weights[so : so + nnz]
                 w.copy_(gated_update(w_old, w, sim.gate[so : so + nnz]))
-        if D > 1:
-            slot = t % D
-            sim.isyn.add_(sim.buf[slot])
-            sim.buf[slot].zero_()
-        if sim.digital_idx.numel():
-            fixed = receive_synaptic(sim.isyn.transpose(1, 2), torch.zeros(()), coef)
-            sim.isyn.copy_(fixed.transpose(1, 2))
-        R = sim.rec_idx.numel()
-        if R and t % sim.rec_stride == 0:
-            r = int(rec_n[0])
-            rec_v[r] = sim.v[:, sim.rec_idx].cpu().numpy()
-            rec_th[r] = sim.theta[:, sim.rec_idx].cpu().numpy()
-            rec_is[r] = sim.isyn[:, :, sim.rec_idx].transpose(1, 2).cpu().numpy()
-            rec_n[0] = r + 1
+        _end_of_step(sim, t, rec_v, rec_th, rec_is, rec_n)
     return n_steps
