@@ -17,8 +17,9 @@ Three ways to run ``T`` steps, all returning ``(spikes (T, B, n), v_T (B, n))``:
 
 * :func:`lif_loop` — a Python loop of :func:`lif_cell_step` under autograd (the reference);
 * :func:`lif_fused` — one custom autograd function: the forward loop stores only the pre-reset
-  membrane and the spikes, the backward runs the reverse-time recurrence by hand (compiled with
-  numba on CPU, a torch loop elsewhere); no per-step autograd graph;
+  membrane and the spikes, the backward runs the reverse-time recurrence by hand (compiled C or
+  numba kernels on the CPU, Triton kernels on CUDA devices (:mod:`._triton`), a torch loop
+  elsewhere); no per-step autograd graph;
 * :func:`event_linear` — the projection feeding a layer, one product over all ``T * B`` rows
   that touches only the weight rows of non-zero (spiking) inputs when the input is sparse.
 """
