@@ -84,6 +84,44 @@ def sort_rows_find_repeats(indptr, x, rows, m, pos):
 
 
 @njit(cache=True)
+def pad_rows(indptr, x, r0, pad, m):
+    """Rows ``r0 .. r0 + len(pad)`` of the CSR values ``x`` into the rows of ``pad``, each
+    padded with ``m`` (greater than every value) to ``pad``'s width."""
+    for i in range(pad.shape[0]):
+        a = indptr[r0 + i]
+        c = indptr[r0 + i + 1] - a
+        pad[i, :c] = x[a : a + c]
+        pad[i, c:] = m
+
+
+@njit(cache=True)
+def unpad_find_repeats(indptr, x, r0, pad, pos, n, keep):
+    """The sorted rows of ``pad`` back into ``x`` (:func:`pad_rows`' inverse), appending to
+    ``pos[:n]`` the global positions of the values equal to their left neighbour (row-major
+    order; ``pos`` grown when full) and flagging their rows in ``keep``. Returns ``(pos, n)``."""
+    for i in range(pad.shape[0]):
+        a = indptr[r0 + i]
+        c = indptr[r0 + i + 1] - a
+        row = pad[i, :c]
+        x[a : a + c] = row
+        rep = 0  # a branch-free count first (vectorised); repeats are rare
+        for j in range(1, c):
+            rep += row[j] == row[j - 1]
+        if rep == 0:
+            continue
+        keep[r0 + i] = True
+        if n + rep > pos.shape[0]:
+            grown = np.empty(2 * pos.shape[0] + rep, dtype=pos.dtype)
+            grown[:n] = pos[:n]
+            pos = grown
+        for j in range(1, c):
+            if row[j] == row[j - 1]:
+                pos[n] = a + j
+                n += 1
+    return pos, n
+
+
+@njit(cache=True)
 def skip_own_index(indptr, x):
     """Values drawn from ``[0, m - 1)`` skip the row's own index: ``v -> v + (v >= row)``
     (order within the row kept)."""
@@ -118,4 +156,7 @@ def warm_up() -> None:
     x = lambda: np.array([2, 0, 2], dtype=np.int32)  # noqa: E731 - values < 3 each time
     sort_rows_find_repeats(ptr, x(), np.zeros(1, dtype=np.int64), 3, np.empty(1, dtype=np.int64))
     skip_own_index(ptr, x())
+    pad = np.empty((1, 3), dtype=np.int32)
+    pad_rows(ptr, x(), 0, pad, 3)
+    unpad_find_repeats(ptr, x(), 0, pad, np.empty(1, dtype=np.int64), 0, np.zeros(1, np.bool_))
     transpose_csr(ptr, x(), 3, np.empty(4, dtype=np.int64), np.empty(3, dtype=np.int32))

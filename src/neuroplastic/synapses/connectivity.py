@@ -278,30 +278,24 @@ def _sort_all_rows(indptr: np.ndarray, x: np.ndarray, m: int,
     numpy's row-wise sort of padded blocks of rows (SIMD; with the padding 1.4× faster than
     the compiled bucket + insertion sort on rows of ~80 values, same result): sort each row
     of the CSR values ``x`` (in ``[0, m)``) in place, list the global positions of the values
-    equal to their left neighbour (row-major order) and flag the rows that have one.
+    equal to their left neighbour (row-major order) and flag the rows that have one. Copying
+    the rows into the padded block and back (finding the repeats on the way) is compiled.
     Memory: one block (``block`` rows, padded to its longest) at a time."""
+    k = _kernels()
     R = indptr.size - 1
     counts = np.diff(indptr)
     keep = np.zeros(R, dtype=np.bool_)
-    parts = []
+    pos, n = np.empty(1024, dtype=np.int64), 0
     for r0 in range(0, R, block):
         r1 = min(R, r0 + block)
-        cnt = counts[r0:r1]
-        K = int(cnt.max()) if cnt.size else 0
+        K = int(counts[r0:r1].max()) if r1 > r0 else 0
         if K < 2:
             continue
-        a, z = indptr[r0], indptr[r1]
-        valid = np.arange(K) < cnt[:, None]
-        pad = np.full((r1 - r0, K), m, dtype=x.dtype)  # m: after every value
-        pad[valid] = x[a:z]
+        pad = np.empty((r1 - r0, K), dtype=x.dtype)
+        k.pad_rows(indptr, x, r0, pad, m)  # m: after every value
         pad.sort(axis=1)
-        x[a:z] = pad[valid]
-        rr, cc = np.nonzero((pad[:, 1:] == pad[:, :-1]) & (pad[:, 1:] < m))
-        if rr.size:
-            parts.append(indptr[r0 + rr] + cc + 1)
-            keep[r0 + rr] = True
-    pos = np.concatenate(parts) if parts else np.empty(16, dtype=np.int64)
-    return pos, sum(p.size for p in parts), keep
+        pos, n = k.unpad_find_repeats(indptr, x, r0, pad, pos, n, keep)
+    return pos, n, keep
 
 
 def _rows_csr(x: np.ndarray, counts: np.ndarray, no_self: bool) -> tuple[np.ndarray, np.ndarray]:
