@@ -119,6 +119,27 @@ def test_delivery_by_sparse_matrices_equals_the_index_loop(layout, monkeypatch):
     assert sum(len(m.steps) for m in a[0].values()) > 500
 
 
+def test_matrix_delivery_sees_weights_edited_between_runs():
+    """The device path builds its matrices once and keeps them across runs, but a weight
+    view handed out (and written to) or a loaded checkpoint makes it rebuild: doubling a
+    projection's weights between two runs gives the index loop's spikes."""
+    out = {}
+    for by_matrices in (False, True):
+        net = mixed_network("torch")
+        mon = net.monitor_spikes("d")
+        net._ensure_built()
+        net._sim.by_matrices = by_matrices
+        net.run(30.0)
+        kept = net._sim.delivery
+        net.run(10.0)
+        assert net._sim.delivery is kept  # nothing changed: not rebuilt
+        net.weights("a->d").mul_(3.0)
+        net.run(40.0)
+        assert by_matrices is False or net._sim.delivery is not kept
+        out[by_matrices] = (mon.steps.clone(), mon.neurons.clone())
+    assert torch.equal(out[False][0], out[True][0]) and torch.equal(out[False][1], out[True][1])
+
+
 def test_segmentation_does_not_change_results():
     nets = [mixed_network("numba", seed=9) for _ in range(2)]
     mons = [n.monitor_spikes("a") for n in nets]

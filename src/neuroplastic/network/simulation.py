@@ -113,6 +113,9 @@ class Simulation:
         # projection and delay, all trials at once) instead of its per-trial index loop
         self.by_matrices = dev.type != "cpu"
         self.delivery: list = []
+        # the device matrices are rebuilt before a run when the weights may have changed:
+        # loaded, or handed out (Projection.weights is a view a caller may write to)
+        self.delivery_stale = True
         self.step_graph: Any = None  # a CUDA graph of one step, or False where refused
         if self.by_matrices and self.stdp_layouts:
             raise ValueError(
@@ -272,7 +275,8 @@ class Simulation:
     def materialize_weights(self) -> None:
         """Store every weight per synapse (once; a no-op when all are): what reading any
         weights of a built network does, so that every view handed out is of the final
-        store."""
+        store. A view handed out may be written to: the device matrices are marked stale."""
+        self.delivery_stale = True
         if any(self._lazy):
             self._lazy = [False] * len(self._lazy)
             self._store_weights()
@@ -316,6 +320,7 @@ class Simulation:
             so, wo = int(self.proj_syn_off[k]), int(self.proj_woff[k])
             if wo >= 0:
                 self._w[wo : wo + p.nnz] = w[so : so + p.nnz]
+        self.delivery_stale = True
 
     def set_gate(self, name: str, gate: Tensor | None) -> None:
         """Install (or, with ``None``, remove) the checked per-synapse gate ``(nnz,)`` of
@@ -412,10 +417,11 @@ class Simulation:
     # ------------------------------------------------------------------ loop
     def advance(self, net: NetworkLike, n_steps: int, bar: Any) -> None:
         end = net.step + n_steps
-        if self.by_matrices:  # from the weights as they are now (loaded or edited since)
+        if self.by_matrices and self.delivery_stale:  # weights loaded or handed out since
             from ..kernels.network_torch import delivery_matrices
 
             self.delivery = delivery_matrices(self)
+            self.delivery_stale = False
             self.step_graph = None  # captured again from these matrices at the first step
         span = self._free_span(net)
         while net.step < end:
