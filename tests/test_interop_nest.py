@@ -18,10 +18,22 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from neuroplastic.experiments.cuba import CubaConfig, build_cuba, isi_cv
-from neuroplastic.interop.nest_map import map_lif, map_stdp, nest_delay_steps, synapse_layout
+from neuroplastic.interop.nest_map import (
+    map_lif,
+    map_stdp,
+    map_triplet_stdp,
+    nest_delay_steps,
+    synapse_layout,
+)
 from neuroplastic.network import Network
 from neuroplastic.neurons import Analog, Digital, LIFParams
-from neuroplastic.plasticity import ExponentialWindow, STDPParams
+from neuroplastic.plasticity import (
+    ExponentialWindow,
+    STDPParams,
+    TripletParams,
+    init_triplet_state,
+    triplet_step,
+)
 from neuroplastic.synapses import AllToAll, OneToOne
 
 HAVE_NEST = importlib.util.find_spec("nest") is not None
@@ -79,6 +91,34 @@ def test_stdp_features_nest_lacks_are_refused(change, feature):
         map_stdp("proj", STDPParams(**kw), DT, np.ones(2, dtype=np.int64))
     with pytest.raises(NotImplementedError, match="delays over one step"):
         map_stdp("proj", STDPParams(ExponentialWindow(at_zero="causal")), DT, np.array([2]))
+
+
+@pytest.mark.parametrize(
+    "change, feature",
+    [(dict(pairing="nearest"), "all-to-all"), (dict(w_min=-1.0), "w_min"),
+     (dict(w_max=math.inf), "finite w_max")],
+)
+def test_triplet_features_nest_lacks_are_refused(change, feature):
+    kw = dict(w_min=0.0, w_max=1.0)
+    kw.update(change)
+    with pytest.raises(NotImplementedError, match=feature):
+        map_triplet_stdp("proj", TripletParams(**kw))
+
+
+@settings(max_examples=40, deadline=None)
+@given(amps=st.lists(st.floats(0.0, 1.0), min_size=4, max_size=4),
+       taus=st.lists(st.floats(1.0, 500.0), min_size=4, max_size=4), eta=st.floats(0.01, 100.0))
+def test_triplet_mapping_gives_nest_the_scaled_amplitudes(amps, taus, eta):
+    """Pfister & Gerstner's Eqs. 3-4 in NEST's names: every amplitude is eta times ours, each
+    trace keeps its time constant (pre ones on the synapse, post ones on the neuron)."""
+    prm = TripletParams(*amps, *taus, learning_rate=eta, w_min=0.0, w_max=2.0)
+    m = map_triplet_stdp("p", prm)
+    q = m.params
+    assert [q["Aplus"], q["Aplus_triplet"], q["Aminus"], q["Aminus_triplet"]] == [
+        eta * a for a in amps]
+    assert (q["tau_plus"], m.post["tau_minus"], q["tau_plus_triplet"],
+            m.post["tau_minus_triplet"]) == tuple(taus)
+    assert q["Wmax"] == 2.0
 
 
 @pytest.mark.parametrize(
@@ -187,6 +227,70 @@ def test_stdp_pair_protocol_learns_the_same_weights(pairing, update):
     w_ours, w_nest = ours.weights("plastic"), res.weights["plastic"]
     assert (w_ours - w0).abs().max() > 0.01  # the weights did learn
     assert torch.allclose(w_ours, w_nest, atol=1e-9, rtol=0)
+
+
+def _triplet_ours(pre, post, params, n_steps, w0) -> np.ndarray:
+    """The weight after every step of triplet_step driven by the spike steps."""
+    w = torch.full((1, 1), w0, dtype=torch.float64)
+    state = init_triplet_state(1, 1, 1)
+    spikes = torch.zeros(n_steps, 2, dtype=torch.bool)
+    spikes[torch.from_numpy(pre), 0] = True
+    spikes[torch.from_numpy(post), 1] = True
+    out = np.empty(n_steps)
+    for s in range(n_steps):
+        w, state = triplet_step(w, spikes[s, :1][None], spikes[s, 1:][None], state, params,
+                                dt_ms=DT)
+        out[s] = float(w)
+    return out
+
+
+def _triplet_protocols():
+    rng = np.random.default_rng(3)
+    pre = np.sort(rng.choice(np.arange(1, 4500), 60, replace=False))
+    post = np.sort(rng.choice(np.arange(2, 4500), 60, replace=False))
+    # coincident steps and post spikes one step before a pre spike: neither rule pairs them
+    # differently
+    post = np.union1d(post, np.concatenate([pre[::4], pre[1::4] - 1]))
+    yield "random", pre, post[post < pre.max()], 3.0, 1.0
+    # Sjostrom pairing, pre then post 6 ms later at 50 Hz: potentiation hits w_max, then a
+    # pre-only tail depresses below it again
+    pair = np.arange(20, 20 * 200, 200)
+    tail = np.arange(4200, 4900, 35)
+    yield "pairing at the bound", np.concatenate([pair, tail]), pair + 60, 40.0, 0.7
+
+
+@needs_nest
+@pytest.mark.parametrize("case", list(_triplet_protocols()), ids=lambda c: c[0])
+def test_triplet_stdp_on_nest_learns_the_same_weight(case):
+    """NEST's stdp_triplet_synapse (its own implementation of Pfister & Gerstner 2006) and our
+    triplet_step, driven by the same recorded spikes, end at the same weight (to 1e-9)."""
+    from neuroplastic.interop.nest import run_triplet_stdp
+
+    _, pre, post, eta, w_max = case
+    params = TripletParams.visual_cortex(learning_rate=eta, w_min=0.0, w_max=w_max)
+    n_steps = 5000
+    traj = _triplet_ours(pre, post, params, n_steps, 0.3)
+    res = run_triplet_stdp(pre, post, params, DT, n_steps * DT, w_init=0.3)
+    assert abs(traj[-1] - 0.3) > 0.05  # the weight did learn
+    assert traj[-1] == pytest.approx(res.weight, abs=1e-9, rel=0)
+    if w_max < 1.0:  # the bound was hit and left again: clipping happened on both sides
+        assert traj.max() == w_max and traj[-1] < w_max - 0.01
+
+
+@needs_nest
+def test_triplet_protocols_nest_cannot_finish_are_refused():
+    from neuroplastic.interop.nest import run_triplet_stdp
+
+    p = TripletParams.visual_cortex(w_min=0.0, w_max=1.0)
+    with pytest.raises(ValueError, match="end with a pre spike"):
+        run_triplet_stdp([10, 20], [30], p, DT, 10.0)
+    with pytest.raises(ValueError, match="NEST has no spike at t = 0"):
+        run_triplet_stdp([0, 20], [5], p, DT, 10.0)
+    with pytest.raises(ValueError, match="w_init"):
+        run_triplet_stdp([10, 20], [15], p, DT, 10.0, w_init=2.0)
+    with pytest.raises(NotImplementedError, match="all-to-all"):
+        run_triplet_stdp([10, 20], [15], TripletParams.visual_cortex(
+            pairing="nearest", w_min=0.0, w_max=1.0), DT, 10.0)
 
 
 def _cuba_stats(steps: np.ndarray, neurons: np.ndarray, n: int, ms: float) -> tuple:

@@ -46,9 +46,11 @@ __all__ = [
     "DopamineSTDPRun",
     "NestModel",
     "NestRun",
+    "TripletSTDPRun",
     "require_nest",
     "run_dopamine_stdp",
     "run_nest",
+    "run_triplet_stdp",
     "to_nest",
 ]
 
@@ -412,6 +414,80 @@ def _learned_weights(nest: Any, net: Any, model: NestModel, name: str,
     return torch.from_numpy(w)
 
 
+# ------------------------------------------------------------------ recorded spike protocols
+def _recorded_steps(pre_steps: Any, post_steps: Any, lead: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted unique pre and post spike steps of a recorded protocol, checked: NEST has no
+    spike at t = 0 (and a post train fed ``lead`` steps early starts ``lead`` steps later)."""
+    pre = np.unique(np.asarray(pre_steps, dtype=np.int64))
+    post = np.unique(np.asarray(post_steps, dtype=np.int64))
+    if (pre.size and pre.min() < 1) or (post.size and post.min() < 1 + lead):
+        raise ValueError(f"pre/post spike steps must be >= 1 (post >= {1 + lead} when fed "
+                         f"{lead} step early): NEST has no spike at t = 0")
+    return pre, post
+
+
+def _parrots(nest: Any, h: float, times_ms: list[np.ndarray]) -> Any:
+    """A fresh kernel at resolution ``h`` with one ``spike_generator -> parrot_neuron`` (delay
+    ``h``) per spike train; returns the parrots."""
+    nest.ResetKernel()
+    nest.SetKernelStatus({"resolution": h})
+    gens = nest.Create("spike_generator", len(times_ms))
+    gens.set([{"spike_times": t.tolist()} for t in times_ms])
+    par = nest.Create("parrot_neuron", len(times_ms))
+    nest.Connect(gens, par, "one_to_one", {"delay": h})
+    return par
+
+
+@dataclass
+class TripletSTDPRun:
+    """One ``stdp_triplet_synapse`` at the end of :func:`run_triplet_stdp`."""
+
+    weight: float
+    nest_status: dict[str, float]
+
+
+def run_triplet_stdp(pre_steps: Any, post_steps: Any, params: Any, dt_ms: float,
+                     duration_ms: float, *, w_init: float = 0.0) -> TripletSTDPRun:
+    """One triplet-STDP synapse on NEST: recorded pre and post spike steps ->
+    ``stdp_triplet_synapse`` (parameters: :func:`~neuroplastic.interop.nest_map.map_triplet_stdp`);
+    returns its weight at ``duration_ms``, to compare with
+    :func:`~neuroplastic.plasticity.triplet_step` driven by the same steps.
+
+    Spikes as in :func:`run_dopamine_stdp` with ``align=True``: ``spike_generator ->
+    parrot_neuron`` for both trains, the post train fed one step early so that the synapse's
+    one-step dendritic delay puts each post spike in the step our rule sees it. NEST applies a
+    post spike's potentiation only when the next pre spike arrives, so the protocol must end
+    with a pre spike after the last post spike (refused otherwise: the last potentiations
+    would be missing, not wrong). Requires pre steps >= 1, post steps >= 2,
+    ``0 <= w_init <= w_max``."""
+    from .nest_map import map_triplet_stdp
+
+    nest = require_nest()
+    h = float(dt_ms)
+    n_steps = int(round(duration_ms / h))
+    pre, post = _recorded_steps(pre_steps, post_steps, 1)
+    if not pre.size or (post.size and post.max() >= pre.max()):
+        raise ValueError("the protocol must end with a pre spike after the last post spike "
+                         "(NEST applies potentiation when the next pre spike arrives)")
+    if pre.max() >= n_steps - 1:
+        raise ValueError(f"the last pre spike (step {int(pre.max())}) must come before the last "
+                         f"step of the run ({n_steps} steps)")
+    m = map_triplet_stdp("triplet", params)
+    if not 0.0 <= w_init <= m.params["Wmax"]:
+        raise ValueError(f"w_init={w_init!r} must lie in [0, w_max={m.params['Wmax']!r}] "
+                         "(NEST's triplet synapse keeps the weight there)")
+    par = _parrots(nest, h, [pre * h, (post - 1) * h])
+    par[1].set(m.post)
+    nest.CopyModel("stdp_triplet_synapse", "np_triplet", m.params)
+    nest.Connect(par[0], par[1], syn_spec={"synapse_model": "np_triplet", "weight": w_init,
+                                           "delay": h, "receptor_type": 1})
+    nest.Simulate(n_steps * h)
+    conn = nest.GetConnections(synapse_model="np_triplet")
+    st = {k: float(np.atleast_1d(v)[0]) for k, v in
+          conn.get(["weight", "Kplus", "Kplus_triplet"]).items()}
+    return TripletSTDPRun(st["weight"], st)
+
+
 # ------------------------------------------------------------------ dopamine-modulated STDP
 @dataclass
 class DopamineSTDPRun:
@@ -447,26 +523,16 @@ def run_dopamine_stdp(pre_steps: Any, post_steps: Any, dopamine_steps: Any, para
     nest = require_nest()
     h = float(dt_ms)
     n_steps = int(round(duration_ms / h))
-    pre = np.unique(np.asarray(pre_steps, dtype=np.int64))
-    post = np.unique(np.asarray(post_steps, dtype=np.int64))
-    da = np.asarray(dopamine_steps, dtype=np.int64)
     lead = int(bool(align))
-    if (pre.size and pre.min() < 1) or (post.size and post.min() < 1 + lead):
-        raise ValueError("pre/post spike steps must be >= 1 (post >= 2 with align=True): NEST "
-                         "has no spike at t = 0")
+    pre, post = _recorded_steps(pre_steps, post_steps, lead)
+    da = np.asarray(dopamine_steps, dtype=np.int64)
     if da.size and da.min() < 2:
         raise ValueError("dopamine steps must be >= 2 (two one-step hops to the transmitter)")
     if post.size and post.max() >= n_steps - 2:
         raise ValueError("post spikes must end before the last two steps")
     m = map_dopamine_stdp("pair", params, dopamine, h, lag_steps=1 - lead)
-    nest.ResetKernel()
-    nest.SetKernelStatus({"resolution": h})
-    gens = nest.Create("spike_generator", 3)
-    gens.set([{"spike_times": (pre * h).tolist()}, {"spike_times": ((post - lead) * h).tolist()},
-              {"spike_times": ((da - 1) * h).tolist()}])
-    par = nest.Create("parrot_neuron", 3)
+    par = _parrots(nest, h, [pre * h, (post - lead) * h, (da - 1) * h])
     par[1].set({"tau_minus": m.tau_minus})
-    nest.Connect(gens, par, "one_to_one", {"delay": h})
     vt = nest.Create("volume_transmitter")
     nest.Connect(par[2], vt, syn_spec={"delay": h})
     nest.CopyModel("stdp_dopamine_synapse", "np_dopa_pair",

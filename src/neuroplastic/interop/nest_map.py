@@ -46,6 +46,11 @@ initial last-spike time); ours pairs them with nothing. NEST also transmits a sp
 weight updated by that spike, ours with the weight of the start of the step.
 Required: plastic delays of at most one step, ``w_min = 0`` (NEST's weights are non-negative)
 and a finite ``w_max``, ``a_c > 0``, no ``norm_target``.
+
+**Triplet STDP** (:class:`~neuroplastic.plasticity.TripletParams`, all-to-all) ->
+``stdp_triplet_synapse`` (:func:`map_triplet_stdp`), for recorded spike protocols
+(:func:`neuroplastic.interop.nest.run_triplet_stdp`; the simulator's in-loop plasticity is
+pair STDP).
 """
 
 from __future__ import annotations
@@ -58,12 +63,14 @@ import numpy as np
 
 __all__ = [
     "DopamineSTDPMapping",
+    "TripletSTDPMapping",
     "LIFMapping",
     "STDPMapping",
     "map_daspnet_stdp",
     "map_dopamine_stdp",
     "map_lif",
     "map_stdp",
+    "map_triplet_stdp",
     "nest_delay_steps",
     "synapse_layout",
 ]
@@ -225,6 +232,53 @@ def map_stdp(name: str, params: Any, dt_ms: float, delay_steps: np.ndarray) -> S
     prm = {"lambda": lam, "alpha": alpha, "mu_plus": mu, "mu_minus": mu,
            "Wmax": float(params.w_max), "tau_plus": float(form.tau_causal_ms)}
     return STDPMapping(model, prm, float(form.tau_acausal_ms))
+
+
+# ------------------------------------------------------------------ triplet STDP
+@dataclass(frozen=True)
+class TripletSTDPMapping:
+    """``stdp_triplet_synapse`` parameters and its postsynaptic neuron's two trace time
+    constants for one triplet rule."""
+
+    params: dict[str, float]
+    post: dict[str, float]  # tau_minus (o1), tau_minus_triplet (o2) of the post neuron
+
+
+def map_triplet_stdp(name: str, params: Any) -> TripletSTDPMapping:
+    r"""``stdp_triplet_synapse`` parameters of :class:`~neuroplastic.plasticity.TripletParams`
+    (Pfister & Gerstner 2006, the all-to-all form in both).
+
+    NEST keeps the presynaptic traces on the synapse (``Kplus`` :math:`= r_1`, ``tau_plus``;
+    ``Kplus_triplet`` :math:`= r_2`, ``tau_plus_triplet`` :math:`= \tau_x`) and the
+    postsynaptic ones on the neuron (``tau_minus`` :math:`= \tau_-`, ``tau_minus_triplet``
+    :math:`= \tau_y`); amplitudes ``Aplus``, ``Aplus_triplet``, ``Aminus``, ``Aminus_triplet``
+    are :math:`\eta A_2^+, \eta A_3^+, \eta A_2^-, \eta A_3^-`. Both read each trace before
+    the spike's own increment, so coincident spikes do not interact; ``Wmax = w_max``.
+    Refused: ``pairing='nearest'`` (NEST's traces always jump by 1), ``w_min != 0`` (NEST
+    bounds weights below by 0), an infinite ``w_max``."""
+    if params.pairing != "all":
+        raise NotImplementedError(
+            f"projection {name!r}: triplet STDP pairing {params.pairing!r} (NEST's "
+            "stdp_triplet_synapse is all-to-all: its traces jump by 1)"
+        )
+    if params.w_min != 0.0:
+        raise NotImplementedError(
+            f"projection {name!r}: triplet STDP w_min={params.w_min!r}; NEST's "
+            "stdp_triplet_synapse bounds weights below by 0"
+        )
+    if not math.isfinite(params.w_max):
+        raise NotImplementedError(
+            f"projection {name!r}: triplet STDP needs a finite w_max (Wmax)")
+    eta = params.learning_rate
+    prm = {
+        "Aplus": eta * params.a2_plus, "Aplus_triplet": eta * params.a3_plus,
+        "Aminus": eta * params.a2_minus, "Aminus_triplet": eta * params.a3_minus,
+        "tau_plus": float(params.tau_plus_ms), "tau_plus_triplet": float(params.tau_x_ms),
+        "Wmax": float(params.w_max),
+    }
+    post = {"tau_minus": float(params.tau_minus_ms),
+            "tau_minus_triplet": float(params.tau_y_ms)}
+    return TripletSTDPMapping(prm, post)
 
 
 # ------------------------------------------------------------------ dopamine-modulated STDP
