@@ -251,3 +251,26 @@ def test_tau_syn_and_reset_mode_validation():
         LIFParams(reset_mode="soft")
     with pytest.raises(ValueError, match="t_ref_ms"):
         LIFParams(t_ref_ms=-1.0)
+
+
+@settings(max_examples=25, deadline=None)
+@given(n=st.integers(1025, 5000), tau_m=st.floats(1.0, 100.0), tau_s=st.floats(0.5, 50.0),
+       t_ref=st.floats(0.0, 10.0))
+def test_population_without_mismatch_gets_the_same_coefficients_for_every_neuron(
+        n, tau_m, tau_s, t_ref):
+    """Large populations without mismatch compute their coefficients once and repeat them:
+    the same bits as computing them neuron by neuron (every size, not only multiples of the
+    vector width), and the closed forms of the exact integration."""
+    import neuroplastic.neurons.lif as lif
+
+    p = LIFParams(tau_mem_ms=tau_m, tau_syn_ms=(tau_s, 2 * tau_s), t_ref_ms=t_ref)
+    fast = realize_lif(p, Analog(), n, 0.1, generator=GEN())
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(lif, "_UNIFORM_PREFIX", 10**12)  # every neuron computed
+        full = realize_lif(p, Analog(), n, 0.1, generator=GEN())
+    for name, a, b in zip(fast._fields, fast, full):
+        assert a.shape == b.shape and a.dtype == b.dtype and a.is_contiguous(), name
+        assert torch.equal(a, b), name
+    for got, want in ((fast.decay_v, math.exp(-0.1 / tau_m)),
+                      (fast.decay_syn[:, 1], math.exp(-0.1 / (2 * tau_s)))):
+        assert torch.allclose(got, torch.tensor(want, dtype=torch.float64), rtol=1e-15, atol=0)

@@ -216,6 +216,11 @@ def _drive_syn(tau_k: Tensor, tau_m: Tensor, dt: float, r: float) -> Tensor:
     return r * torch.where(same, limit, general)
 
 
+# Above this many neurons a population without mismatch computes its coefficients once
+# (realize_lif)
+_UNIFORM_PREFIX = 1024
+
+
 def realize_lif(
     params: LIFParams,
     substrate: Substrate,
@@ -235,6 +240,12 @@ def realize_lif(
     if not isinstance(substrate, (Analog, Digital)):
         raise ValueError(f"substrate must be Analog(...) or Digital(...), got {substrate!r}")
     analog = isinstance(substrate, Analog)
+    if analog and n > _UNIFORM_PREFIX and substrate.tau_mem_cv == 0 and substrate.v_thresh_cv == 0:
+        # no mismatch: every neuron has the same coefficients. Computed for a prefix (the same
+        # vectorised arithmetic, hence the same bits as for all n) and repeated: large
+        # populations build in a fraction of the time. No random number is drawn either way.
+        part = realize_lif(params, substrate, _UNIFORM_PREFIX, dt_ms, generator=generator)
+        return LIFCoefficients(*[x[:1].expand(n, *x.shape[1:]).contiguous() for x in part])
     f64 = torch.float64
     tau_m = (
         _lognormal(params.tau_mem_ms, substrate.tau_mem_cv, n, generator)
