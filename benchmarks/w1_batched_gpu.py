@@ -1,6 +1,7 @@
 """W1 batched: CUBA (4000 neurons, 1 s) as many independent trials at once, on a GPU (the torch
-loop; spikes delivered by one sparse product per projection for all trials) beside the compiled
-CPU loop (numba, one thread) running the same batch, in one run. Prints wall time per run,
+loop; spikes delivered by one product per projection for all trials, each step replayed as one
+CUDA graph unless ``NEUROPLASTIC_CUDA_GRAPHS=0``) beside the compiled CPU loop (numba, one
+thread) running the same batch, in one run. Prints wall time per run,
 trials per second and the ratio; the last line is one JSON object.
 
     python benchmarks/w1_batched_gpu.py [--batch 1,16,64] [--dtype float32] [--ms 1000]
