@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..neurons.lif import LIFCoefficients, realize_lif
+from ..neurons.lif import LIFCoefficients, realize_lif, uniform_lif
 from . import _rng
 from .population import Population
 
@@ -82,7 +82,9 @@ class Simulation:
             if attr == "delays" and not per_synapse:
                 self.delays = torch.zeros(0, dtype=torch.int64)
                 continue
-            store = torch.empty(sum(self.proj_nnz), dtype=dt)
+            # numpy's allocation: large blocks get transparent huge pages (numpy asks the
+            # kernel for them), so filling the store faults 512x fewer pages than torch.empty
+            store = torch.from_numpy(np.empty(sum(self.proj_nnz), dtype=_NP[dt]))
             for p, off in zip(projs, self.proj_syn_off.tolist()):
                 store[off : off + p.nnz] = getattr(p, attr)
                 setattr(p, attr, store[off : off + p.nnz])
@@ -101,8 +103,7 @@ class Simulation:
                           for p, d in zip(projs, self.proj_delay.tolist()) if p.nnz], default=0)
         # ---- per-neuron coefficients (after the synapse stores: the transient peak of memory
         # while copying them then sees fewer live arrays)
-        self.coef = LIFCoefficients(*[t.to(dev, real) if t.is_floating_point() else t.to(dev)
-                                      for t in _coefficients(net, lif, C)])
+        self.coef = LIFCoefficients(*[t.to(dev) for t in _coefficients(net, lif, C, real)])
         self.has_noise = bool((self.coef.noise_scale > 0).any())
         self.digital_idx = torch.nonzero(self.coef.q_step > 0).flatten()
         self.seg_bounds, self.seg_fast = _uniform_segments(
@@ -619,9 +620,13 @@ class Simulation:
         net.compile_s += time.perf_counter() - t0  # (after the samplers' load, if any)
 
 
-def _coefficients(net: NetworkLike, lif: list[str], C: int) -> LIFCoefficients:
+_NP = {torch.int32: np.int32, torch.int64: np.int64}
+
+
+def _coefficients(net: NetworkLike, lif: list[str], C: int, real: torch.dtype) -> LIFCoefficients:
     """Per-neuron coefficients of the LIF populations ``lif`` in order (mismatch drawn once
-    per population stream), synaptic ones padded to ``C`` channels."""
+    per population stream), synaptic ones padded to ``C`` channels, real-valued ones stored in
+    ``real`` (realized in float64 and rounded once, as ``.to(real)`` would)."""
     pops = net._pops
     n_lif = sum(pops[k]["n"] for k in lif)
     coef = LIFCoefficients(  # pages are written (hence resident) population by population
@@ -630,7 +635,7 @@ def _coefficients(net: NetworkLike, lif: list[str], C: int) -> LIFCoefficients:
                 (n_lif, C) if f in ("decay_syn", "drive_syn") else (n_lif,),
                 dtype=torch.int64
                 if f in ("ref_steps", "subtract_reset", "rounding", "overflow")
-                else torch.float64,
+                else real,
             )
             for f in LIFCoefficients._fields
         ]
@@ -638,8 +643,11 @@ def _coefficients(net: NetworkLike, lif: list[str], C: int) -> LIFCoefficients:
     s = 0
     for k in lif:  # each population copied in as it is drawn, then released (less memory)
         p = pops[k]
-        g = _rng.torch_generator(net.seed, "mismatch", k)
-        part = list(realize_lif(p["params"], p["substrate"], p["n"], net.dt_ms, generator=g))
+        part = uniform_lif(p["params"], p["substrate"], p["n"], net.dt_ms)  # no copy made
+        if part is None:
+            g = _rng.torch_generator(net.seed, "mismatch", k)
+            part = realize_lif(p["params"], p["substrate"], p["n"], net.dt_ms, generator=g)
+        part = list(part)
         for f, out in enumerate(coef):  # each field released once copied
             x, part[f] = part[f], None
             if x.dim() == 2:  # padding channels are zero

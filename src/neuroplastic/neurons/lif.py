@@ -221,6 +221,22 @@ def _drive_syn(tau_k: Tensor, tau_m: Tensor, dt: float, r: float) -> Tensor:
 _UNIFORM_PREFIX = 1024
 
 
+def uniform_lif(params: LIFParams, substrate: Substrate, n: int,
+                dt_ms: float) -> LIFCoefficients | None:
+    """The coefficients of a large population without mismatch (analog, both coefficients of
+    variation 0, more than ``_UNIFORM_PREFIX`` neurons) as read-only views that repeat one
+    neuron's values (stride 0), or None for any other population. They are computed for a
+    prefix, with the same vectorised arithmetic and hence the same bits as for all ``n``;
+    :func:`realize_lif` materializes them, the simulator copies them straight into its own
+    store. No random number is drawn."""
+    if not (isinstance(substrate, Analog) and n > _UNIFORM_PREFIX
+            and substrate.tau_mem_cv == 0 and substrate.v_thresh_cv == 0):
+        return None
+    part = realize_lif(params, substrate, _UNIFORM_PREFIX, dt_ms,
+                       generator=torch.Generator())  # (not drawn from)
+    return LIFCoefficients(*[x[:1].expand(n, *x.shape[1:]) for x in part])
+
+
 def realize_lif(
     params: LIFParams,
     substrate: Substrate,
@@ -240,12 +256,9 @@ def realize_lif(
     if not isinstance(substrate, (Analog, Digital)):
         raise ValueError(f"substrate must be Analog(...) or Digital(...), got {substrate!r}")
     analog = isinstance(substrate, Analog)
-    if analog and n > _UNIFORM_PREFIX and substrate.tau_mem_cv == 0 and substrate.v_thresh_cv == 0:
-        # no mismatch: every neuron has the same coefficients. Computed for a prefix (the same
-        # vectorised arithmetic, hence the same bits as for all n) and repeated: large
-        # populations build in a fraction of the time. No random number is drawn either way.
-        part = realize_lif(params, substrate, _UNIFORM_PREFIX, dt_ms, generator=generator)
-        return LIFCoefficients(*[x[:1].expand(n, *x.shape[1:]).contiguous() for x in part])
+    same = uniform_lif(params, substrate, n, dt_ms)
+    if same is not None:
+        return LIFCoefficients(*[x.contiguous() for x in same])
     f64 = torch.float64
     tau_m = (
         _lognormal(params.tau_mem_ms, substrate.tau_mem_cv, n, generator)
