@@ -293,6 +293,25 @@ def test_triplet_protocols_nest_cannot_finish_are_refused():
             pairing="nearest", w_min=0.0, w_max=1.0), DT, 10.0)
 
 
+@needs_nest
+def test_nest_run_in_pieces_with_progress_is_the_same_simulation():
+    """With a progress bar the NEST run goes in pieces (Prepare, Run x ~100, Cleanup): the
+    same spikes, states and learned weights as one Simulate call."""
+    from neuroplastic.interop.nest import run_nest
+
+    one, pieces = (run_nest(_deterministic(), 300.0, progress=p) for p in (False, True))
+    for name, mon in one.spike_monitors.items():
+        assert torch.equal(mon.steps, pieces.spike_monitors[name].steps)
+        assert torch.equal(mon.neurons, pieces.spike_monitors[name].neurons)
+    assert one.spike_monitors["a"].count > 100
+    assert torch.equal(one.state_monitors["a"].v, pieces.state_monitors["a"].v)
+    one, pieces = (run_nest(_pair_protocol("all", "additive"), 400.0, progress=p)
+                   for p in (False, True))
+    assert torch.equal(one.weights["plastic"], pieces.weights["plastic"])
+    assert (one.weights["plastic"] - torch.linspace(0.1, 0.4, 15, dtype=torch.float64)
+            ).abs().max() > 0.01
+
+
 def _cuba_stats(steps: np.ndarray, neurons: np.ndarray, n: int, ms: float) -> tuple:
     return len(steps) / n / (ms * 1e-3), float(isi_cv(steps, neurons, n).mean())
 

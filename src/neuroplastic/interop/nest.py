@@ -303,16 +303,25 @@ def _currents(nest: Any, net: Any, nodes: dict, h: float) -> None:
 
 
 def run_nest(net: Any, duration_ms: float, *, threads: int = 1, zero_delay: str = "refuse",
-             model: NestModel | None = None) -> NestRun:
+             model: NestModel | None = None, progress: bool | None = None) -> NestRun:
     """Build (unless ``model`` is given) and run ``net`` on NEST for ``duration_ms``; return the
     spikes, states, population rates and learned weights in the package's formats (times on
-    our step grid: a NEST spike stamped ``(s + 1) h`` is our step ``s``)."""
+    our step grid: a NEST spike stamped ``(s + 1) h`` is our step ``s``).
+
+    ``progress``: show a progress bar (default: when steps x neurons exceed 10^9, about a
+    minute of NEST on one thread); the run then goes in ~100 pieces of whole min-delay slices
+    between one ``Prepare`` and ``Cleanup`` — the same simulation (tested)."""
     nest = require_nest()
     model = model or to_nest(net, threads=threads, zero_delay=zero_delay)
     h = net.dt_ms
     n_steps = int(round(duration_ms / h))
+    n_neurons = sum(p["n"] for p in net._pops.values())
+    show = n_steps * n_neurons > 10**9 if progress is None else bool(progress)
     t0 = time.perf_counter()
-    nest.Simulate(n_steps * h)
+    if show:
+        _simulate_in_pieces(nest, n_steps, h)
+    else:
+        nest.Simulate(n_steps * h)
     out = NestRun(steps=n_steps, build_s=model.build_s, sim_s=time.perf_counter() - t0)
     if model.plastic:
         # NEST updates a synapse when it delivers a presynaptic spike, at the start of the
@@ -359,6 +368,27 @@ def run_nest(net: Any, duration_ms: float, *, threads: int = 1, zero_delay: str 
         post_spikes = spikes[net._projections[name].post]
         out.weights[name] = _learned_weights(nest, net, model, name, pre_spikes, post_spikes)
     return out
+
+
+def _simulate_in_pieces(nest: Any, n_steps: int, h: float) -> None:
+    """``nest.Simulate(n_steps * h)`` as ``Prepare``, ~100 ``Run`` calls of whole min-delay
+    slices (the last one takes the rest) and ``Cleanup``, with a progress bar."""
+    from tqdm.auto import tqdm
+
+    slice_steps = max(1, int(round(nest.GetKernelStatus("min_delay") / h)))
+    piece = max(1, n_steps // 100 // slice_steps) * slice_steps
+    nest.Prepare()
+    try:
+        with tqdm(total=n_steps, unit="step", unit_scale=True, desc="NEST",
+                  leave=False) as bar:
+            done = 0
+            while done < n_steps:
+                k = min(piece, n_steps - done)
+                nest.Run(k * h)
+                done += k
+                bar.update(k)
+    finally:
+        nest.Cleanup()
 
 
 def _events(rec: Any, nodes: Any, h: float, n_steps: int) -> tuple[np.ndarray, np.ndarray]:

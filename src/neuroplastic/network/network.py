@@ -657,7 +657,8 @@ class Network:
             backend: str | None = None, threads: int = 1) -> Any:
         """Advance the network by ``duration_ms`` (rounded to whole steps).
 
-        ``progress``: show a progress bar (default: when more than 100,000 steps).
+        ``progress``: show a progress bar (default: when more than 100,000 steps; on NEST see
+        :func:`~neuroplastic.interop.nest.run_nest`).
         ``backend="nest"``: build this network in NEST and run it there with ``threads``
         threads (:func:`neuroplastic.interop.nest.run_nest`; zero delays become one step);
         returns its :class:`~neuroplastic.interop.nest.NestRun` — this network's own state and
@@ -666,7 +667,8 @@ class Network:
         if backend == "nest":
             from ..interop.nest import run_nest
 
-            return run_nest(self, duration_ms, threads=threads, zero_delay="one_step")
+            return run_nest(self, duration_ms, threads=threads, zero_delay="one_step",
+                            progress=progress)
         if backend is not None:
             raise ValueError(f"backend must be None (this package's simulator) or 'nest', "
                              f"got {backend!r}")
