@@ -354,11 +354,12 @@ def load_description(path: str | Path) -> dict:
 def export_pynn_script(net: Any, path: str | Path, *, duration_ms: float = 1000.0,
                        zero_delay: str = "refuse") -> tuple[Path, Path]:
     """Write ``path`` (a ``.py`` script running the network with any PyNN simulator) and the
-    arrays next to it (``<stem>.npz``); returns both paths."""
+    arrays next to it (``<stem>.npz``), creating its folder if needed; returns both paths."""
     path = Path(path)
     if path.suffix != ".py":
         raise ValueError(f"path must end in .py, got {str(path)!r}")
     desc = pynn_description(net, zero_delay=zero_delay)
+    path.parent.mkdir(parents=True, exist_ok=True)
     data = path.with_suffix(".npz")
     _save_description(desc, data)
     text = _SCRIPT.format(name=path.stem, script=path.name, stem=path.stem, data=data.name,
