@@ -106,6 +106,24 @@ def test_cuda_graph_steps_equal_eager_steps(monkeypatch):
     assert int(c0.sum()) > 1000
 
 
+def test_monitor_added_after_graph_capture_records_spikes(monkeypatch):
+    """A spike monitor added after the step was captured as a CUDA graph records the same
+    spikes as a network stepped eagerly throughout."""
+    def run(graphs: bool):
+        monkeypatch.setenv("NEUROPLASTIC_CUDA_GRAPHS", "1" if graphs else "0")
+        net = build_cuba(CubaConfig(seed=4), batch=2, device="cuda")
+        net.monitor_rate("exc")
+        net.run(50.0)
+        assert bool(net._sim.step_graph) == graphs
+        mon = net.monitor_spikes("exc")
+        net.run(50.0)
+        return mon.steps.clone(), mon.neurons.clone(), mon.batch.clone()
+
+    graph, eager = run(True), run(False)
+    assert all(torch.equal(a, b) for a, b in zip(graph, eager))
+    assert graph[0].numel() > 100 and int(graph[0].min()) >= 500
+
+
 def test_cuda_network_resumes_bit_for_bit(tmp_path):
     def run(resume: bool):
         net = mixed_network("torch", device="cuda")

@@ -347,6 +347,9 @@ class Simulation:
         return STDPState(self.stdp_x[:, a : a + lay.n_pre], self.stdp_x[:, c : c + lay.n_post])
 
     def set_monitors(self, net: NetworkLike) -> None:
+        # a CUDA graph of the step records nothing: whether one may be used is decided again
+        # (kernels/network_torch.py) with these monitors
+        self.step_graph = None
         self.mon_mask = torch.zeros(self.n_total, dtype=torch.uint8)
         for name, m in net.spike_monitors.items():
             m.start = self.starts[name]
