@@ -95,7 +95,12 @@ def test_cuda_graph_steps_equal_eager_steps(monkeypatch):
         net = build_cuba(CubaConfig(seed=4), batch=4, device="cuda")
         rate = net.monitor_rate("exc")
         net.run(150.0)
-        net.run(100.0)  # a second call: the graph is captured again
+        # freed device memory handed to other tensors between the calls (the graph's inputs
+        # must be kept alive by the graph, not found again by luck)
+        junk = [torch.full((net._sim.n_total, k), 7.0, dtype=torch.float64, device="cuda")
+                for k in range(1, 17) for _ in range(4)]
+        net.run(100.0)  # a second call: the same graph replayed
+        del junk
         assert bool(net._sim.step_graph) == graphs
         return (rate.counts.clone(), net.spike_counts("exc"), net.synops,
                 net.state("exc")["v"].cpu())

@@ -161,6 +161,9 @@ class _StepGraph:
         self.src = torch.zeros(B, n_src, dtype=torch.bool, device=dev)
         self.out = torch.zeros(B, tally.shape[1], dtype=torch.float64, device=dev)
         self.spike_count = torch.zeros(sim.n_total, dtype=torch.int64, device=dev)
+        # every tensor the captured kernels read must outlive the graph: the replay reads
+        # their memory, which the allocator would otherwise hand to other tensors
+        self.tally = tally
         saved = [x.clone() for x in (sim.v, sim.isyn, sim.theta, sim.ref_left)]
 
         def step():
