@@ -129,6 +129,24 @@ def test_monitor_added_after_graph_capture_records_spikes(monkeypatch):
     assert graph[0].numel() > 100 and int(graph[0].min()) >= 500
 
 
+def test_current_added_after_graph_capture_drives_the_network(monkeypatch):
+    """A time-varying current added after the step was captured as a CUDA graph acts as it
+    does on a network stepped eagerly throughout."""
+    def run(graphs: bool):
+        monkeypatch.setenv("NEUROPLASTIC_CUDA_GRAPHS", "1" if graphs else "0")
+        net = build_cuba(CubaConfig(seed=4), batch=2, device="cuda")
+        rate = net.monitor_rate("exc")
+        net.run(50.0)
+        assert bool(net._sim.step_graph) == graphs
+        net.add_current("exc", np.full((200, 3200), 2.0), start_ms=60.0)  # 20 ms of 2 nA
+        net.run(50.0)
+        return rate.counts.clone()
+
+    graph, eager = run(True), run(False)
+    assert torch.equal(graph, eager)
+    assert graph[600:800].sum() > 2 * graph[300:500].sum()  # the current drove the network
+
+
 def test_cuda_network_resumes_bit_for_bit(tmp_path):
     def run(resume: bool):
         net = mixed_network("torch", device="cuda")

@@ -452,14 +452,16 @@ def test_cuba_statistics_match_brian2(dtype):
     assert np.mean(cvs) == pytest.approx(BRIAN2_ISI_CV, rel=0.10)
 
 
-def test_a_monitor_added_later_drops_the_captured_step_graph():
-    """A CUDA graph of the step records no spikes or states: adding a spike or state monitor
-    after one was captured must make the next run decide again (GPU behaviour:
+def test_a_monitor_or_current_added_later_drops_the_captured_step_graph():
+    """A CUDA graph of the step records no spikes or states and reads no time-varying current:
+    adding a monitor or such a current after one was captured must make the next run decide
+    again (GPU behaviour:
     tests/test_cuda.py::test_monitor_added_after_graph_capture_records_spikes)."""
     net = mixed_network("torch")
     net._ensure_built()
     for add in (lambda: net.monitor_spikes("d"), lambda: net.monitor_state("d", [0]),
-                lambda: net.monitor_rate("d")):
+                lambda: net.monitor_rate("d"),
+                lambda: net.add_current("d", np.ones((5, net._pops["d"]["n"])), start_ms=1.0)):
         net._sim.step_graph = object()  # as if a graph had been captured
         add()
         assert net._sim.step_graph is None

@@ -472,6 +472,7 @@ class Network:
         self._currents_t.append((name, v.contiguous(), start))
         if self._sim is not None:
             self._sim.has_i_ext_t = True
+            self._sim.step_graph = None  # a captured GPU step reads no time-varying current
 
     def _lif(self, name: str) -> dict[str, Any]:
         if name not in self._pops or self._pops[name]["kind"] != "lif":
