@@ -269,3 +269,17 @@ def test_w3_training_step_on_cuda_equals_the_cpu():
     for a, b in zip(w1, w0):
         torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-12)
     assert all(not torch.equal(a, b) for a, b in zip(w0, w_init))  # the step learned
+
+
+def test_cuba_experiment_runs_its_trials_on_cuda():
+    """`neuroplastic run cuba --set trials=4 --set device=cuda`: trial 0 has the CPU run's
+    statistics (the same draws; delivery summed in another order)."""
+    from neuroplastic.experiments.configs.cuba import CubaConfig as Cfg
+    from neuroplastic.experiments.cuba import run
+
+    small = dict(n_neurons=400, duration_ms=200.0, seed=3)
+    cpu = run(Cfg(**small), progress=False).metrics
+    gpu = run(Cfg(**small, trials=4, device="cuda"), progress=False).metrics
+    assert gpu["device"] == "cuda" and gpu["trials"] == 4
+    assert gpu["rate_hz_mean"] == pytest.approx(cpu["rate_hz_mean"], rel=0.10)
+    assert gpu["rate_hz_trials_sd"] > 0

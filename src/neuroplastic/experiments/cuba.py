@@ -74,8 +74,12 @@ def _synops_from_spikes(net: Network, mons: dict) -> dict[str, int]:
 def run(config: CubaConfig, *, progress: bool = True) -> Result:
     import matplotlib.pyplot as plt
 
+    if config.device != "cpu":
+        from ..surrogate.trainer import _check_device
+
+        _check_device(config.device)  # no CUDA device: a clear error before any work
     t0 = time.perf_counter()
-    net = build_cuba(config)
+    net = build_cuba(config, batch=config.trials, device=config.device)
     mons = {k: net.monitor_spikes(k) for k in ("exc", "inh")}
     rate = net.monitor_rate("exc")
     compile_s = 0.0
@@ -96,16 +100,20 @@ def run(config: CubaConfig, *, progress: bool = True) -> Result:
         net.run(config.duration_ms, progress=progress)
         sim_wall_s = time.perf_counter() - t1
         synops, steps_done, compile_s = net.synops, net.step, net.compile_s
-    steps = np.concatenate([mons["exc"].steps.numpy(), mons["inh"].steps.numpy()])
     n_exc = mons["exc"].n
-    neurons = np.concatenate([mons["exc"].neurons.numpy(), mons["inh"].neurons.numpy() + n_exc])
     n = config.n_neurons
+    trial = np.concatenate([mons["exc"].batch.numpy(), mons["inh"].batch.numpy()])
+    per_trial = np.bincount(trial, minlength=config.trials) / n / (config.duration_ms * 1e-3)
+    first = trial == 0  # trial 0 is the single-trial run (same draws), shown and analysed
+    steps = np.concatenate([mons["exc"].steps.numpy(), mons["inh"].steps.numpy()])[first]
+    neurons = np.concatenate([mons["exc"].neurons.numpy(),
+                              mons["inh"].neurons.numpy() + n_exc])[first]
     counts = np.bincount(neurons, minlength=n)
     rates = counts / (config.duration_ms * 1e-3)
     cvs = isi_cv(steps, neurons, n)
     n_syn = sum(p.nnz for p in net.projections.values())
     metrics = {
-        "spikes_total": int(len(steps)),
+        "spikes_total": int(len(trial)),  # totals count every trial
         "rate_hz_mean": float(rates.mean()),
         "neurons_with_isi_cv": int(len(cvs)),
         "synops_total": int(sum(synops.values())),
@@ -113,7 +121,12 @@ def run(config: CubaConfig, *, progress: bool = True) -> Result:
         "backend": config.backend if config.backend == "nest" else net.backend,
         "dtype": config.dtype,
         "steps": steps_done,
+        "trials": config.trials,
+        "device": config.device,
     }
+    if config.trials > 1:  # across trials: the spread a single run cannot show
+        metrics["rate_hz_trials_mean"] = float(per_trial.mean())
+        metrics["rate_hz_trials_sd"] = float(per_trial.std(ddof=1))
     if len(cvs):  # undefined without neurons of >= 3 spikes: omitted, never NaN
         metrics["isi_cv_mean"] = float(cvs.mean())
     figs = {}
@@ -138,6 +151,13 @@ def run(config: CubaConfig, *, progress: bool = True) -> Result:
     ax.plot(np.arange(len(smooth)) * config.dt_ms, smooth, lw=0.7)
     ax.set(xlabel="time (ms)", ylabel="rate (Hz)", title="Excitatory population rate (1 ms)")
     figs["population_rate"] = fig
+    if config.trials > 1:
+        fig, ax = plt.subplots(figsize=(5, 3.5))
+        ax.hist(per_trial, bins=min(40, config.trials), color="tab:purple")
+        ax.set(xlabel="mean firing rate (Hz)", ylabel="trials",
+               title=f"Rate of each of {config.trials} trials")
+        ax.yaxis.get_major_locator().set_params(integer=True)
+        figs["trial_rates"] = fig
     fig, ax = plt.subplots(figsize=(6, 3))
     names = list(synops)
     ax.bar(names, [synops[k] for k in names], color="tab:green")

@@ -38,9 +38,21 @@ class CubaConfig:
         "float64", "precision of the state and weights: float64 (the reference) or float32 "
         "(faster on large networks; same statistics)")
     seed: int = param(0, "root of every random stream", low=0, high=2**63 - 1)
+    trials: int = param(1, "independent trials in one run (own initial potentials and noise, "
+                        "shared connectivity); the raster and histograms show trial 0, which "
+                        "is the single-trial run", low=1, high=65_536)
+    device: Literal["cpu", "cuda"] = param(
+        "cpu", "where to simulate: cpu, or cuda (the torch loop, all trials at once; needs a "
+        "GPU; pays from about a hundred trials)")
 
     def __post_init__(self) -> None:
         check_fields(self)
+        if self.backend == "nest" and (self.trials > 1 or self.device != "cpu"):
+            raise ValueError("backend='nest' runs one trial on the CPU (trials=1, device='cpu'); "
+                             f"got trials={self.trials}, device={self.device!r}")
+        if self.device == "cuda" and self.backend == "numba":
+            raise ValueError("backend 'numba' runs on the CPU; use backend='auto' or 'torch' "
+                             "with device='cuda'")
         steps = self.duration_ms / self.dt_ms
         if steps > 1e10:
             raise ValueError(f"duration_ms / dt_ms = {steps:.3g} steps is above 1e10; "
@@ -56,10 +68,13 @@ class CubaConfig:
         # 1 s of the 4000-neuron network: ~0.2 s compiled (numba) + ~1.5 s of set-up on the
         # 2-core VM; the loop scales with steps x (neurons + synaptic events)
         steps = self.duration_ms / self.dt_ms
-        events = self.n_neurons * (1 + 0.5 * self.p_connect * self.n_neurons)
+        events = self.n_neurons * (1 + 0.5 * self.p_connect * self.n_neurons) * self.trials
         per_step = 2e-5 * events / 4000 / (1 if self.backend != "torch" else 0.05)
+        if self.device == "cuda":  # ~1 ms per step up to a few hundred trials (BENCHMARKS.md)
+            per_step = 1e-3 * max(1.0, self.trials / 400)
         return Cost(2.0 + steps * per_step,
-                    f"{self.n_neurons} neurons x {steps:.0f} steps ({self.backend})")
+                    f"{self.n_neurons} neurons x {steps:.0f} steps x {self.trials} trial(s) "
+                    f"({self.backend}, {self.device})")
 
 
 EXPERIMENTS = {"cuba": CubaConfig}
