@@ -17,5 +17,5 @@ timeout 160 $py benchmarks/w3_bptt.py --device cuda --reps 3 \
   --libs neuroplastic,torch-loop,spikingjelly,snntorch,norse 2>&1 | tee "$out/w3_b64.log"
 timeout 100 $py benchmarks/w3_bptt.py --device cuda --reps 1 --batch 512 \
   --libs neuroplastic,torch-loop,spikingjelly 2>&1 | tee "$out/w3_b512.log"
-timeout 120 $py benchmarks/w1_batched_gpu.py --batch 1,64,512,2048 --ms 200 2>&1 \
+timeout 150 $py benchmarks/w1_batched_gpu.py --batch 1,64,512,2048 --ms 200 --eager-too 2>&1 \
   | tee "$out/w1_batched.log"

@@ -5,6 +5,10 @@ thread) running the same batch, in one run. Prints wall time per run,
 trials per second and the ratio; the last line is one JSON object.
 
     python benchmarks/w1_batched_gpu.py [--batch 1,16,64] [--dtype float32] [--ms 1000]
+                                        [--eager-too]
+
+``--eager-too`` also times each GPU row with the CUDA graphs off (``NEUROPLASTIC_CUDA_GRAPHS=0``,
+the same numbers) and prints graphs / eager.
 
 Without a CUDA device only the CPU rows are measured (and it says so).
 """
@@ -52,6 +56,8 @@ def main() -> None:
     ap.add_argument("--batch", default="1,16,64")
     ap.add_argument("--dtype", default="float32", choices=("float32", "float64"))
     ap.add_argument("--ms", type=float, default=1000.0)
+    ap.add_argument("--eager-too", action="store_true",
+                    help="also time the GPU rows with CUDA graphs off")
     a = ap.parse_args()
     torch.set_num_threads(1)
     cuda = torch.cuda.is_available()
@@ -69,6 +75,21 @@ def main() -> None:
         if len(pair) == 2:
             print(f"batch {b:4d} GPU / CPU wall time: "
                   f"{pair['cuda']['wall_s'] / pair['cpu']['wall_s']:.3f}", flush=True)
+        if cuda and a.eager_too:
+            before = os.environ.get("NEUROPLASTIC_CUDA_GRAPHS")
+            os.environ["NEUROPLASTIC_CUDA_GRAPHS"] = "0"
+            try:
+                r = one(b, "cuda", a.dtype, a.ms)
+            finally:
+                if before is None:
+                    del os.environ["NEUROPLASTIC_CUDA_GRAPHS"]
+                else:
+                    os.environ["NEUROPLASTIC_CUDA_GRAPHS"] = before
+            r["device"] = "cuda-eager"
+            rows.append(r)
+            assert r["rate_hz"] == pair["cuda"]["rate_hz"], "graphs changed the spikes"
+            print(f"batch {b:4d} eager {r['wall_s']:8.2f} s; graphs / eager: "
+                  f"{pair['cuda']['wall_s'] / r['wall_s']:.3f}", flush=True)
     print(json.dumps({
         "workload": "W1-batched", "rows": rows, "ms": a.ms,
         "gpu": torch.cuda.get_device_name() if cuda else None,
