@@ -88,7 +88,8 @@ def run(config: CubaConfig, *, progress: bool = True) -> Result:
 
         model = to_nest(net, zero_delay="one_step")  # NEST's smallest delay: one step
         build_s = time.perf_counter() - t0
-        res = run_nest(net, config.duration_ms, model=model)
+        res = run_nest(net, config.duration_ms, model=model,
+                       progress=None if progress else False)  # a bar on long runs only
         sim_wall_s = res.sim_s
         mons, rate = res.spike_monitors, res.rate_monitors["exc"]
         synops = _synops_from_spikes(net, mons)
