@@ -471,8 +471,7 @@ class Network:
         start = _steps_of("start_ms", start_ms, self.dt_ms, _rng.MAX_STEPS, _CLOCK_WHY)
         self._currents_t.append((name, v.contiguous(), start))
         if self._sim is not None:
-            self._sim.has_i_ext_t = True
-            self._sim.step_graph = None  # a captured GPU step reads no time-varying current
+            self._sim.add_time_varying_current()
 
     def _lif(self, name: str) -> dict[str, Any]:
         if name not in self._pops or self._pops[name]["kind"] != "lif":

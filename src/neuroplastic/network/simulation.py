@@ -346,6 +346,12 @@ class Simulation:
         a, c = int(self.stdp_xoff[p, 0]), int(self.stdp_xoff[p, 1])
         return STDPState(self.stdp_x[:, a : a + lay.n_pre], self.stdp_x[:, c : c + lay.n_post])
 
+    def add_time_varying_current(self) -> None:
+        """A time-varying current joined after the build: the loops read it from now on (a
+        captured GPU step reads none, so it is dropped and decided again)."""
+        self.has_i_ext_t = True
+        self.step_graph = None
+
     def set_monitors(self, net: NetworkLike) -> None:
         # a CUDA graph of the step records nothing: whether one may be used is decided again
         # (kernels/network_torch.py) with these monitors
