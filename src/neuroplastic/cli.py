@@ -221,12 +221,13 @@ def _cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
         print(f"[neuroplastic] {MISSING_MESSAGE}", file=sys.stderr)
     if args.devices > 1 and not _distributed_env():
         return _relaunch(args, argv, out)
-    rank = 0
     if _distributed_env():
         import torch.distributed as dist
 
         dist.init_process_group("gloo")
-        rank = dist.get_rank()
+    from .lab.world import world
+
+    rank = world()[0]  # torchrun's rank, or mpirun's (NEST on several processes)
     # progress bars only on a terminal: in a log file they are escape-code noise
     progress = not args.no_progress and sys.stderr.isatty()
     try:

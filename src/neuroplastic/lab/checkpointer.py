@@ -78,11 +78,9 @@ def _digest(obj: Any) -> str:
 
 
 def _rank() -> int:
-    if "torch" not in sys.modules:
-        return 0
-    import torch.distributed as dist
+    from .world import world
 
-    return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
+    return world()[0]
 
 
 def _jsonable(x: Any) -> Any:

@@ -18,6 +18,7 @@ from typing import Any
 
 from ..experiments.base import Experiment, _jsonable, accepts_checkpoint
 from .run_folder import RunFolder, is_done, read_json
+from .world import world
 
 __all__ = ["find_experiment", "is_done", "load_modules", "reproduce_command", "run_point"]
 
@@ -94,16 +95,6 @@ def reproduce_command(
     return shlex.join(parts)
 
 
-def _world() -> tuple[int, int]:
-    if "torch" not in sys.modules:  # nothing distributed can be initialised
-        return 0, 1
-    import torch.distributed as dist
-
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_rank(), dist.get_world_size()
-    return 0, 1
-
-
 def run_point(
     exp: Experiment,
     config: Any,
@@ -122,17 +113,19 @@ def run_point(
     The folder is prepared by :meth:`RunFolder.prepare`: a non-empty one is refused unless
     ``resume`` (continue it: a finished folder is left as it is and its metrics returned, an
     interrupted one continues from its newest good checkpoint) or ``force`` (replace it).
-    Under ``torch.distributed`` every rank runs, rank 0 writes.
+    Under ``torch.distributed`` or an MPI launcher (:func:`~neuroplastic.lab.world.world`)
+    every rank runs, rank 0 writes.
     """
-    rank, world = _world()
+    rank, size = world()
     folder = RunFolder.prepare(out, exp.name, config, resume=resume, force=force,
                                write=rank == 0)
     if resume and folder.done:
         return read_json(folder.path / "metrics.json", "metrics file")
-    if world > 1:
+    if size > 1 and "torch" in sys.modules:
         import torch.distributed as dist
 
-        dist.barrier()
+        if dist.is_available() and dist.is_initialized():
+            dist.barrier()  # (under an MPI launcher the ranks > 0 never touch the folder)
     ckpt = folder.checkpointer(checkpoint_every_s)
     kwargs: dict[str, Any] = {"progress": progress and rank == 0}
     resumed_from = None
@@ -154,7 +147,7 @@ def run_point(
         metrics.setdefault("wall_s", round(wall, 4))
         return metrics
     command = reproduce_command(exp.name, config, out, modules)
-    meta = {"reproduce": command, "resumed_from_step": resumed_from, "world_size": world,
+    meta = {"reproduce": command, "resumed_from_step": resumed_from, "world_size": size,
             "modules": list(modules), "checkpoints_written": ckpt.saves,
             "checkpoint_warnings": ckpt.warnings}
     folder.write_result(exp.name, config, result, wall, list(argv) if argv else None, meta)
