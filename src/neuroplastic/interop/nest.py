@@ -19,12 +19,13 @@ networks without random inputs agree step by step (up to the threshold compariso
 **Threads and MPI.** ``threads`` sets NEST's ``local_num_threads`` (OpenMP). The same script
 runs on a cluster with an MPI-enabled NEST build: ``mpirun -np 4 python script.py`` starts four
 ranks that each build the whole description and own the neurons NEST assigns them (round robin
-over virtual processes); :func:`run_nest` then gathers nothing across ranks — each rank returns
-the spikes and states of its own neurons (``spike_recorder``/``multimeter`` are local), so
-combine the ranks' results (e.g. ``mpi4py``'s ``comm.gather``) or write them per rank. Learned
-weights are read from the rank that holds each synapse (its target neuron's). The wheel
-installed here (``nest-simulator`` 3.10 from PyPI) is built without MPI (``have_mpi: False``),
-so the MPI path is documented, not tested.
+over virtual processes). Spike recorders, multimeters and synapses are local to the rank that
+owns the neuron; :func:`run_nest` (and the recorded-protocol runs) gather them over all ranks
+with ``mpi4py`` (``allgather``), so every rank returns the whole result — write it from rank 0
+(``nest.Rank() == 0``). NEST's results depend only on the number of virtual processes
+(ranks x threads): 2 ranks x 1 thread give the same spikes, states and weights as 1 rank x 2
+threads (tested by ``tests/test_nest_mpi.py`` where an MPI-enabled NEST is installed:
+``benchmarks/install-nest-mpi.sh`` builds one; the ``nest-simulator`` wheel on PyPI has no MPI).
 """
 
 from __future__ import annotations
@@ -154,6 +155,13 @@ def _check_network(net: Any) -> None:
         raise ValueError("to_nest builds from the initial state: call it before net.run")
 
 
+def _set_per_node(nc: Any, columns: dict[str, Any]) -> None:
+    """Set one value per node: a list of per-node dicts, the form NEST accepts under MPI too
+    (``nc.set({key: list})`` expands lists only when every node is local to the process)."""
+    cols = {k: np.asarray(v, dtype=float).tolist() for k, v in columns.items()}
+    nc.set([dict(zip(cols, vals)) for vals in zip(*cols.values())])
+
+
 def to_nest(net: Any, *, threads: int = 1, zero_delay: str = "refuse") -> NestModel:
     """Build ``net`` in a freshly reset NEST kernel (resolution ``dt_ms``, ``rng_seed`` from
     ``net.seed``, ``local_num_threads = threads``). ``zero_delay``: ``"refuse"`` or
@@ -194,10 +202,11 @@ def to_nest(net: Any, *, threads: int = 1, zero_delay: str = "refuse") -> NestMo
             status = {k: v for k, v in m.params.items() if not isinstance(v, np.ndarray)}
             status["tau_minus"] = tau_minus.get(name, 20.0)
             nc.set(status)
-            nc.set({k: v.tolist() for k, v in m.params.items() if isinstance(v, np.ndarray)})
-            nc.set({"V_m": _v_init(net, name, p).tolist()})
+            per_node = {k: v for k, v in m.params.items() if isinstance(v, np.ndarray)}
+            per_node["V_m"] = _v_init(net, name, p)
             if "i_ext" in p:
-                nc.set({"I_e": (1000.0 * p["i_ext"][0]).tolist()})
+                per_node["I_e"] = 1000.0 * np.asarray(p["i_ext"][0], dtype=float)
+            _set_per_node(nc, per_node)
             nodes[name] = nc
         elif p["kind"] == "poisson":
             rates = p["rates"][0].numpy()
@@ -234,8 +243,10 @@ def to_nest(net: Any, *, threads: int = 1, zero_delay: str = "refuse") -> NestMo
             pre_recs[name] = nest.Create("spike_recorder")
             nest.Connect(pre, pre_recs[name])
     recs = {}
-    for name in {*net.spike_monitors, *(pr.post for pn, pr in net._projections.items()
-                                         if pn in stdp)}:
+    # sorted: every MPI rank must create the same nodes in the same order (and gather the
+    # recorders in one order); a set's order differs between processes (string hashing)
+    for name in sorted({*net.spike_monitors, *(pr.post for pn, pr in net._projections.items()
+                                                if pn in stdp)}):
         rec = nest.Create("spike_recorder")
         nest.Connect(nodes[name], rec)
         recs[name] = rec
@@ -343,7 +354,7 @@ def run_nest(net: Any, duration_ms: float, *, threads: int = 1, zero_delay: str 
             out.rate_monitors[name] = rmon
     for name, (mm, m) in model.multimeters.items():
         src = net.state_monitors[name]
-        ev = mm.get("events")
+        ev = _gathered(mm.get("events"), ("times", "senders", "V_m", *m.channel_names))
         ids = np.asarray(model.nodes[name][src.neurons.tolist()].tolist())
         col = {g: k for k, g in enumerate(ids)}
         keep = np.round(np.asarray(ev["times"]) / h) - 1 < n_steps
@@ -394,7 +405,7 @@ def _simulate_in_pieces(nest: Any, n_steps: int, h: float) -> None:
 def _events(rec: Any, nodes: Any, h: float, n_steps: int) -> tuple[np.ndarray, np.ndarray]:
     """(steps, local neuron) of a spike recorder's events before step ``n_steps``, sorted by
     step then neuron (a NEST spike stamped ``(s + 1) h`` is our step ``s``)."""
-    ev = rec.get("events")
+    ev = _gathered(rec.get("events"), ("times", "senders"))
     steps = np.round(np.asarray(ev["times"]) / h).astype(np.int64) - 1
     nrn = np.asarray(ev["senders"], dtype=np.int64) - nodes[0].global_id
     keep = steps < n_steps
@@ -414,7 +425,7 @@ def _learned_weights(nest: Any, net: Any, model: NestModel, name: str,
     keys = ["source", "target", "port", "weight", "Wmax", "lambda", "mu_plus", "tau_plus"]
     if syn_model == "stdp_synapse":
         keys.append("Kplus")
-    st = {k: np.atleast_1d(np.asarray(v, dtype=float)) for k, v in conns.get(keys).items()}
+    st = {k: v.astype(float) for k, v in _gathered(_status(conns, keys), keys).items()}
     src = st["source"].astype(np.int64) - pre[0].global_id
     tgt = st["target"].astype(np.int64) - post[0].global_id
     kplus = st.get("Kplus", np.ones_like(st["weight"]))
@@ -442,6 +453,39 @@ def _learned_weights(nest: Any, net: Any, model: NestModel, name: str,
     w = np.empty(len(rows))
     w[ours] = w_nest
     return torch.from_numpy(w)
+
+
+# ------------------------------------------------------------------ MPI: gather the ranks' parts
+def _mpi_comm() -> Any:
+    """mpi4py's ``COMM_WORLD`` when NEST runs on several MPI processes, else ``None``."""
+    nest = require_nest()
+    n = nest.NumProcesses()
+    if n == 1:
+        return None
+    try:
+        from mpi4py import MPI
+    except ImportError as err:
+        raise ImportError(
+            f"NEST runs on {n} MPI processes: run_nest gathers every rank's spikes, states and "
+            "weights with mpi4py (pip install mpi4py, against the MPI that NEST was built with)"
+        ) from err
+    return MPI.COMM_WORLD
+
+
+def _status(conns: Any, keys: tuple[str, ...] | list[str]) -> dict[str, Any]:
+    """``conns.get(keys)`` that also answers for a rank that holds none of the synapses."""
+    return conns.get(list(keys)) if len(conns) else {k: [] for k in keys}
+
+
+def _gathered(parts: dict[str, Any], keys: tuple[str, ...] | list[str]) -> dict[str, np.ndarray]:
+    """``parts[keys]`` as 1-d arrays, joined over all MPI ranks (spike recorders, multimeters
+    and synapses are local to the rank that owns the neuron; every rank gets the whole)."""
+    local = {k: np.atleast_1d(np.asarray(parts[k])) for k in keys}
+    comm = _mpi_comm()
+    if comm is None:
+        return local
+    every = comm.allgather(local)
+    return {k: np.concatenate([p[k] for p in every]) for k in keys}
 
 
 # ------------------------------------------------------------------ recorded spike protocols
@@ -512,9 +556,9 @@ def run_triplet_stdp(pre_steps: Any, post_steps: Any, params: Any, dt_ms: float,
     nest.Connect(par[0], par[1], syn_spec={"synapse_model": "np_triplet", "weight": w_init,
                                            "delay": h, "receptor_type": 1})
     nest.Simulate(n_steps * h)
+    keys = ("weight", "Kplus", "Kplus_triplet")
     conn = nest.GetConnections(synapse_model="np_triplet")
-    st = {k: float(np.atleast_1d(v)[0]) for k, v in
-          conn.get(["weight", "Kplus", "Kplus_triplet"]).items()}
+    st = {k: float(v[0]) for k, v in _gathered(_status(conn, keys), keys).items()}
     return TripletSTDPRun(st["weight"], st)
 
 
@@ -570,9 +614,9 @@ def run_dopamine_stdp(pre_steps: Any, post_steps: Any, dopamine_steps: Any, para
     nest.Connect(par[0], par[1], syn_spec={"synapse_model": "np_dopa_pair", "weight": w_init,
                                            "delay": h, "receptor_type": 1})
     nest.Simulate(n_steps * h)
+    keys = ("weight", "c", "n", "Kplus")
     conn = nest.GetConnections(synapse_model="np_dopa_pair")
-    st = {k: float(np.atleast_1d(v)[0]) for k, v in
-          conn.get(["weight", "c", "n", "Kplus"]).items()}
+    st = {k: float(v[0]) for k, v in _gathered(_status(conn, keys), keys).items()}
     return DopamineSTDPRun(st["weight"], st["c"] / m.scale,
                            st["n"] * dopamine.release * dopamine.tau_ms, st)
 
@@ -608,9 +652,8 @@ class DistalRewardNest:
     learn without delivering (``sum_multapses=False`` where repeats exist: a NEST synapse
     always transmits its weight), reward delays under ``block_ms + 2`` ms.
 
-    One process (``threads`` OpenMP threads give the same spikes). Under MPI the reward loop
-    would need the spikes of ``n1`` and ``n2`` from every rank (an ``allgather`` after each
-    block) and the weights from the ranks that hold them: not implemented.
+    One process (``threads`` OpenMP threads give the same spikes); refused under MPI: the
+    reward loop would need the spikes of ``n1`` and ``n2`` from every rank after each block.
     """
 
     BLOCK_MS = 10
@@ -648,6 +691,10 @@ class DistalRewardNest:
         if net.step:
             raise ValueError("DistalRewardNest builds from the initial state")
         nest = require_nest()
+        if nest.NumProcesses() > 1:
+            raise NotImplementedError(
+                f"distal reward on NEST under MPI ({nest.NumProcesses()} processes): the reward "
+                "loop reads spikes and weights after every block on one process; use threads")
         t0 = time.perf_counter()
         self.net, self.cfg, self.nest = net, cfg, nest
         self.map = m = map_daspnet_stdp(cfg.w_max, cfg.da_release)
