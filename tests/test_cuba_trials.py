@@ -50,6 +50,17 @@ def test_bad_trials_or_device_are_refused_at_construction(bad, what):
         CubaConfig(**bad)
 
 
+@settings(max_examples=30, deadline=None)
+@given(threads=st.integers(2, 1024), backend=st.sampled_from(["auto", "numba", "torch"]))
+def test_nest_threads_need_the_nest_backend(threads, backend):
+    with pytest.raises(ValueError, match=f"nest_threads={threads} needs backend='nest'"):
+        CubaConfig(backend=backend, nest_threads=threads)
+    assert CubaConfig(backend="nest", nest_threads=threads).nest_threads == threads
+    for bad in (0, -1, 1025):
+        with pytest.raises(ValueError, match="nest_threads"):
+            CubaConfig(backend="nest", nest_threads=bad)
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a CUDA device")
 def test_cuda_without_a_gpu_is_a_clear_error_before_any_work():
     with pytest.raises(ValueError, match="no CUDA device"):

@@ -369,6 +369,17 @@ def test_cuba_experiment_runs_on_nest(tmp_path):
     assert res.metrics["steps"] == 1000 and res.metrics["spikes_total"] > 0
     # synaptic events: each presynaptic spike times its fan-out
     assert res.metrics["synops_total"] >= res.metrics["spikes_total"]
+    assert (res.metrics["nest_processes"], res.metrics["nest_threads"]) == (1, 1)
+    # NEST on two threads: the same network, split two ways, gives the same spikes
+    import matplotlib.pyplot as plt
+
+    plt.close("all")  # the lab closes a result's figures after writing them; here we do
+    two = run(CubaConfig(n_neurons=400, duration_ms=100.0, backend="nest", nest_threads=2),
+              progress=False).metrics
+    assert (two["nest_processes"], two["nest_threads"]) == (1, 2)
+    for key in ("spikes_total", "rate_hz_mean", "synops_total", "isi_cv_mean"):
+        assert two[key] == res.metrics[key], key
+    plt.close("all")
 
 
 @needs_nest

@@ -90,5 +90,6 @@ def test_cuba_from_the_lab_under_mpirun_writes_one_folder_with_the_whole_network
     assert json.loads((tmp_path / "two" / "run.json").read_text())["world_size"] == 2
     assert one["backend"] == two["backend"] == "nest"
     assert one["spikes_total"] > 1000
+    assert (one["nest_processes"], two["nest_processes"]) == (1, 2)
     for key in ("spikes_total", "rate_hz_mean", "isi_cv_mean", "synops_total", "synapses"):
         assert two[key] == one[key], key

@@ -86,7 +86,8 @@ def run(config: CubaConfig, *, progress: bool = True) -> Result:
     if config.backend == "nest":
         from ..interop.nest import run_nest, to_nest
 
-        model = to_nest(net, zero_delay="one_step")  # NEST's smallest delay: one step
+        # NEST's smallest delay: one step
+        model = to_nest(net, threads=config.nest_threads, zero_delay="one_step")
         build_s = time.perf_counter() - t0
         res = run_nest(net, config.duration_ms, model=model,
                        progress=None if progress else False)  # a bar on long runs only
@@ -94,6 +95,7 @@ def run(config: CubaConfig, *, progress: bool = True) -> Result:
         mons, rate = res.spike_monitors, res.rate_monitors["exc"]
         synops = _synops_from_spikes(net, mons)
         steps_done = res.steps
+        nest_vps = res.virtual_processes
     else:
         net._ensure_built()
         build_s = time.perf_counter() - t0
@@ -101,6 +103,7 @@ def run(config: CubaConfig, *, progress: bool = True) -> Result:
         net.run(config.duration_ms, progress=progress)
         sim_wall_s = time.perf_counter() - t1
         synops, steps_done, compile_s = net.synops, net.step, net.compile_s
+        nest_vps = 0
     n_exc = mons["exc"].n
     n = config.n_neurons
     trial = np.concatenate([mons["exc"].batch.numpy(), mons["inh"].batch.numpy()])
@@ -125,6 +128,9 @@ def run(config: CubaConfig, *, progress: bool = True) -> Result:
         "trials": config.trials,
         "device": config.device,
     }
+    if nest_vps:  # how NEST split the work: processes (MPI ranks) x threads
+        metrics["nest_processes"] = nest_vps // config.nest_threads
+        metrics["nest_threads"] = config.nest_threads
     if config.trials > 1:  # across trials: the spread a single run cannot show
         metrics["rate_hz_trials_mean"] = float(per_trial.mean())
         metrics["rate_hz_trials_sd"] = float(per_trial.std(ddof=1))

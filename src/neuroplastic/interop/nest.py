@@ -94,6 +94,7 @@ class NestRun:
     steps: int = 0
     build_s: float = 0.0
     sim_s: float = 0.0
+    virtual_processes: int = 1  # NEST's MPI ranks x threads
 
 
 def _nest_seed(seed: int) -> int:
@@ -333,7 +334,8 @@ def run_nest(net: Any, duration_ms: float, *, threads: int = 1, zero_delay: str 
         _simulate_in_pieces(nest, n_steps, h)
     else:
         nest.Simulate(n_steps * h)
-    out = NestRun(steps=n_steps, build_s=model.build_s, sim_s=time.perf_counter() - t0)
+    out = NestRun(steps=n_steps, build_s=model.build_s, sim_s=time.perf_counter() - t0,
+                  virtual_processes=int(nest.GetKernelStatus("total_num_virtual_procs")))
     if model.plastic:
         # NEST updates a synapse when it delivers a presynaptic spike, at the start of the
         # next min-delay slice: one more slice delivers the spikes of the last one (spikes and

@@ -37,6 +37,9 @@ class CubaConfig:
     dtype: Literal["float64", "float32"] = param(
         "float64", "precision of the state and weights: float64 (the reference) or float32 "
         "(faster on large networks; same statistics)")
+    nest_threads: int = param(
+        1, "threads per process with backend='nest' (NEST's local_num_threads; under mpirun "
+        "per rank); ranks x threads change the speed, not the spikes", low=1, high=1024)
     seed: int = param(0, "root of every random stream", low=0, high=2**63 - 1)
     trials: int = param(1, "independent trials in one run (own initial potentials and noise, "
                         "shared connectivity); the raster and histograms show trial 0, which "
@@ -50,6 +53,9 @@ class CubaConfig:
         if self.backend == "nest" and (self.trials > 1 or self.device != "cpu"):
             raise ValueError("backend='nest' runs one trial on the CPU (trials=1, device='cpu'); "
                              f"got trials={self.trials}, device={self.device!r}")
+        if self.nest_threads > 1 and self.backend != "nest":
+            raise ValueError(f"nest_threads={self.nest_threads} needs backend='nest' (our "
+                             "compiled loop runs on one thread)")
         if self.device == "cuda" and self.backend == "numba":
             raise ValueError("backend 'numba' runs on the CPU; use backend='auto' or 'torch' "
                              "with device='cuda'")
