@@ -47,8 +47,19 @@ def main(out: str, threads: int) -> None:
     r = run_nest(poisson_network(), 500.0, threads=threads)
     res["poisson_steps"] = r.spike_monitors["a"].steps.numpy()
     res["poisson_neurons"] = r.spike_monitors["a"].neurons.numpy()
-    res["processes"] = np.array(nest.NumProcesses())
     res["virtual_processes"] = np.array(nest.GetKernelStatus("total_num_virtual_procs"))
+    # the distal-reward loop reads spikes after every block on one process: refused under MPI
+    from test_interop_nest_dopamine import REDUCED_NEST
+
+    from neuroplastic.experiments.distal_reward import DistalRewardConfig, build_network
+    from neuroplastic.interop.nest import DistalRewardNest
+
+    try:
+        DistalRewardNest(build_network(DistalRewardConfig(duration_s=1, **REDUCED_NEST)))
+        res["distal_reward_refused"] = np.array(False)
+    except NotImplementedError as err:
+        res["distal_reward_refused"] = np.array("under MPI" in str(err))
+    res["processes"] = np.array(nest.NumProcesses())
     if nest.Rank() == 0:
         np.savez(out, **res)
 

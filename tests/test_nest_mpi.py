@@ -63,8 +63,9 @@ def test_two_ranks_give_what_two_threads_give(tmp_path):
     assert int(threads["processes"]) == 1 and int(ranks["processes"]) == 2
     assert int(threads["virtual_processes"]) == int(ranks["virtual_processes"]) == 2
     assert threads.keys() == ranks.keys()
+    assert not threads["distal_reward_refused"] and ranks["distal_reward_refused"]
     for key in threads:
-        if key not in ("processes",):
+        if key not in ("processes", "distal_reward_refused"):
             assert np.array_equal(threads[key], ranks[key]), key
     # and the gathered results are whole, not one rank's share
     from test_interop_nest import _deterministic
