@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds NEST 3.10 with MPI (Open MPI from Debian) into PREFIX, for the MPI test of the NEST
 # backend (tests/test_nest_mpi.py) and `mpirun -np N` runs. The `nest-simulator` wheel on PyPI
-# is built without MPI; this compiles the same release from its source distribution (~25 min on
+# is built without MPI; this compiles the same release from its source distribution (~10 min on
 # 2 cores). Usage: benchmarks/install-nest-mpi.sh PREFIX [PYTHON]
 #   PYTHON: the interpreter that will import it (default: python3; use the project's venv).
 # Afterwards:  export NEUROPLASTIC_NEST_MPI=PREFIX   (tests/test_nest_mpi.py reads it)

@@ -7,7 +7,7 @@ included: NEST draws them per virtual process). Before :func:`run_nest` gathered
 rank 0 returned only the neurons and synapses it owns (about half).
 
 Needs an MPI-enabled NEST, which the ``nest-simulator`` wheel is not: build one with
-``benchmarks/install-nest-mpi.sh PREFIX`` (~25 min) and set ``NEUROPLASTIC_NEST_MPI=PREFIX``.
+``benchmarks/install-nest-mpi.sh PREFIX`` (~10 min) and set ``NEUROPLASTIC_NEST_MPI=PREFIX``.
 Skipped otherwise (CI), saying so.
 """
 
