@@ -254,6 +254,14 @@ def _cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
     return 0
 
 
+def _cmd_compile(args: argparse.Namespace) -> int:
+    from .kernels.aot import build
+
+    path = build(args.dir)
+    print(f"[neuroplastic] kernels compiled ahead of time into {path}")
+    return 0
+
+
 def _cmd_report(args: argparse.Namespace) -> int:
     from .lab.report import build_report
 
@@ -433,6 +441,14 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="random baselines and orders")
     debug_arg(p)
     p.set_defaults(fn=_cmd_explain)
+    p = sub.add_parser("compile", help="compile the simulator's kernels ahead of time (~25 s, "
+                                       "once per machine and version): later runs load them "
+                                       "without numba (~105 MiB less memory, no start-up "
+                                       "compile)")
+    p.add_argument("--dir", help="cache folder (default $NEUROPLASTIC_AOT_DIR or "
+                                 "~/.cache/neuroplastic/aot)")
+    debug_arg(p)
+    p.set_defaults(fn=_cmd_compile)
     return parser
 
 

@@ -479,9 +479,7 @@ class Simulation:
         rec_n = np.zeros(1, dtype=np.int64)
         pop_counts = np.zeros((n, B, self.n_pops), dtype=np.int64)
         if net.backend == "numba":
-            from ..kernels.network_numba import run_steps
-
-            done = run_steps(
+            done = self._run_steps(
                 *self._kernel_args(t, n, noise, cur, src),
                 self.spike_count.numpy(),
                 self.synops.numpy(),
@@ -587,12 +585,26 @@ class Simulation:
         )
 
     def _warm_up_kernel(self, net: NetworkLike) -> None:
-        """Compile (or load from numba's cache) the kernel once; the time is ``compile_s``."""
+        """Load the loop compiled ahead of time (``neuroplastic compile``: no numba in the
+        process), else compile it (or load it from numba's cache) once; the time is
+        ``compile_s``."""
         t0 = time.perf_counter()
-        from ..kernels.network_numba import run_steps  # the first import loads numba itself
+        from ..kernels import aot
 
-        real = str(self.v.numpy().dtype)  # one compiled specialization per precision
-        if not any(f"array({real}" in str(sig[4]) for sig in run_steps.signatures):
+        built = aot.load("network")
+        if built is not None:
+            from ..kernels._checks import checked
+            from ..kernels.network_spec import RUN_STEPS
+
+            run_steps = checked(RUN_STEPS, "run_steps")(built._run_steps)
+            cold = True  # one call of zero steps: falls back to numba for types not built
+        else:
+            from ..kernels.network_numba import run_steps  # the first import loads numba itself
+
+            real = str(self.v.numpy().dtype)  # one compiled specialization per precision
+            cold = not any(f"array({real}" in str(sig[4]) for sig in run_steps.signatures)
+        self._run_steps = run_steps
+        if cold:
             B = net.batch
             zeros = lambda *s: np.zeros(s)  # noqa: E731
             izeros = lambda *s: np.zeros(s, dtype=np.int64)  # noqa: E731

@@ -236,8 +236,15 @@ KERNEL_LOAD_S = [0.0]
 
 
 def _kernels():
-    """The compiled samplers (:mod:`neuroplastic.kernels.connectivity_numba`), loaded once."""
+    """The compiled samplers: built ahead of time (``neuroplastic compile``: no numba in the
+    process), else :mod:`neuroplastic.kernels.connectivity_numba`, loaded once."""
     t0 = time.perf_counter()
+    from ..kernels import aot
+
+    built = aot.load("connectivity")
+    if built is not None:
+        KERNEL_LOAD_S[0] += time.perf_counter() - t0
+        return built
     from ..kernels import connectivity_numba as k  # the first import loads numba itself
 
     if not k.transpose_csr.signatures:
