@@ -57,7 +57,7 @@ JOB = textwrap.dedent("""
     for x in (m.steps, m.neurons, s.v, net.projections["pa"].weights, net._sim.v, bb.indptr,
               bb.indices):
         h.update(x.numpy().tobytes())
-    print(m.count, h.hexdigest(), "numba" in sys.modules)
+    print(net.kernel_origin, m.count, h.hexdigest(), "numba" in sys.modules)
 """)
 
 
@@ -65,7 +65,8 @@ def _job(dtype: str, env: dict[str, str]) -> tuple[int, str, bool]:
     out = subprocess.run([sys.executable, "-c", JOB, dtype], capture_output=True, text=True,
                          timeout=600, env={**os.environ, "PYTHONPATH": SRC, **env})
     assert out.returncode == 0, out.stderr[-3000:]
-    count, digest, numba_loaded = out.stdout.split()[-3:]
+    origin, count, digest, numba_loaded = out.stdout.split()[-4:]
+    assert origin == ("jit" if env.get("NEUROPLASTIC_AOT") == "0" else "aot")
     return int(count), digest, numba_loaded == "True"
 
 
@@ -155,3 +156,15 @@ def test_the_fingerprint_is_stable_short_and_per_group():
     a, b = aot.fingerprint("network"), aot.fingerprint("network")
     assert a == b and len(a) == 16 and int(a, 16) >= 0
     assert aot.fingerprint("connectivity") != a
+
+
+def test_without_a_compiler_the_build_says_what_it_needs(tmp_path, monkeypatch):
+    from numba.pycc import CC
+
+    def no_compiler(self):
+        raise RuntimeError("command 'cc' failed: No such file or directory")
+
+    monkeypatch.setattr(CC, "compile", no_compiler)
+    with pytest.raises(OSError, match="needs a C compiler"):
+        aot.build(tmp_path, verbose=False)
+    assert not list(tmp_path.glob("*.json"))  # nothing half-built is left to load

@@ -123,6 +123,8 @@ def run(config: CubaConfig, *, progress: bool = True) -> Result:
         "synops_total": int(sum(synops.values())),
         "synapses": int(n_syn),
         "backend": config.backend if config.backend == "nest" else net.backend,
+        # the compiled loop: built ahead of time (neuroplastic compile) or by numba's JIT
+        **({"kernels": net.kernel_origin} if net.kernel_origin else {}),
         "dtype": config.dtype,
         "steps": steps_done,
         "trials": config.trials,

@@ -231,7 +231,13 @@ def build(directory: str | Path | None = None, *, verbose: bool = True) -> Path:
                     cc.target_cpu = "host"  # the JIT's target too: same machine code, same bits
                     cc.verbose = False
                     cc.export("kernel", disp.overloads[sig].signature)(disp.py_func)
-                    cc.compile()
+                    try:
+                        cc.compile()
+                    except Exception as err:  # noqa: BLE001 - distutils / linker errors vary
+                        raise OSError(
+                            f"numba's ahead-of-time compiler failed on {fn_name} ({err}); it "
+                            "needs a C compiler (cc) and Python's headers. Without the "
+                            "modules the simulator uses numba's JIT, as before") from err
                     built = next(Path(tmp).glob(f"{mod}*"))
                     shutil.move(str(built), folder / built.name)  # libraries first, meta last
                 exports[mod] = {"function": fn_name, "types": [str(t) for t in sig]}

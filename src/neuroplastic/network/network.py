@@ -141,6 +141,9 @@ class Network:
         self._sim: Any = None
         self.step = 0
         self.compile_s = 0.0
+        # where the compiled loop came from: "aot" (neuroplastic compile), "jit" (numba), or
+        # None (not built yet, or the torch loop)
+        self.kernel_origin: str | None = None
 
     # ------------------------------------------------------------------ building
     def _new_name(self, name: str) -> str:

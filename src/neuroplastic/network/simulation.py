@@ -604,6 +604,7 @@ class Simulation:
             real = str(self.v.numpy().dtype)  # one compiled specialization per precision
             cold = not any(f"array({real}" in str(sig[4]) for sig in run_steps.signatures)
         self._run_steps = run_steps
+        net.kernel_origin = "jit" if built is None else "aot"
         if cold:
             B = net.batch
             zeros = lambda *s: np.zeros(s)  # noqa: E731
