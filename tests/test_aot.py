@@ -168,3 +168,9 @@ def test_without_a_compiler_the_build_says_what_it_needs(tmp_path, monkeypatch):
     with pytest.raises(OSError, match="needs a C compiler"):
         aot.build(tmp_path, verbose=False)
     assert not list(tmp_path.glob("*.json"))  # nothing half-built is left to load
+
+
+def test_a_numba_without_its_aot_compiler_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "numba.pycc", None)  # import numba.pycc -> ImportError
+    with pytest.raises(OSError, match="no ahead-of-time compiler"):
+        aot.build(tmp_path, verbose=False)

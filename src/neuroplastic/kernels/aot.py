@@ -4,11 +4,14 @@
 networks' connectivity) compile on first use, or load from numba's cache: that imports numba
 and initialises its compiler, ~105 MiB of memory and 0.3-0.8 s before the first step, whatever
 the network's size. :func:`build` compiles the same functions, for the argument types the
-simulator passes (float64 and float32 state; int64 row pointers, int32 / int64 indices), into
+simulator passes (float64 and float32 state; int64 row pointers and int32 indices — int64
+indices, beyond 2**31 neurons, use the JIT), into
 Python extension modules with numba's ahead-of-time compiler (``numba.pycc``; for this CPU,
 like the JIT), once, into a cache folder; later processes import those modules alone
 (:func:`load`) — no numba, same machine code, same bits (tested). ``neuroplastic compile``
-builds them (~25 s); without them everything runs as before.
+builds them (~30 s); without them everything runs as before. ``numba.pycc`` is "pending
+deprecation" in numba (0.57 on, still there in 0.68): should a numba drop it, the build fails
+with a clear error and the JIT runs as ever.
 
 Each group's module names carry a fingerprint of what they were compiled from (its sources,
 the numba / llvmlite / Python versions, this CPU's model and flags): an edited kernel or another
@@ -207,7 +210,11 @@ def build(directory: str | Path | None = None, *, verbose: bool = True) -> Path:
     return that folder. Needs numba and a C compiler (numba.pycc links the modules)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # pycc is "pending deprecation" in numba >= 0.57
-        from numba.pycc import CC
+        try:
+            from numba.pycc import CC
+        except ImportError as err:
+            raise OSError(f"this numba has no ahead-of-time compiler (numba.pycc: {err}); the "
+                          "simulator keeps using numba's JIT") from err
 
     t0 = time.perf_counter()
     folder = Path(directory) if directory is not None else cache_dir()
