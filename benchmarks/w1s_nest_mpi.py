@@ -46,21 +46,16 @@ def _cuba(n: int, seed: int):
 
 def worker(target: str, n: int, seed: int, threads: int) -> dict | None:
     """One measurement in this process (under mpirun: one rank; rank 0 reports)."""
+    if target == "ours":  # the W1-scale measurement itself (same network, same timing)
+        from w1s_scale import ours
+
+        return ours(n, seed)
     import neuroplastic.experiments.cuba  # noqa: F401 - imports are not build time
     from neuroplastic.interop.nest import _mpi_comm, require_nest, run_nest, to_nest
 
-    nest = require_nest() if target != "ours" else None
+    nest = require_nest()
     t0 = time.perf_counter()
-    net = _cuba(n, seed)  # connectivity drawn here (for NEST too: to_nest copies it)
-    if target == "ours":
-        net._ensure_built()
-        build_s = time.perf_counter() - t0 - net.compile_s  # numba's one-time load apart
-        t1 = time.perf_counter()
-        net.run(DURATION_MS, progress=False)
-        run_s = time.perf_counter() - t1
-        spikes = int(net.spike_counts("exc").sum() + net.spike_counts("inh").sum())
-        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-        return {"build_s": build_s, "run_s": run_s, "spikes": spikes, "rss_mib": rss}
+    net = _cuba(n, seed)  # connectivity drawn here (to_nest copies it)
     model = to_nest(net, threads=threads, zero_delay="one_step")
     build_s = time.perf_counter() - t0 - net.compile_s
     res = run_nest(net, DURATION_MS, model=model, progress=False)

@@ -158,16 +158,26 @@ def test_the_fingerprint_is_stable_short_and_per_group():
     assert aot.fingerprint("connectivity") != a
 
 
-def test_without_a_compiler_the_build_says_what_it_needs(tmp_path, monkeypatch):
+def test_a_build_broken_off_midway_leaves_nothing_to_load(tmp_path, monkeypatch):
+    """The compiler fails on the second module (as a missing compiler or a kill would stop
+    it): the error says what is needed, and no group's metadata — what load reads, written
+    after all its modules — exists, so nothing half-built is loaded."""
     from numba.pycc import CC
 
-    def no_compiler(self):
-        raise RuntimeError("command 'cc' failed: No such file or directory")
+    real, calls = CC.compile, []
 
-    monkeypatch.setattr(CC, "compile", no_compiler)
+    def fails_second(self):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("command 'cc' failed: No such file or directory")
+        return real(self)
+
+    monkeypatch.setattr(CC, "compile", fails_second)
     with pytest.raises(OSError, match="needs a C compiler"):
         aot.build(tmp_path, verbose=False)
-    assert not list(tmp_path.glob("*.json"))  # nothing half-built is left to load
+    assert len(list(tmp_path.glob("np_network_*.so"))) == 1 and not list(tmp_path.glob("*.json"))
+    monkeypatch.setenv("NEUROPLASTIC_AOT_DIR", str(tmp_path))
+    assert all(aot.load(g) is None for g in aot.GROUPS)
 
 
 def test_a_numba_without_its_aot_compiler_is_a_clear_error(tmp_path, monkeypatch):

@@ -17,7 +17,8 @@ Each group's module names carry a fingerprint of what they were compiled from (i
 the numba / llvmlite / Python versions, this CPU's model and flags): an edited kernel or another
 machine finds no module and uses the JIT. A call whose argument types were not built uses the
 JIT too. ``NEUROPLASTIC_AOT=0`` turns the modules off; ``NEUROPLASTIC_AOT_DIR`` moves the cache
-(default ``$XDG_CACHE_HOME/neuroplastic/aot``, else ``~/.cache/neuroplastic/aot``).
+(default ``aot/`` under ``$NEUROPLASTIC_CACHE_DIR``, ``$XDG_CACHE_HOME/neuroplastic`` or
+``~/.cache/neuroplastic``).
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ import importlib.util
 import inspect
 import json
 import os
-import platform
 import shutil
 import sys
 import tempfile
@@ -42,6 +42,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from ._cache import cache_root, cpu_tag
 
 __all__ = ["GROUPS", "arg_type", "build", "cache_dir", "fingerprint", "load"]
 
@@ -69,25 +71,11 @@ GROUPS = {
 
 
 def cache_dir() -> Path:
-    """Where compiled modules live: ``NEUROPLASTIC_AOT_DIR``, else the user's cache folder."""
+    """Where compiled modules live: ``NEUROPLASTIC_AOT_DIR``, else ``aot/`` in the package's
+    kernel cache (:func:`~neuroplastic.kernels._cache.cache_root`)."""
     if os.environ.get("NEUROPLASTIC_AOT_DIR"):
         return Path(os.environ["NEUROPLASTIC_AOT_DIR"])
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "neuroplastic" / "aot"
-
-
-def _cpu() -> str:
-    model = flags = ""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name") and not model:
-                    model = line.split(":", 1)[1].strip()
-                elif line.startswith("flags") and not flags:
-                    flags = line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return f"{platform.machine()}|{model}|{flags}"
+    return cache_root() / "aot"
 
 
 def fingerprint(group: str) -> str:
@@ -98,7 +86,7 @@ def fingerprint(group: str) -> str:
     for dist in ("numba", "llvmlite"):
         h.update(f"{dist}={importlib.metadata.version(dist)}".encode())
     h.update(sys.version.encode())
-    h.update(_cpu().encode())
+    h.update(cpu_tag().encode())
     return h.hexdigest()[:16]
 
 
@@ -220,6 +208,12 @@ def build(directory: str | Path | None = None, *, verbose: bool = True) -> Path:
     folder = Path(directory) if directory is not None else cache_dir()
     folder.mkdir(parents=True, exist_ok=True)
     _warm_up()
+    from tqdm.auto import tqdm
+
+    total = sum(len(getattr(importlib.import_module(g.module), f).signatures)
+                for g in GROUPS.values() for f in g.functions)
+    bar = tqdm(total=total, unit="module", desc="neuroplastic compile", leave=False,
+               disable=not verbose)
     n_modules = 0
     for group, spec in GROUPS.items():
         numba_mod = importlib.import_module(spec.module)
@@ -248,12 +242,14 @@ def build(directory: str | Path | None = None, *, verbose: bool = True) -> Path:
                     built = next(Path(tmp).glob(f"{mod}*"))
                     shutil.move(str(built), folder / built.name)  # libraries first, meta last
                 exports[mod] = {"function": fn_name, "types": [str(t) for t in sig]}
+                bar.update(1)
         meta = {"exports": exports, "params": params, "fingerprint": fingerprint(group),
                 "built": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
         tmp_meta = folder / f".{name}.json.tmp"
         tmp_meta.write_text(json.dumps(meta, indent=1))
         os.replace(tmp_meta, folder / f"{name}.json")
         n_modules += len(exports)
+    bar.close()
     _load.cache_clear()
     if verbose:
         print(f"[neuroplastic] compiled {n_modules} kernel modules ahead of time "

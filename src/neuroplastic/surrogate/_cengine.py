@@ -37,7 +37,6 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import os
-import platform
 import shlex
 import shutil
 import subprocess
@@ -47,6 +46,7 @@ from pathlib import Path
 
 import numpy as np
 
+from neuroplastic.kernels._cache import cache_root, cpu_tag
 from neuroplastic.kernels._checks import checked
 
 _SRC = Path(__file__).with_name("csrc")
@@ -56,23 +56,7 @@ _MIN_SPLIT = 1 << 15  # items * steps below which one thread does the whole call
 
 def cache_dir() -> Path:
     """Where compiled kernels are kept."""
-    env = os.environ.get("NEUROPLASTIC_CACHE_DIR")
-    if env:
-        return Path(env) / "kernels"
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "neuroplastic" / "kernels"
-
-
-def _cpu_tag() -> str:
-    tag = platform.machine() + platform.processor()
-    try:  # Linux: the flags decide what -march=native emits
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith(("flags", "Features", "model name")):
-                    tag += line
-    except OSError:
-        pass
-    return tag
+    return cache_root() / "kernels"
 
 
 def _compiler() -> str | None:
@@ -105,7 +89,7 @@ def build(
     last_err = ""
     for extra in (["-march=native", "-fopenmp"], ["-fopenmp"], ["-march=native"], []):
         flags = _FLAGS + extra + list(extra_flags)
-        key = hashlib.sha256(src + " ".join([cc, *flags, _cpu_tag()]).encode()).hexdigest()
+        key = hashlib.sha256(src + " ".join([cc, *flags, cpu_tag()]).encode()).hexdigest()
         out = Path(out_dir) / f"neuroplastic_kernels_{key[:16]}{suffix}"
         if out.exists() and not force:
             return out
