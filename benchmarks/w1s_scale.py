@@ -4,12 +4,13 @@ biological time at dt = 0.1 ms, one thread, side by side with Brian2 (cython ``r
 
 Per size N (default 4k, 40k, 400k; ``--sizes`` to choose, 4M only on request because its
 ~320M synapses need ~10 GiB in every simulator): build and run wall time separately, peak RSS of
-the process, spike count; then the slope of run time against N (log-log least squares; 1 =
-linear); our build time excludes the one-time compile / cache load of the numba kernels
-(``compile_s``, printed apart, as Brian2 compiles apart); CPU times are printed too (robust
-on a loaded machine). Every target runs in its own subprocess (``--peer ...``) so that the peak
-RSS (``resource.getrusage(RUSAGE_SELF).ru_maxrss`` at its end) is its own. Run from the repo
-root:
+the process, spike count, each the median of ``--reps`` (default 3) fresh processes run
+round-robin over the targets (NEST once: its run takes minutes; every repeat is in the
+JSON); then the slope of run time against N (log-log least squares; 1 = linear); our build
+time excludes the one-time compile / cache load of the numba kernels (``compile_s``, printed
+apart, as Brian2 compiles apart); CPU times are printed too (robust on a loaded machine).
+Every target runs in its own subprocess (``--peer ...``) so that the peak RSS
+(``resource.getrusage(RUSAGE_SELF).ru_maxrss`` at its end) is its own. Run from the repo root:
 
     python benchmarks/w1s_scale.py [--sizes 4000 40000 400000] [--json]
 
@@ -39,6 +40,7 @@ import json
 import math
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -169,6 +171,18 @@ def _subprocess(python: str, peer: str, n: int, seed: int, timeout: float,
     return json.loads(lines[-1])
 
 
+def _median_of(runs: list[dict]) -> dict | None:
+    """Each numeric figure's median over the repeats (spikes are equal across repeats: same
+    seed); ``build_first_s``: the first repeat's build (a fresh process after other work)."""
+    if not runs:
+        return None
+    out = {k: statistics.median(r[k] for r in runs) for k in runs[0]
+           if isinstance(runs[0][k], (int, float))}
+    out.update(repeats=len(runs), build_first_s=runs[0]["build_s"],
+               build_max_s=max(r["build_s"] for r in runs))
+    return out
+
+
 def _importable(python: str, module: str) -> bool:
     if not os.path.exists(python):
         return False
@@ -197,6 +211,9 @@ def main() -> None:
     ap.add_argument("--jit", action="store_true",
                     help="ours with numba's JIT (its cache) instead of the loop compiled ahead "
                          "of time by `neuroplastic compile` (built first, into a temporary folder)")
+    ap.add_argument("--reps", type=int, default=3,
+                    help="fresh processes per target and size; the table gives the median of "
+                         "each figure, the JSON every repeat (NEST: one run)")
     ap.add_argument("--peer", choices=sorted(PEERS), help=argparse.SUPPRESS)
     ap.add_argument("--n", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -224,25 +241,35 @@ def main() -> None:
         targets["nest"] = sys.executable
     else:
         print("nest-simulator not installed: its columns are null")
-    rows, details = [], {}
+    rows, details, reps = [], {}, {}
     print(f"{'N':>9} {'target':>8} {'build s':>8} {'run s':>8} {'RSS MiB':>8} {'spikes':>9}")
     for n in args.sizes:
         row: dict = {"n": n}
-        for name, py in targets.items():
-            if name == "nest" and args.nest_max_n is not None and n > args.nest_max_n:
-                print(f"nest N={n}: above --nest-max-n {args.nest_max_n}, skipped")
-                details[f"{name}:{n}"] = None
-                continue
-            r = _subprocess(py, name, n, args.seed, args.timeout,
-                            ours_env if name.startswith("ours") else None)
-            details[f"{name}:{n}"] = r
-            if r:
+        runs: dict[str, list] = {name: [] for name in targets}
+        # repeats round-robin over the targets, each in a fresh process, so that a slow machine
+        # state (a VM backing fresh memory again after idle) does not always hit the same one
+        for rep in range(args.reps):
+            for name, py in targets.items():
+                if name == "nest" and args.nest_max_n is not None and n > args.nest_max_n:
+                    if rep == 0:
+                        print(f"nest N={n}: above --nest-max-n {args.nest_max_n}, skipped")
+                    continue
+                if name == "nest" and rep > 0:
+                    continue  # one NEST run per size (its run is minutes; no build share asked)
+                r = _subprocess(py, name, n, args.seed, args.timeout,
+                                ours_env if name.startswith("ours") else None)
+                if r is None:
+                    continue
+                runs[name].append(r)
                 extra = ""
                 if "run_cpu_s" in r:
                     extra = (f"  (CPU: build {r['build_cpu_s']:.2f} s, run {r['run_cpu_s']:.3f} s;"
                              f" one-time compile/load {r['compile_s']:.2f} s)")
                 print(f"{n:>9} {name:>8} {r['build_s']:>8.2f} {r['run_s']:>8.3f} "
                       f"{r['rss_mib']:>8.0f} {r['spikes']:>9}{extra}", flush=True)
+        for name in targets:
+            details[f"{name}:{n}"] = _median_of(runs[name])
+            reps[f"{name}:{n}"] = runs[name]
         def get(k: str, f: str, n: int = n):
             return (details.get(f"{k}:{n}") or {}).get(f)
 
@@ -266,8 +293,10 @@ def main() -> None:
     for r in rows:
         for k in ("ours", "ours_f32"):
             if r[f"{k}_build_s"] is not None and r[f"{k}_s"]:
+                d = details[f"{k}:{r['n']}"]
                 print(f"N={r['n']}: {k} build is {100 * r[f'{k}_build_s'] / r[f'{k}_s']:.1f} % "
-                      f"of the run (wall), "
+                      f"of the run (wall, median of {d['repeats']}; the slowest build "
+                      f"{100 * d['build_max_s'] / r[f'{k}_s']:.1f} %), "
                       f"{100 * r[f'{k}_build_cpu_s'] / r[f'{k}_run_cpu_s']:.1f} % (CPU), "
                       "compile/load apart")
     if args.json:
@@ -275,7 +304,7 @@ def main() -> None:
                           "slopes": slopes, "details": details, "in_degree": IN_DEGREE,
                           "duration_ms": DURATION_MS, "machine": machine(),
                           "threads": THREADS, "ours_kernel": "jit" if args.jit else "aot",
-                          "aot_build_s": aot_build_s}))
+                          "aot_build_s": aot_build_s, "reps": args.reps, "repeats": reps}))
 
 
 if __name__ == "__main__":

@@ -136,11 +136,14 @@ def test_fused_update_equals_general_path():
     assert all(torch.equal(x, y) for x, y in zip(*out))
 
 
+@pytest.mark.parametrize("piece", [1, 7, 1 << 18])
 @pytest.mark.parametrize("no_self", [False, True])
-def test_compiled_sampler_draws_what_the_numpy_procedure_draws(no_self):
+def test_compiled_sampler_draws_what_the_numpy_procedure_draws(no_self, piece, monkeypatch):
     """_sampled_csr (sorting and redrawing on the CSR values, compiled) consumes the same
     random numbers in the same order as the padded-matrix procedure, so it gives the same
-    connectivity for a seed; int32 indices are the same values as int64 ones."""
+    connectivity for a seed, whatever the pieces it draws the partners in; int32 indices are
+    the same values as int64 ones."""
+    monkeypatch.setattr(connectivity, "_DRAW_PIECE", piece)
     for seed in range(25):
         counts = np.random.default_rng(seed).integers(0, 14, size=40)
         m = 60 if seed % 5 else 30  # every fifth: dense rows (4 * max count > m), numpy path

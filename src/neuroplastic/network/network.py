@@ -29,6 +29,7 @@ from ..synapses import connectivity
 from ..synapses.connectivity import Connectivity, FromMatrix, build_connectivity
 from ..synapses.projection import Projection
 from . import _rng
+from ._arena import IndexArena
 from ._state import fingerprint, restore_state, state_tensors
 from .checkpoint import read_checkpoint, write_checkpoint
 from .monitors import RateMonitor, SpikeMonitor, StateMonitor
@@ -132,6 +133,7 @@ class Network:
         self.real = DTYPES[dtype]  # the torch dtype of the state
         self._pops: dict[str, dict[str, Any]] = {}
         self._projections: dict[str, Projection] = {}
+        self._index_arena = IndexArena()  # the projections' post indices, back to back
         self._plasticity: dict[str, STDPParams] = {}
         self._gates: dict[str, Tensor] = {}  # importance gates of plastic projections
         self.spike_monitors: dict[str, SpikeMonitor] = {}
@@ -312,8 +314,12 @@ class Network:
         rng = _rng.numpy_generator(self.seed, "connect", name)
         load_s = connectivity.KERNEL_LOAD_S[0]  # the samplers' one-time load is compile_s
         # int32 post indices (half the memory of int64; add_lif caps populations below 2**31)
+        # ... drawn straight into the network's index arena, where the simulation finds every
+        # projection's indices back to back and copies none of them (network/_arena.py)
         indptr, indices = build_connectivity(rule, n_pre, n_post, rng, same=(pre == post),
-                                             index_dtype=np.int32)
+                                             index_dtype=np.int32,
+                                             alloc=None if storage == "dense" else
+                                             self._index_arena.take)
         self.compile_s += connectivity.KERNEL_LOAD_S[0] - load_s
         nnz = len(indices)
         dense = storage == "dense"
@@ -373,7 +379,8 @@ class Network:
             full_d = np.zeros((n_pre, n_post), dtype=np.int64)
             full_d[rows, indices] = dsteps
             indptr = np.arange(0, n_pre * n_post + 1, n_post, dtype=np.int64)
-            indices = np.tile(np.arange(n_post, dtype=np.int32), n_pre)
+            indices = self._index_arena.take(n_pre * n_post)
+            indices.reshape(n_pre, n_post)[:] = np.arange(n_post, dtype=np.int32)
             w, dsteps = full_w.ravel(), full_d.ravel()
         del rows
         proj = Projection(

@@ -82,6 +82,14 @@ class Simulation:
             if attr == "delays" and not per_synapse:
                 self.delays = torch.zeros(0, dtype=torch.int64)
                 continue
+            if attr == "indices":  # already back to back in the network's arena: no copy
+                arena = getattr(net, "_index_arena", None)
+                span = (arena.span([p.indices.numpy() for p in projs])
+                        if arena is not None and all(p.indices.device.type == "cpu"
+                                                     for p in projs) else None)
+                if span is not None:
+                    self.indices = torch.from_numpy(span)
+                    continue
             # numpy's allocation: large blocks get transparent huge pages (numpy asks the
             # kernel for them), so filling the store faults 512x fewer pages than torch.empty
             store = torch.from_numpy(np.empty(sum(self.proj_nnz), dtype=_NP[dt]))

@@ -15,6 +15,7 @@ way and transposes. Smaller networks keep the original draws (a uniform per pair
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -89,25 +90,46 @@ Connectivity = AllToAll | OneToOne | FixedProbability | FixedInDegree | FromMatr
 
 def build_connectivity(
     rule: Connectivity, n_pre: int, n_post: int, rng: np.random.Generator, *, same: bool,
-    index_dtype: Any = np.int64,
+    index_dtype: Any = np.int64, alloc: Callable[[int], np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """CSR ``(indptr (n_pre+1,), indices (nnz,))``, columns sorted within each row; ``indptr``
     is int64, ``indices`` of ``index_dtype`` (int64, or int32, as the simulator stores them:
     half the memory; needs ``n_post < 2**31``). The connectivity does not depend on it.
 
     ``same`` says pre and post are the same population (for autapse exclusion).
+    ``alloc(n)``: where the int32 ``indices`` go (``index_dtype`` int32 only; e.g.
+    :meth:`~neuroplastic.network._arena.IndexArena.take`): the returned ``indices`` is always
+    an array it returned - the samplers write into it directly, other rules are copied in.
     """
     idt = np.dtype(index_dtype)
     if idt not in (np.dtype(np.int32), np.dtype(np.int64)):
         raise ValueError(f"index_dtype must be int32 or int64, got {idt}")
     if idt == np.int32 and n_post >= 2**31:
         raise ValueError(f"int32 indices need n_post < 2**31, got {n_post}")
-    indptr, indices = _build(rule, n_pre, n_post, rng, same)
-    return indptr, indices.astype(idt, copy=False)
+    if alloc is not None and idt != np.int32:
+        raise ValueError(f"alloc gives int32 indices; index_dtype is {idt}")
+    taken: list[np.ndarray] = []
+
+    def take(n: int) -> np.ndarray:
+        out = alloc(n)  # type: ignore[misc]
+        if out.shape != (n,) or out.dtype != np.int32:
+            raise ValueError(f"alloc({n}) must return an int32 array of shape ({n},), got "
+                             f"{out.dtype} {out.shape}")
+        taken.append(out)
+        return out
+
+    indptr, indices = _build(rule, n_pre, n_post, rng, same, take if alloc else None)
+    indices = indices.astype(idt, copy=False)
+    if alloc is not None and not any(indices is t for t in taken):
+        out = take(indices.size)
+        out[:] = indices
+        indices = out
+    return indptr, indices
 
 
 def _build(rule: Connectivity, n_pre: int, n_post: int, rng: np.random.Generator,
-           same: bool) -> tuple[np.ndarray, np.ndarray]:
+           same: bool, alloc: Callable[[int], np.ndarray] | None = None
+           ) -> tuple[np.ndarray, np.ndarray]:
     if isinstance(rule, AllToAll):
         mask = np.ones((n_pre, n_post), dtype=bool)
         if same and not rule.allow_autapses:
@@ -124,7 +146,7 @@ def _build(rule: Connectivity, n_pre: int, n_post: int, rng: np.random.Generator
             return _bernoulli_rows(rule.p, n_pre, n_post, rng, no_self)
         m = n_post - (1 if no_self else 0)
         counts = rng.binomial(m, rule.p, size=n_pre).astype(np.int64)
-        return _sampled_csr(counts, m, rng, no_self)
+        return _sampled_csr(counts, m, rng, no_self, alloc)
     if isinstance(rule, FixedInDegree):
         limit = n_pre - (1 if no_self else 0)
         if rule.k > limit:
@@ -135,7 +157,8 @@ def _build(rule: Connectivity, n_pre: int, n_post: int, rng: np.random.Generator
         ptr, pre = _sampled_csr(counts, limit, rng, no_self)
         # (post, pre) rows -> (pre, post) rows: a stable counting sort keeps posts ascending
         indptr = np.empty(n_pre + 1, dtype=np.int64)
-        indices = np.empty(pre.size, dtype=np.int32 if n_post < 2**31 else np.int64)
+        indices = (alloc(pre.size) if alloc is not None and n_post < 2**31
+                   else np.empty(pre.size, dtype=np.int32 if n_post < 2**31 else np.int64))
         _kernels().transpose_csr(ptr, pre, n_pre, indptr, indices)
         return indptr, indices
     if isinstance(rule, FromMatrix):
@@ -160,6 +183,7 @@ DENSE_P = 0.25
 # Up to this many pairs the random rules keep their original per-pair / per-column draws (same
 # connectivity for a seed as before the O(synapses) samplers, which are used above it).
 SMALL_PAIRS = 1 << 24
+_DRAW_PIECE = 1 << 18  # partners drawn per call into the CSR values (1 MiB of int32: in cache)
 _CHUNK = 1 << 19  # pairs per block of Bernoulli draws (4 MiB of uniforms: the peak memory of
 # building a 4k network is its blocks; the stream does not depend on the block size)
 
@@ -253,11 +277,16 @@ def _kernels():
     return k
 
 
-def _sampled_csr(counts: np.ndarray, m: int, rng: np.random.Generator,
-                 no_self: bool) -> tuple[np.ndarray, np.ndarray]:
+def _sampled_csr(counts: np.ndarray, m: int, rng: np.random.Generator, no_self: bool,
+                 alloc: Callable[[int], np.ndarray] | None = None
+                 ) -> tuple[np.ndarray, np.ndarray]:
     """CSR of :func:`_distinct_sorted` ``(counts, m)`` (then :func:`_rows_csr`) with the same
     draws in the same order, hence the same result, built in place on the CSR values (int32
-    when ``m`` allows): no padded ``(rows, max count)`` matrix, the sorting compiled."""
+    when ``m`` allows; in ``alloc(nnz)`` when given, then int32): no padded ``(rows, max
+    count)`` matrix, the sorting compiled. The partners are drawn in pieces of
+    ``_DRAW_PIECE`` straight into the values (the bounded integers of numpy's ``Generator``
+    take the same bits from the stream in pieces as in one call: tested), so the values are
+    the only array of their size."""
     R = counts.size
     K = int(counts.max()) if R else 0
     if K == 0 or 4 * K > m:  # nothing to draw, or dense rows (permutations): the numpy path
@@ -265,7 +294,11 @@ def _sampled_csr(counts: np.ndarray, m: int, rng: np.random.Generator,
     indptr = np.zeros(R + 1, dtype=np.int64)
     np.cumsum(counts, out=indptr[1:])
     dt = np.int32 if m < 2**31 - 1 else np.int64
-    x = rng.integers(0, m, size=int(indptr[-1]), dtype=dt)  # row after row, as x[valid]
+    total = int(indptr[-1])
+    x = alloc(total) if alloc is not None and dt == np.int32 else np.empty(total, dtype=dt)
+    for a in range(0, total, _DRAW_PIECE):  # row after row, as x[valid]
+        b = min(total, a + _DRAW_PIECE)
+        x[a:b] = rng.integers(0, m, size=b - a, dtype=dt)
     rows = np.arange(R, dtype=np.int64)
     pos, n, keep = _sort_all_rows(indptr, x, m)  # the first pass: every row
     while True:  # redraw the repeats (row-major order), sort those rows, until none is left
