@@ -184,3 +184,18 @@ def test_a_numba_without_its_aot_compiler_is_a_clear_error(tmp_path, monkeypatch
     monkeypatch.setitem(sys.modules, "numba.pycc", None)  # import numba.pycc -> ImportError
     with pytest.raises(OSError, match="no ahead-of-time compiler"):
         aot.build(tmp_path, verbose=False)
+
+
+def test_the_warm_up_runs_the_jit_even_where_modules_are_built(aot_dir):
+    """Building again where modules already load (a second `neuroplastic compile --dir`): the
+    warm-up networks must still go through numba's JIT, or it records no signature of the
+    network loop and the new folder would lack it (a bug this guards)."""
+    code = ("from neuroplastic.kernels import aot, network_numba as n\n"
+            "assert aot.load('network') is not None\n"
+            "aot._warm_up()\n"
+            "print(len(n._run_steps.signatures), aot.load('network') is not None)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=600, env={**os.environ, "PYTHONPATH": SRC,
+                                           "NEUROPLASTIC_AOT_DIR": str(aot_dir)})
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.split() == ["2", "True"]  # float64 and float32; the env is restored

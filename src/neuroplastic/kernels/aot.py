@@ -94,17 +94,9 @@ def arg_type(x: Any) -> str:
     """numba's name of the type of one argument (``str(numba.typeof(x))``), computed without
     numba, for the types the kernels take: numpy arrays, Python / numpy ints, floats, bools."""
     if isinstance(x, np.ndarray):
-        if not x.flags.aligned:
-            return "unaligned"  # no module takes it: the JIT handles (or refuses) it
-        if x.ndim > 1 and x.flags.c_contiguous:
-            layout = "C"
-        elif x.ndim > 1 and x.flags.f_contiguous:
-            layout = "F"
-        else:
-            layout = "C" if x.flags.c_contiguous else "A"
-        kind = "bool" if x.dtype == np.bool_ else str(x.dtype)
-        text = f"array({kind}, {x.ndim}d, {layout})"
-        return text if x.flags.writeable else f"readonly {text}"
+        f = x.flags
+        return _array_type(x.dtype, x.ndim, f.c_contiguous, f.f_contiguous, f.aligned,
+                           f.writeable)
     if isinstance(x, (bool, np.bool_)):
         return "bool"
     if isinstance(x, (int, np.integer)):
@@ -112,6 +104,23 @@ def arg_type(x: Any) -> str:
     if isinstance(x, (float, np.floating)):
         return "float64" if isinstance(x, float) else str(np.asarray(x).dtype)
     return type(x).__name__
+
+
+@lru_cache(maxsize=256)
+def _array_type(dtype: np.dtype, ndim: int, c: bool, f: bool, aligned: bool,
+                writeable: bool) -> str:
+    # memoised: the samplers call their kernels once per block of rows (~400 calls at 400k)
+    if not aligned:
+        return "unaligned"  # no module takes it: the JIT handles (or refuses) it
+    if ndim > 1 and c:
+        layout = "C"
+    elif ndim > 1 and f:
+        layout = "F"
+    else:
+        layout = "C" if c else "A"
+    kind = "bool" if dtype == np.bool_ else str(dtype)
+    text = f"array({kind}, {ndim}d, {layout})"
+    return text if writeable else f"readonly {text}"
 
 
 class AotFunction:
@@ -177,11 +186,26 @@ def _warm_up() -> None:
     """JIT-compile every kernel for the argument types the simulator passes — tiny networks
     in float64 and float32, the samplers' own warm-up — so that the signatures to build are
     numba's own (the exports then match real calls)."""
-    from ..network import Network
-    from ..synapses import FixedProbability
     from . import connectivity_numba
 
     connectivity_numba.warm_up()
+    # the warm-up networks must run numba's JIT even where modules are already built (else
+    # they would load those, the JIT would see no call and the new modules would lack the loop)
+    saved = os.environ.get("NEUROPLASTIC_AOT")
+    os.environ["NEUROPLASTIC_AOT"] = "0"
+    try:
+        _warm_up_networks()
+    finally:
+        if saved is None:
+            del os.environ["NEUROPLASTIC_AOT"]
+        else:
+            os.environ["NEUROPLASTIC_AOT"] = saved
+
+
+def _warm_up_networks() -> None:
+    from ..network import Network
+    from ..synapses import FixedProbability
+
     for dtype in ("float64", "float32"):
         net = Network(0.1, seed=0, dtype=dtype, backend="numba")
         net.add_lif("a", 20, v_init=(-70.0, -50.0))
@@ -222,6 +246,8 @@ def build(directory: str | Path | None = None, *, verbose: bool = True) -> Path:
         for fn_name in spec.functions:
             disp = getattr(numba_mod, fn_name)
             params[fn_name] = list(inspect.signature(disp.py_func).parameters)
+            if not disp.signatures:  # nothing to build would leave every call to the JIT
+                raise RuntimeError(f"the warm-up did not compile {spec.module}.{fn_name}")
             # one module per signature: pycc fails to type two signatures of the network
             # loop (its inlined helpers) in one module
             for sig in disp.signatures:
