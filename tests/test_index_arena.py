@@ -145,3 +145,19 @@ def test_a_view_keeps_the_block_alive_after_the_network_is_gone():
     junk = [np.ones(1 << 16) for _ in range(64)]  # reuse freed memory, if any was freed
     assert torch.equal(idx, expect)
     del junk
+
+
+def test_indices_replaced_before_the_build_are_copied_not_adopted():
+    """A projection whose indices are no longer the arena's view (here: replaced by an equal
+    copy) breaks the back-to-back layout: the simulation then copies every projection into a
+    store of its own, with the same result."""
+    net, ref = _net(), _net()
+    proj = net.projections["in->inh"]
+    proj.indices = proj.indices.clone()
+    net.run(30.0)
+    ref.run(30.0)
+    assert net._index_arena.span([net._sim.indices.numpy()]) is None  # a store of its own
+    if _arena._reservable():
+        assert ref._index_arena.span([ref._sim.indices.numpy()]) is not None  # adopted
+    assert torch.equal(net._sim.indices, ref._sim.indices)
+    assert torch.equal(net.spike_monitors["exc"].neurons, ref.spike_monitors["exc"].neurons)
