@@ -217,6 +217,8 @@ def main() -> None:
     ap.add_argument("--peer", choices=sorted(PEERS), help=argparse.SUPPRESS)
     ap.add_argument("--n", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.reps < 1:
+        ap.error(f"--reps must be >= 1 (fresh processes per target and size), got {args.reps}")
     pin_threads(THREADS)
     if args.peer:
         print(json.dumps(PEERS[args.peer](args.n, args.seed)))
@@ -246,14 +248,14 @@ def main() -> None:
     for n in args.sizes:
         row: dict = {"n": n}
         runs: dict[str, list] = {name: [] for name in targets}
+        active = dict(targets)
+        if "nest" in active and args.nest_max_n is not None and n > args.nest_max_n:
+            print(f"nest N={n}: above --nest-max-n {args.nest_max_n}, skipped")
+            del active["nest"]
         # repeats round-robin over the targets, each in a fresh process, so that a slow machine
-        # state (a VM backing fresh memory again after idle) does not always hit the same one
+        # state (after idle, a VM reads evicted library pages back) does not always hit one
         for rep in range(args.reps):
-            for name, py in targets.items():
-                if name == "nest" and args.nest_max_n is not None and n > args.nest_max_n:
-                    if rep == 0:
-                        print(f"nest N={n}: above --nest-max-n {args.nest_max_n}, skipped")
-                    continue
+            for name, py in active.items():
                 if name == "nest" and rep > 0:
                     continue  # one NEST run per size (its run is minutes; no build share asked)
                 r = _subprocess(py, name, n, args.seed, args.timeout,
