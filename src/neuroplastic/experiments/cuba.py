@@ -4,10 +4,12 @@ probability 0.02, exponential synaptic currents (τ_e 5 ms, τ_i 10 ms), dt 0.1 
 
 from __future__ import annotations
 
+import json
 import time
 
 import numpy as np
 
+from ..lab.checkpointer import Checkpointer
 from ..network import Network
 from ..neurons import Analog, LIFParams
 from ..synapses import FixedInDegree, FixedProbability
@@ -70,8 +72,47 @@ def _synops_from_spikes(net: Network, mons: dict) -> dict[str, int]:
     return out
 
 
+def _simulate(net: Network, config: CubaConfig, checkpoint: Checkpointer | None,
+              progress: bool) -> None:
+    """Run the built network for ``config.duration_ms``; with a ``checkpoint``, in pieces of
+    ~1 s of wall time (at least 10 per run), saving the whole simulation state (neurons,
+    currents, clock, recorded spikes and rates) when one is due, and first restoring the
+    newest good one - the same bits as one uninterrupted call (the clock's random blocks and
+    the compiled loop do not depend on where a run is cut: the resume test)."""
+    if checkpoint is None or config.device != "cpu":  # GPU runs are short: restart from 0
+        net.run(config.duration_ms, progress=progress)
+        return
+    from tqdm.auto import tqdm
+
+    from ..network._state import fingerprint, restore_state, state_tensors
+    from ..network.checkpoint import Checkpoint, CheckpointError
+
+    fp = fingerprint(net)  # hashes the connectivity once; a checkpoint must match it
+    state = checkpoint.load()
+    if state is not None:
+        step, tensors, meta = state
+        saved = meta.get("fingerprint")
+        if saved != json.loads(json.dumps(fp)):
+            raise CheckpointError(f"the checkpoint in {checkpoint.directory} was saved by a "
+                                  "differently built network (config or version changed)")
+        restore_state(net, Checkpoint(step, saved, tensors, meta, checkpoint.directory))
+    total = int(round(config.duration_ms / config.dt_ms))
+    piece = max(1, min(-(-total // 10), int(1e9 / (config.n_neurons * config.trials))))
+    with tqdm(total=total, initial=net.step, disable=not progress, unit="step",
+              unit_scale=True, desc="cuba") as bar:
+        while net.step < total:
+            n = min(piece, total - net.step)
+            net.run(n * config.dt_ms, progress=False)
+            bar.update(n)
+            if net.step < total and checkpoint.due():
+                checkpoint.save(net.step, state_tensors(net), {"fingerprint": fp})
+
+
 @register("cuba", CubaConfig, "Vogels & Abbott (2005) CUBA network, Brian2's CUBA.py")
-def run(config: CubaConfig, *, progress: bool = True) -> Result:
+def run(config: CubaConfig, *, progress: bool = True,
+        checkpoint: Checkpointer | None = None) -> Result:
+    """The CUBA network (see :func:`build_cuba`); resumable after a kill with a
+    ``checkpoint`` (not on NEST, whose kernel state is not checkpointed: it restarts)."""
     import matplotlib.pyplot as plt
 
     if config.device != "cpu":
@@ -100,7 +141,7 @@ def run(config: CubaConfig, *, progress: bool = True) -> Result:
         net._ensure_built()
         build_s = time.perf_counter() - t0
         t1 = time.perf_counter()
-        net.run(config.duration_ms, progress=progress)
+        _simulate(net, config, checkpoint, progress)
         sim_wall_s = time.perf_counter() - t1
         synops, steps_done, compile_s = net.synops, net.step, net.compile_s
         nest_vps = 0

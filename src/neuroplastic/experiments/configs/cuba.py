@@ -71,14 +71,30 @@ class CubaConfig:
                              "has no membrane noise)")
 
     def cost(self) -> Cost:
-        # 1 s of the 4000-neuron network: ~0.2 s compiled (numba) + ~1.5 s of set-up on the
-        # 2-core VM; the loop scales with steps x (neurons + synaptic events)
+        """Seconds, from the W1-scale figures of BENCHMARKS.md (1 thread, 2-core Intel VM):
+        per neuron and step the pass over its state, per synaptic event the add into its
+        target, both dearer once the state no longer fits the core's caches; events at CUBA's
+        ~6 Hz (a network driven harder fires up to ~30x more); building costs per synapse."""
         steps = self.duration_ms / self.dt_ms
-        events = self.n_neurons * (1 + 0.5 * self.p_connect * self.n_neurons) * self.trials
-        per_step = 2e-5 * events / 4000 / (1 if self.backend != "torch" else 0.05)
+        n, k = self.n_neurons, self.p_connect * self.n_neurons  # neurons, mean in-degree
+        synapses = n * k
+        f32 = self.dtype == "float32"
+        big, huge = n > 50_000, n > 1_000_000  # the state beyond the L2 cache / far beyond
+        per_neuron = ((0.55e-9 if huge else 0.5e-9 if big else 0.3e-9) if f32
+                      else (2.0e-9 if huge else 1.0e-9 if big else 0.6e-9))
+        per_event = 20e-9 if huge else 12e-9 if big else 5e-9
+        per_step = self.trials * (0.5e-6 + n * (per_neuron + 6.0 * self.dt_ms * 1e-3 * k
+                                                * per_event))
+        # up to 2**24 pairs one Bernoulli draw per pair, above it per synapse (connectivity.py)
+        build = float(n) * n * 10e-9 if n * n <= 1 << 24 else synapses * (12e-9 if f32 else 20e-9)
+        if self.backend == "torch":  # the reference loop: ~20x the compiled one
+            per_step *= 20
+        if self.backend == "nest":  # iaf_psc_exp on one thread: 30-50 ns per neuron and step
+            per_step = 50e-9 * n * max(1.0, k / 80) / self.nest_threads
+            build = synapses * 0.7e-6
         if self.device == "cuda":  # ~1 ms per step up to a few hundred trials (BENCHMARKS.md)
             per_step = 1e-3 * max(1.0, self.trials / 400)
-        return Cost(2.0 + steps * per_step,
+        return Cost(2.0 + build + steps * per_step,
                     f"{self.n_neurons} neurons x {steps:.0f} steps x {self.trials} trial(s) "
                     f"({self.backend}, {self.device})")
 
