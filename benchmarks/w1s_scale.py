@@ -6,7 +6,10 @@ Per size N (default 4k, 40k, 400k; ``--sizes`` to choose, 4M only on request bec
 ~320M synapses need ~10 GiB in every simulator): build and run wall time separately, peak RSS of
 the process, spike count, each the median of ``--reps`` (default 3) fresh processes run
 round-robin over the targets (NEST once: its run takes minutes; every repeat is in the
-JSON); then the slope of run time against N (log-log least squares; 1 = linear); our build
+JSON); then the slope of run time against N (log-log least squares; 1 = linear), beside the
+slope of a bare memory stream of the neuron state over the same sizes (``w1s_roofline.py``:
+how far from linear this machine's caches allow any loop over every neuron per step; JSON
+``slopes.stream``, ``--no-roofline`` skips it); our build
 time excludes the one-time compile / cache load of the numba kernels (``compile_s``, printed
 apart, as Brian2 compiles apart); CPU times are printed too (robust on a loaded machine).
 Every target runs in its own subprocess (``--peer ...``) so that the peak RSS
@@ -200,6 +203,19 @@ def slope(ns: list[int], ts: list[float | None]) -> float | None:
     return sum((x - mx) * (y - my) for x, y in pts) / sum((x - mx) ** 2 for x, _ in pts)
 
 
+def _roofline(sizes: list[int]) -> dict | None:
+    """``w1s_roofline.py --json`` for these sizes in a fresh process (one thread): the slope of
+    a bare memory stream of the neuron state and of our neuron pass, or None if it fails."""
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "w1s_roofline.py")
+    cmd = [sys.executable, script, "--json", "--sizes", *map(str, sizes)]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+    if proc.returncode != 0 or not lines:
+        print(f"roofline failed ({proc.stderr.strip().splitlines()[-1:]}), skipped", flush=True)
+        return None
+    return json.loads(lines[-1])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", type=int, nargs="+", default=[4_000, 40_000, 400_000])
@@ -214,6 +230,9 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=3,
                     help="fresh processes per target and size; the table gives the median of "
                          "each figure, the JSON every repeat (NEST: one run)")
+    ap.add_argument("--no-roofline", action="store_true",
+                    help="skip the slope of a bare memory stream of the same state "
+                         "(benchmarks/w1s_roofline.py, ~10 s): the reference for 'linear'")
     ap.add_argument("--peer", choices=sorted(PEERS), help=argparse.SUPPRESS)
     ap.add_argument("--n", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -289,9 +308,19 @@ def main() -> None:
               for k in ("ours", "ours_f32", "brian2", "nest")}
     for k in ("ours", "ours_f32"):
         slopes[f"{k}_cpu"] = slope([r["n"] for r in rows], [r[f"{k}_run_cpu_s"] for r in rows])
+    roofline = None
+    if not args.no_roofline and len(args.sizes) > 1:
+        roofline = _roofline(args.sizes)
+        if roofline is not None:
+            slopes["stream"] = roofline["slopes"]["stream"]
+            slopes["neuron_pass"] = roofline["slopes"]["pass"]
     for k, s in slopes.items():
-        if s is not None:
+        if s is not None and k not in ("stream", "neuron_pass"):
             print(f"slope of run time vs N (log-log), {k}: {s:.3f}")
+    if roofline is not None:
+        print(f"slope of a bare memory stream of the neuron state (the plainest loop over its "
+              f"bytes, once per step: what this machine's caches allow): {slopes['stream']:.3f}; "
+              f"our neuron pass alone: {slopes['neuron_pass']:.3f} (benchmarks/w1s_roofline.py)")
     for r in rows:
         for k in ("ours", "ours_f32"):
             if r[f"{k}_build_s"] is not None and r[f"{k}_s"]:
@@ -306,7 +335,8 @@ def main() -> None:
                           "slopes": slopes, "details": details, "in_degree": IN_DEGREE,
                           "duration_ms": DURATION_MS, "machine": machine(),
                           "threads": THREADS, "ours_kernel": "jit" if args.jit else "aot",
-                          "aot_build_s": aot_build_s, "reps": args.reps, "repeats": reps}))
+                          "aot_build_s": aot_build_s, "reps": args.reps, "repeats": reps,
+                          "roofline": roofline}))
 
 
 if __name__ == "__main__":
