@@ -75,10 +75,12 @@ def _synops_from_spikes(net: Network, mons: dict) -> dict[str, int]:
 def _simulate(net: Network, config: CubaConfig, checkpoint: Checkpointer | None,
               progress: bool) -> None:
     """Run the built network for ``config.duration_ms``; with a ``checkpoint``, in pieces of
-    ~1 s of wall time (at least 10 per run), saving the whole simulation state (neurons,
-    currents, clock, recorded spikes and rates) when one is due, and first restoring the
-    newest good one - the same bits as one uninterrupted call (the clock's random blocks and
-    the compiled loop do not depend on where a run is cut: the resume test)."""
+    ~1 s of wall time (a run shorter than that is one piece and never saved; with
+    ``every_s == 0``, "at every opportunity", pieces of a tenth of the run), saving the whole
+    simulation state (neurons, currents, clock, recorded spikes and rates) when one is due,
+    after first restoring the newest good one - the same bits as one uninterrupted call (the
+    clock's random blocks and the compiled loop do not depend on where a run is cut: the
+    resume test)."""
     if checkpoint is None or config.device != "cpu":  # GPU runs are short: restart from 0
         net.run(config.duration_ms, progress=progress)
         return
@@ -87,17 +89,24 @@ def _simulate(net: Network, config: CubaConfig, checkpoint: Checkpointer | None,
     from ..network._state import fingerprint, restore_state, state_tensors
     from ..network.checkpoint import Checkpoint, CheckpointError
 
-    fp = fingerprint(net)  # hashes the connectivity once; a checkpoint must match it
+    fp: list[dict] = []  # the network's fingerprint (hashes the connectivity): made when needed
+
+    def structure() -> dict:
+        if not fp:
+            fp.append(json.loads(json.dumps(fingerprint(net))))  # as it reads back from JSON
+        return fp[0]
+
     state = checkpoint.load()
     if state is not None:
         step, tensors, meta = state
-        saved = meta.get("fingerprint")
-        if saved != json.loads(json.dumps(fp)):
+        if meta.get("fingerprint") != structure():
             raise CheckpointError(f"the checkpoint in {checkpoint.directory} was saved by a "
                                   "differently built network (config or version changed)")
-        restore_state(net, Checkpoint(step, saved, tensors, meta, checkpoint.directory))
+        restore_state(net, Checkpoint(step, structure(), tensors, meta, checkpoint.directory))
     total = int(round(config.duration_ms / config.dt_ms))
-    piece = max(1, min(-(-total // 10), int(1e9 / (config.n_neurons * config.trials))))
+    piece = max(1, int(1e9 / (config.n_neurons * config.trials)))  # ~1 s: ~1 ns per update
+    if checkpoint.every_s == 0:
+        piece = min(piece, -(-total // 10))
     with tqdm(total=total, initial=net.step, disable=not progress, unit="step",
               unit_scale=True, desc="cuba") as bar:
         while net.step < total:
@@ -105,7 +114,7 @@ def _simulate(net: Network, config: CubaConfig, checkpoint: Checkpointer | None,
             net.run(n * config.dt_ms, progress=False)
             bar.update(n)
             if net.step < total and checkpoint.due():
-                checkpoint.save(net.step, state_tensors(net), {"fingerprint": fp})
+                checkpoint.save(net.step, state_tensors(net), {"fingerprint": structure()})
 
 
 @register("cuba", CubaConfig, "Vogels & Abbott (2005) CUBA network, Brian2's CUBA.py")
