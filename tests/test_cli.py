@@ -241,8 +241,9 @@ def test_sweep_refuses_folder_of_another_sweep(tmp_path, capsys):
     assert not (out / "points").exists()
 
 
-def test_run_registered_experiment_without_checkpoint_support(tmp_path, capsys):
-    """cuba (no checkpoint keyword) runs unchanged; its SynOps land in the report."""
+def test_resume_with_nothing_to_resume_runs_from_the_start(tmp_path, capsys):
+    """``--resume`` into an empty folder: cuba runs from step 0 (no checkpoint to restore, the
+    torch loop in one piece); its SynOps land in the report."""
     out = tmp_path / "cuba"
     assert main(["run", "cuba", "--set", "n_neurons=200", "--set", "duration_ms=150",
                  "--set", "backend=torch", "--out", str(out), "--no-progress", "--resume"]) == 0
