@@ -273,12 +273,17 @@ def test_shared_weights_and_delays_are_not_stored_per_synapse_until_read():
 
 
 def test_checkpoints_of_shared_weights_resume_bit_for_bit(tmp_path):
-    """A checkpoint holds every synapse's weight (the format is unchanged, fingerprints too);
-    restored into a fresh network, weights equal to the shared value stay unstored, others
-    are stored per synapse."""
+    """A checkpoint of projections that share one weight each keeps their weights in parts
+    (``weights/stored``, ``weights/shared``, ``weights/store``: no array of every synapse's
+    weight; fingerprints unchanged); restored into a fresh network, they stay unstored and the
+    run continues bit for bit. A checkpoint of the older format (every synapse's weight in
+    ``weights``) still loads the same way; projections whose weights were changed are stored."""
     import hashlib
 
-    from neuroplastic.network._state import fingerprint
+    from safetensors.torch import load_file
+
+    from neuroplastic.network._state import fingerprint, state_tensors
+    from neuroplastic.network.checkpoint import write_checkpoint
 
     ref, mref = _small_cuba()
     ref.run(150.0)
@@ -287,12 +292,22 @@ def test_checkpoints_of_shared_weights_resume_bit_for_bit(tmp_path):
     first.save_checkpoint(tmp_path / "ck")
     sha = hashlib.sha256(first._sim.indices.numpy().astype(np.int64).tobytes()).hexdigest()
     assert fingerprint(first)["indices_sha256"] == sha  # as when indices were int64
-    resumed, m2 = _small_cuba()
-    resumed.load_checkpoint(tmp_path / "ck")
-    assert resumed._sim._w.numel() == 0  # still one value per projection
-    resumed.run(80.0)
-    assert torch.equal(mref.steps, m2.steps) and torch.equal(mref.neurons, m2.neurons)
-    assert torch.equal(ref.state("exc")["v"], resumed.state("exc")["v"])
+    saved = load_file(tmp_path / "ck" / "state.safetensors")
+    assert "weights" not in saved and saved["weights/store"].numel() == 0
+    assert saved["weights/stored"].tolist() == [0] * 4
+    shared = [first.projections[k].shared_weight for k in first.projections]
+    assert saved["weights/shared"].tolist() == shared
+    # the older format: every synapse's weight, the same state otherwise
+    old = {k: v for k, v in state_tensors(first).items() if not k.startswith("weights/")}
+    old["weights"] = first._sim.weights_snapshot()
+    write_checkpoint(tmp_path / "old", old, step=first.step, fingerprint=fingerprint(first))
+    for ck in ("ck", "old"):
+        resumed, m2 = _small_cuba()
+        resumed.load_checkpoint(tmp_path / ck)
+        assert resumed._sim._w.numel() == 0  # still one value per projection
+        resumed.run(80.0)
+        assert torch.equal(mref.steps, m2.steps) and torch.equal(mref.neurons, m2.neurons)
+        assert torch.equal(ref.state("exc")["v"], resumed.state("exc")["v"])
     changed, _ = _small_cuba()
     changed.weights("inh->exc")[::3] *= 0.5
     changed.run(20.0)
@@ -302,6 +317,51 @@ def test_checkpoints_of_shared_weights_resume_bit_for_bit(tmp_path):
     assert other._sim._w.numel() == other._sim.n_synapses
     for k in other.projections:
         assert torch.equal(other.weights(k), changed.weights(k))
+
+
+def test_weight_parts_of_a_checkpoint_are_checked_and_applied(tmp_path):
+    """Weights in parts that do not fit the network are refused naming the tensor; parts that
+    fit but differ from this network's (another shared value, a projection stored per synapse)
+    are applied synapse by synapse: the weights read back are the checkpoint's."""
+    from neuroplastic.network._state import fingerprint, state_tensors
+    from neuroplastic.network.checkpoint import write_checkpoint
+
+    net, _ = _small_cuba()
+    net.run(10.0)
+    good = state_tensors(net)
+    nnz = [p.nnz for p in net.projections.values()]
+    bad_cases = {
+        "weights/stored": good["weights/stored"] + 2,  # not a flag
+        "weights/shared": good["weights/shared"][:2],  # not one per projection
+        "weights/store": torch.zeros(3, dtype=torch.float64),  # nothing is stored
+    }
+    for i, (key, value) in enumerate(bad_cases.items()):
+        t = {**good, key: value}
+        write_checkpoint(tmp_path / f"bad{i}", t, step=net.step, fingerprint=fingerprint(net))
+        with pytest.raises(CheckpointError, match=key):
+            _small_cuba()[0].load_checkpoint(tmp_path / f"bad{i}")
+    t = dict(good)
+    del t["weights/store"]
+    write_checkpoint(tmp_path / "lacks", t, step=net.step, fingerprint=fingerprint(net))
+    with pytest.raises(CheckpointError, match="weights"):
+        _small_cuba()[0].load_checkpoint(tmp_path / "lacks")
+    # another shared value for projection 0, projection 1 stored per synapse
+    w1 = torch.linspace(-1.0, 1.0, nnz[1], dtype=torch.float64)
+    t = {**good, "weights/stored": torch.tensor([0, 1, 0, 0]),
+         "weights/shared": good["weights/shared"] * torch.tensor([2.0, 1.0, 1.0, 1.0],
+                                                                 dtype=torch.float64),
+         "weights/store": w1}
+    write_checkpoint(tmp_path / "other", t, step=net.step, fingerprint=fingerprint(net))
+    other, _ = _small_cuba()
+    other.load_checkpoint(tmp_path / "other")
+    names = list(other.projections)
+    shared = [p.shared_weight for p in net.projections.values()]
+    assert torch.equal(other.weights(names[0]), torch.full((nnz[0],), 2 * shared[0],
+                                                           dtype=torch.float64))
+    assert torch.equal(other.weights(names[1]), w1)
+    for k in (2, 3):
+        assert torch.equal(other.weights(names[k]), torch.full((nnz[k],), shared[k],
+                                                               dtype=torch.float64))
 
 
 def test_checkpoint_refuses_tampered_pickled_and_foreign_files(tmp_path):

@@ -55,12 +55,47 @@ def fingerprint(net: Any) -> dict:
     return fp
 
 
+_PARTS = ("weights/stored", "weights/shared", "weights/store")
+
+
+def _weight_parts(sim: Any) -> dict[str, Tensor]:
+    """The weights of a network whose projections share one weight each until read, as
+    ``weights/stored`` ``(P,)`` int64 (1: the projection stores a weight per synapse),
+    ``weights/shared`` ``(P,)`` (the one weight of each other projection) and ``weights/store``
+    (the stored ones, back to back in projection order): no array of every synapse's weight
+    (at 4M neurons 1.3-2.6 GB per checkpoint of a static network)."""
+    return {"weights/stored": (sim.proj_woff >= 0).to(torch.int64),
+            "weights/shared": sim.proj_wval, "weights/store": sim._w}
+
+
+def _check_weight_parts(sim: Any, t: dict[str, Tensor], state_path: Any) -> None:
+    missing = [k for k in _PARTS if k not in t]
+    if missing:
+        raise CheckpointError(f"{state_path} lacks the tensor 'weights' (or its parts "
+                              f"{', '.join(map(repr, missing))})")
+    P = len(sim.proj_names)
+    stored, shared, store = (t[k] for k in _PARTS)
+    if stored.shape != (P,) or stored.dtype != torch.int64 or bool(((stored != 0)
+                                                                    & (stored != 1)).any()):
+        raise CheckpointError(f"{state_path}: 'weights/stored' must be {P} int64 flags of 0 or 1")
+    if shared.shape != (P,) or shared.dtype != sim.real:
+        raise CheckpointError(f"{state_path}: 'weights/shared' has shape {tuple(shared.shape)} "
+                              f"/ {shared.dtype}, expected ({P},) / {sim.real}")
+    n = sum(nnz for nnz, f in zip(sim.proj_nnz, stored.tolist()) if f)
+    if store.shape != (n,) or store.dtype != sim.real:
+        raise CheckpointError(f"{state_path}: 'weights/store' has shape {tuple(store.shape)} / "
+                              f"{store.dtype}, expected ({n},) / {sim.real} (the stored "
+                              "projections' synapses)")
+
+
 def state_tensors(net: Any) -> dict[str, Tensor]:
     """Every tensor of the simulation state, by checkpoint name."""
     sim = net._sim
-    # weights: every synapse's, without storing shared ones per synapse (Simulation)
-    tensors = {name: sim.weights_snapshot() if name == "weights" else getattr(sim, name)
-               for name in _STATE}
+    tensors = {name: getattr(sim, name) for name in _STATE if name != "weights"}
+    if any(sim._lazy):  # weights in parts: per synapse only where stored (Simulation)
+        tensors.update(_weight_parts(sim))
+    else:
+        tensors["weights"] = sim.weights_snapshot()
     if sim.stdp_x.numel():
         tensors["stdp_traces"] = sim.stdp_x
     if bool(sim.proj_gated.any()):  # importance gates (only then: older files stay unchanged)
@@ -124,6 +159,9 @@ def restore_state(net: Any, ck: Checkpoint) -> None:
         if "stdp_traces" not in t:
             raise CheckpointError(f"{state_path} lacks the STDP traces of the plastic projections")
         names.append("stdp_traces")
+    if "weights" not in t:  # a checkpoint that stores the weights in parts
+        _check_weight_parts(sim, t, state_path)
+        names.remove("weights")
     for name in names:
         if name == "weights":  # checked like the others, copied by the simulation
             shape, dtype = (sim.n_synapses,), sim.real
@@ -142,6 +180,8 @@ def restore_state(net: Any, ck: Checkpoint) -> None:
             sim.load_weights(t[name])
         else:
             (sim.stdp_x if name == "stdp_traces" else getattr(sim, name)).copy_(t[name])
+    if "weights" not in t:
+        sim.load_weight_parts(*(t[k] for k in _PARTS))
     _restore_gates(net, t, state_path)
     for name, p in net._pops.items():
         if p["kind"] == "poisson":

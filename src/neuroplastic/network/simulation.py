@@ -331,6 +331,32 @@ class Simulation:
                 self._w[wo : wo + p.nnz] = w[so : so + p.nnz]
         self.delivery_stale = True
 
+    def load_weight_parts(self, stored: Tensor, shared: Tensor, store: Tensor) -> None:
+        """The weights of a checkpoint that keeps them in parts (``_state._weight_parts``):
+        per synapse for the projections flagged ``stored`` (``store``, back to back), one
+        value ``shared[k]`` for every synapse of each other one. Where this network stores
+        the same projections and shares the same values (bit for bit), the store is copied and
+        nothing is materialized; otherwise every synapse's weight is assembled and
+        :meth:`load_weights` decides."""
+        flags = [bool(f) for f in stored.tolist()]
+        if flags == [not lazy for lazy in self._lazy] and all(
+            f or _bits(shared[k : k + 1]).item() == _bits(self.proj_wval[k : k + 1]).item()
+            for k, f in enumerate(flags)
+        ):
+            self._w.copy_(store)  # the same projections in the same order: the same layout
+            self.delivery_stale = True
+            return
+        full = torch.empty(self.n_synapses, dtype=self.real)
+        off = 0
+        for k, p in enumerate(self._projs):
+            so = int(self.proj_syn_off[k])
+            if flags[k]:
+                full[so : so + p.nnz] = store[off : off + p.nnz]
+                off += p.nnz
+            else:
+                full[so : so + p.nnz] = shared[k]
+        self.load_weights(full)
+
     def set_gate(self, name: str, gate: Tensor | None) -> None:
         """Install (or, with ``None``, remove) the checked per-synapse gate ``(nnz,)`` of
         plastic projection ``name`` in the concatenated store the kernels read."""
