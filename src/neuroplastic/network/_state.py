@@ -190,8 +190,8 @@ def restore_state(net: Any, ck: Checkpoint) -> None:
         m.clear()
         if f"spikes/{name}/steps" in t:
             m._steps.append(t[f"spikes/{name}/steps"].numpy().copy())
-            m._batch.append(t[f"spikes/{name}/batch"].numpy().copy())
-            m._neurons.append(t[f"spikes/{name}/neurons"].numpy().copy())
+            m._batch.append(t[f"spikes/{name}/batch"].numpy().astype(np.int32))
+            m._neurons.append(t[f"spikes/{name}/neurons"].numpy().astype(np.int32))
     for name, m in net.state_monitors.items():
         m.clear()
         if f"state/{name}/v" in t:
