@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import statistics
@@ -49,3 +50,14 @@ def run_peer(script: str, args: list[str], timeout: int = 1200) -> dict | None:
         return None
     lines = [ln for ln in proc.stdout.strip().splitlines() if ln.startswith("{")]
     return json.loads(lines[-1]) if lines else None
+
+
+def loglog_slope(ns: list[int], ts: list[float | None]) -> float | None:
+    """Least-squares slope of log(time) against log(N) (1 = cost linear in N); sizes whose
+    time is missing are left out; None with fewer than two points."""
+    pts = [(math.log(n), math.log(t)) for n, t in zip(ns, ts) if t]
+    if len(pts) < 2:
+        return None
+    mx = sum(x for x, _ in pts) / len(pts)
+    my = sum(y for _, y in pts) / len(pts)
+    return sum((x - mx) * (y - my) for x, y in pts) / sum((x - mx) ** 2 for x, _ in pts)

@@ -22,6 +22,7 @@ steps becomes subnormal, whose arithmetic is far slower on x86 and would measure
 the memory (in CUBA the currents receive input every few steps and stay normal).
 
     python benchmarks/w1s_roofline.py [--sizes 4000 40000 400000 4000000] [--whole] [--json]
+                                      [--plot roofline.png]
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import machine, pin_threads  # noqa: E402
+from _common import loglog_slope, machine, pin_threads  # noqa: E402
 
 STATE_BYTES = 15  # float32 v, two float32 currents, int16 refractory count, uint8 spike flag
 WORK = 4e8  # neuron updates per timing (steps = WORK / N)
@@ -102,12 +103,25 @@ def whole(n: int, seed: int) -> float:
     return (time.perf_counter() - t0) / (n * 10_000) * 1e9
 
 
-def slope(ns: list[int], ts: list[float]) -> float:
-    """Least-squares slope of log(total time) against log(N) (1 = linear); ts per neuron."""
-    pts = [(math.log(n), math.log(t * n)) for n, t in zip(ns, ts)]
-    mx = sum(p[0] for p in pts) / len(pts)
-    my = sum(p[1] for p in pts) / len(pts)
-    return sum((a - mx) * (b - my) for a, b in pts) / sum((a - mx) ** 2 for a, _ in pts)
+def _plot(rows: list[dict], path: str) -> None:
+    """Cost per neuron and step against N, log-log: flat = linear in N."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ns = [r["n"] for r in rows]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for key, label in (("stream_ns", "bare stream of the same bytes"),
+                       ("pass_ns", "our neuron pass"), ("whole_ns", "our whole CUBA run")):
+        if all(key in r for r in rows):
+            ax.plot(ns, [r[key] for r in rows], "o-", label=label)
+    ax.set(xscale="log", yscale="log", xlabel="neurons N",
+           ylabel="ns per neuron and step (flat = linear)", title="W1-scale roofline, 1 thread")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    print(f"plot: {path}")
 
 
 def main() -> None:
@@ -118,6 +132,7 @@ def main() -> None:
                     help="also time the full 1 s CUBA run (float32) per neuron and step")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--json", action="store_true", help="print one JSON object as last line")
+    ap.add_argument("--plot", metavar="PNG", help="also draw ns per neuron and step against N")
     args = ap.parse_args()
     if args.reps < 1 or any(n < 1 for n in args.sizes):
         ap.error("--reps and every size must be >= 1")
@@ -138,8 +153,10 @@ def main() -> None:
     slopes = {}
     if len(rows) > 1:
         for k in ("pass", "stream") + (("whole",) if args.whole else ()):
-            slopes[k] = slope(ns, [r[f"{k}_ns"] for r in rows])
+            slopes[k] = loglog_slope(ns, [r[f"{k}_ns"] * r["n"] for r in rows])  # total time
             print(f"slope of {k} time vs N (log-log, {ns[0]}..{ns[-1]}): {slopes[k]:.3f}")
+    if args.plot:
+        _plot(rows, args.plot)
     if args.json:
         print(json.dumps({"workload": "W1-scale roofline", "unit": "ns per neuron and step",
                           "rows": rows, "slopes": slopes, "state_bytes": STATE_BYTES,

@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import resource
 import statistics
@@ -50,6 +49,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _common import loglog_slope as slope  # noqa: E402
 from _common import machine, pin_threads  # noqa: E402
 
 THREADS = 1
@@ -191,16 +191,6 @@ def _importable(python: str, module: str) -> bool:
         return False
     code = f"import {module}"
     return subprocess.run([python, "-c", code], capture_output=True).returncode == 0
-
-
-def slope(ns: list[int], ts: list[float | None]) -> float | None:
-    """Least-squares slope of log(time) against log(N) (1 = cost linear in N)."""
-    pts = [(math.log(n), math.log(t)) for n, t in zip(ns, ts) if t]
-    if len(pts) < 2:
-        return None
-    mx = sum(x for x, _ in pts) / len(pts)
-    my = sum(y for _, y in pts) / len(pts)
-    return sum((x - mx) * (y - my) for x, y in pts) / sum((x - mx) ** 2 for x, _ in pts)
 
 
 def _roofline(sizes: list[int]) -> dict | None:

@@ -4,6 +4,7 @@ probability 0.02, exponential synaptic currents (τ_e 5 ms, τ_i 10 ms), dt 0.1 
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 
@@ -89,12 +90,9 @@ def _simulate(net: Network, config: CubaConfig, checkpoint: Checkpointer | None,
     from ..network._state import fingerprint, restore_state, state_tensors
     from ..network.checkpoint import Checkpoint, CheckpointError
 
-    fp: list[dict] = []  # the network's fingerprint (hashes the connectivity): made when needed
-
-    def structure() -> dict:
-        if not fp:
-            fp.append(json.loads(json.dumps(fingerprint(net))))  # as it reads back from JSON
-        return fp[0]
+    @functools.cache
+    def structure() -> dict:  # the fingerprint (hashes the connectivity): made when needed
+        return json.loads(json.dumps(fingerprint(net)))  # as it reads back from JSON
 
     state = checkpoint.load()
     if state is not None:
