@@ -85,20 +85,24 @@ def test_same_seed_same_connectivity(sampler):
     assert all(np.array_equal(x, y) for x, y in zip(a, b))
 
 
-def test_blockwise_first_pass_equals_the_compiled_pass():
-    """The first sorting pass (numpy, padded blocks of rows) sorts and flags exactly as the
-    compiled pass the later rounds use: same values, same repeat positions, same rows."""
+@pytest.mark.parametrize("block", [1, 7, 300])
+def test_blockwise_first_pass_equals_the_compiled_pass(block):
+    """The first pass (draws block after block of rows, numpy's row-wise sort of the padded
+    block) gives exactly what drawing every value at once and the compiled pass the later
+    rounds use give: same values, same repeat positions, same rows, same stream left."""
     from neuroplastic.kernels.connectivity_numba import sort_rows_find_repeats
 
-    rng = np.random.default_rng(4)
-    counts = rng.integers(0, 20, size=300)  # empty, single and long rows; many repeats
+    counts = np.random.default_rng(4).integers(0, 20, size=300)  # empty, single, long rows
     indptr = np.concatenate([[0], np.cumsum(counts)])
-    x = rng.integers(0, 50, size=int(indptr[-1]), dtype=np.int32)
-    a, b = x.copy(), x.copy()
-    pa, na, ka = connectivity._sort_all_rows(indptr, a, 50, block=7)
-    pb, nb, kb = sort_rows_find_repeats(indptr, b, np.arange(300), 50, np.empty(4, np.int64))
-    assert na == nb > 50 and np.array_equal(pa[:na], pb[:nb])
+    ra, rb = np.random.default_rng(5), np.random.default_rng(5)
+    a = np.empty(int(indptr[-1]), dtype=np.int32)
+    pa, ka = connectivity._draw_sorted_rows(indptr, a, 50, ra, block=block)  # many repeats
+    b = rb.integers(0, 50, size=a.size, dtype=np.int32)
+    pb = np.empty(b.size, dtype=np.int64)
+    nb, kb = sort_rows_find_repeats(indptr, b, np.arange(300), 50, pb)
+    assert pa.size == nb > 50 and np.array_equal(pa, pb[:nb])
     assert np.array_equal(a, b) and np.array_equal(ka, kb)
+    assert ra.integers(0, 2**31) == rb.integers(0, 2**31)
 
 
 @pytest.mark.parametrize("chunk", [1, 700, 1 << 22])
@@ -136,14 +140,14 @@ def test_fused_update_equals_general_path():
     assert all(torch.equal(x, y) for x, y in zip(*out))
 
 
-@pytest.mark.parametrize("piece", [1, 7, 1 << 18])
+@pytest.mark.parametrize("block", [1, 7, 2048])
 @pytest.mark.parametrize("no_self", [False, True])
-def test_compiled_sampler_draws_what_the_numpy_procedure_draws(no_self, piece, monkeypatch):
+def test_compiled_sampler_draws_what_the_numpy_procedure_draws(no_self, block, monkeypatch):
     """_sampled_csr (sorting and redrawing on the CSR values, compiled) consumes the same
     random numbers in the same order as the padded-matrix procedure, so it gives the same
-    connectivity for a seed, whatever the pieces it draws the partners in; int32 indices are
+    connectivity for a seed, whatever the blocks of rows it draws the partners in; int32 indices are
     the same values as int64 ones."""
-    monkeypatch.setattr(connectivity, "_DRAW_PIECE", piece)
+    monkeypatch.setattr(connectivity, "_BLOCK_ROWS", block)
     for seed in range(25):
         counts = np.random.default_rng(seed).integers(0, 14, size=40)
         m = 60 if seed % 5 else 30  # every fifth: dense rows (4 * max count > m), numpy path

@@ -64,7 +64,7 @@ GROUPS = {
     "network": Group("neuroplastic.kernels.network_numba", ("_run_steps",),
                      ("kernels/network_numba.py", "plasticity/_stdp_kernels.py")),
     "connectivity": Group("neuroplastic.kernels.connectivity_numba",
-                          ("sort_rows_find_repeats", "pad_rows", "unpad_find_repeats",
+                          ("sort_rows_find_repeats", "pad_rows", "unpad_rows",
                            "skip_own_index", "transpose_csr"),
                           ("kernels/connectivity_numba.py",)),
 }

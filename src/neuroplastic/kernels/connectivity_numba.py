@@ -50,11 +50,12 @@ def _sort_uniform(seg, m, cnt, tmp, bk):
 
 
 @njit(cache=True)
-def sort_rows_find_repeats(indptr, x, rows, m, pos):
-    """Sort each row ``r`` of ``rows`` (ascending) of the CSR values ``x`` in place and list
-    the positions (global, in row-major order) of the values equal to their left neighbour.
-    ``pos``: a buffer for those positions (grown when full). Returns ``(pos, n_pos, keep)``:
-    ``keep[k]`` says row ``rows[k]`` has a repeat. Values lie in ``[0, m)``."""
+def sort_rows_find_repeats(indptr, x, rows, m, found):
+    """Sort each row ``r`` of ``rows`` (ascending) of the CSR values ``x`` in place and write
+    to ``found`` (room for one entry per value of those rows) the positions (global, in
+    row-major order) of the values equal to their left neighbour. Returns ``(n, keep)``: how
+    many positions it wrote, and ``keep[k]``: row ``rows[k]`` has a repeat. Values lie in
+    ``[0, m)``."""
     n = 0
     keep = np.zeros(rows.shape[0], dtype=np.bool_)
     longest = 0
@@ -64,61 +65,87 @@ def sort_rows_find_repeats(indptr, x, rows, m, pos):
     tmp = np.empty(longest, dtype=x.dtype)
     bk = np.empty(longest, dtype=np.int64)
     for k in range(rows.shape[0]):
-        r = rows[k]
-        a = indptr[r]
-        z = indptr[r + 1]
-        if z - a < 2:
+        a = indptr[rows[k]]
+        seg = x[a : indptr[rows[k] + 1]]
+        if seg.shape[0] < 2:
             continue
-        seg = x[a:z]
         _sort_uniform(seg, m, cnt, tmp, bk)
-        for e in range(1, z - a):
+        for e in range(1, seg.shape[0]):
             if seg[e] == seg[e - 1]:
-                if n == pos.shape[0]:
-                    grown = np.empty(2 * pos.shape[0] + 16, dtype=pos.dtype)
-                    grown[:n] = pos[:n]
-                    pos = grown
-                pos[n] = a + e
+                found[n] = a + e
                 n += 1
                 keep[k] = True
-    return pos, n, keep
+    return n, keep
+
+
+@njit(cache=True, inline="always")
+def _width_class(c):
+    """Class ``k`` of a row of ``c`` values: padded to width ``16 << k``, the smallest such
+    width that holds it (numpy's SIMD sort sorts rows of up to 16, 32, 64, ... values with
+    networks of that size: a row padded beyond one costs as much as the next)."""
+    k = 0
+    while (16 << k) < c:
+        k += 1
+    return k
 
 
 @njit(cache=True)
-def pad_rows(indptr, x, r0, pad, m):
-    """Rows ``r0 .. r0 + len(pad)`` of the CSR values ``x`` into the rows of ``pad``, each
-    padded with ``m`` (greater than every value) to ``pad``'s width."""
-    for i in range(pad.shape[0]):
-        a = indptr[r0 + i]
-        c = indptr[r0 + i + 1] - a
-        pad[i, :c] = x[a : a + c]
-        pad[i, c:] = m
+def pad_rows(indptr, vals, r0, r1, buf, m, n_class, off):
+    """Rows ``r0 .. r1`` of a CSR whose values from ``indptr[r0]`` on are ``vals``, grouped by
+    :func:`_width_class` into ``buf``: class ``k``'s rows, in order, as a ``(n_class[k], 16
+    << k)`` matrix from ``off[k]``, each row padded with ``m`` (greater than every value).
+    Fills ``n_class`` and ``off`` (one entry per class) and returns the values used of
+    ``buf``. (Loops over slices: no negative-index checks, so they vectorise.)"""
+    for k in range(n_class.shape[0]):
+        n_class[k] = 0
+    for r in range(r0, r1):
+        n_class[_width_class(indptr[r + 1] - indptr[r])] += 1
+    used = 0
+    for k in range(n_class.shape[0]):
+        off[k] = used
+        used += n_class[k] * (16 << k)
+    cur = off.copy()
+    fill = buf.dtype.type(m)
+    base = indptr[r0]
+    for r in range(r0, r1):
+        src = vals[indptr[r] - base : indptr[r + 1] - base]
+        k = _width_class(src.shape[0])
+        dst = buf[cur[k] : cur[k] + (16 << k)]
+        cur[k] += 16 << k
+        for j in range(src.shape[0]):
+            dst[j] = src[j]
+        for j in range(src.shape[0], dst.shape[0]):
+            dst[j] = fill
+    return used
 
 
 @njit(cache=True)
-def unpad_find_repeats(indptr, x, r0, pad, pos, n, keep):
-    """The sorted rows of ``pad`` back into ``x`` (:func:`pad_rows`' inverse), appending to
-    ``pos[:n]`` the global positions of the values equal to their left neighbour (row-major
-    order; ``pos`` grown when full) and flagging their rows in ``keep``. Returns ``(pos, n)``."""
-    for i in range(pad.shape[0]):
-        a = indptr[r0 + i]
-        c = indptr[r0 + i + 1] - a
-        row = pad[i, :c]
-        x[a : a + c] = row
-        rep = 0  # a branch-free count first (vectorised); repeats are rare
-        for j in range(1, c):
-            rep += row[j] == row[j - 1]
+def unpad_rows(indptr, x, r0, r1, buf, off, found, keep):
+    """The (sorted) rows of ``buf`` back into the CSR values ``x`` (:func:`pad_rows`'
+    inverse), writing to ``found`` (room for one entry per value) the global positions of the
+    values equal to their left neighbour (row-major order) and flagging their rows in
+    ``keep``. Returns how many positions it wrote."""
+    cur = off.copy()
+    n = 0
+    for r in range(r0, r1):
+        a = indptr[r]
+        dst = x[a : indptr[r + 1]]
+        k = _width_class(dst.shape[0])
+        src = buf[cur[k] : cur[k] + (16 << k)]
+        cur[k] += 16 << k
+        rep = 0
+        for j in range(dst.shape[0]):
+            dst[j] = src[j]
+        for j in range(1, dst.shape[0]):  # a branch-free count first; repeats are rare
+            rep += src[j] == src[j - 1]
         if rep == 0:
             continue
-        keep[r0 + i] = True
-        if n + rep > pos.shape[0]:
-            grown = np.empty(2 * pos.shape[0] + rep, dtype=pos.dtype)
-            grown[:n] = pos[:n]
-            pos = grown
-        for j in range(1, c):
-            if row[j] == row[j - 1]:
-                pos[n] = a + j
+        keep[r] = True
+        for j in range(1, dst.shape[0]):
+            if src[j] == src[j - 1]:
+                found[n] = a + j
                 n += 1
-    return pos, n
+    return n
 
 
 @njit(cache=True)
@@ -154,9 +181,9 @@ def warm_up() -> None:
     samplers use (int64 row pointers, int32 values)."""
     ptr = np.array([0, 3], dtype=np.int64)
     x = lambda: np.array([2, 0, 2], dtype=np.int32)  # noqa: E731 - values < 3 each time
-    sort_rows_find_repeats(ptr, x(), np.zeros(1, dtype=np.int64), 3, np.empty(1, dtype=np.int64))
+    sort_rows_find_repeats(ptr, x(), np.zeros(1, dtype=np.int64), 3, np.empty(3, dtype=np.int64))
     skip_own_index(ptr, x())
-    pad = np.empty((1, 3), dtype=np.int32)
-    pad_rows(ptr, x(), 0, pad, 3)
-    unpad_find_repeats(ptr, x(), 0, pad, np.empty(1, dtype=np.int64), 0, np.zeros(1, np.bool_))
+    buf, classes = np.empty(16, dtype=np.int32), np.zeros(1, dtype=np.int64)
+    pad_rows(ptr, x(), 0, 1, buf, 3, classes, classes.copy())
+    unpad_rows(ptr, x(), 0, 1, buf, classes, np.empty(3, dtype=np.int64), np.zeros(1, np.bool_))
     transpose_csr(ptr, x(), 3, np.empty(4, dtype=np.int64), np.empty(3, dtype=np.int32))

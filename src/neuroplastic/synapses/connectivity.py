@@ -183,7 +183,6 @@ DENSE_P = 0.25
 # Up to this many pairs the random rules keep their original per-pair / per-column draws (same
 # connectivity for a seed as before the O(synapses) samplers, which are used above it).
 SMALL_PAIRS = 1 << 24
-_DRAW_PIECE = 1 << 18  # partners drawn per call into the CSR values (1 MiB of int32: in cache)
 _CHUNK = 1 << 19  # pairs per block of Bernoulli draws (4 MiB of uniforms: the peak memory of
 # building a 4k network is its blocks; the stream does not depend on the block size)
 
@@ -281,12 +280,11 @@ def _sampled_csr(counts: np.ndarray, m: int, rng: np.random.Generator, no_self: 
                  alloc: Callable[[int], np.ndarray] | None = None
                  ) -> tuple[np.ndarray, np.ndarray]:
     """CSR of :func:`_distinct_sorted` ``(counts, m)`` (then :func:`_rows_csr`) with the same
-    draws in the same order, hence the same result, built in place on the CSR values (int32
-    when ``m`` allows; in ``alloc(nnz)`` when given, then int32): no padded ``(rows, max
-    count)`` matrix, the sorting compiled. The partners are drawn in pieces of
-    ``_DRAW_PIECE`` straight into the values (the bounded integers of numpy's ``Generator``
-    take the same bits from the stream in pieces as in one call: tested), so the values are
-    the only array of their size."""
+    draws in the same order, hence the same result, built on the CSR values (int32 when ``m``
+    allows; in ``alloc(nnz)`` when given, then int32): no padded ``(rows, max count)``
+    matrix of every row, the sorting compiled. The first pass (:func:`_draw_sorted_rows`)
+    draws and sorts block after block of rows; then the repeats are redrawn (row-major order)
+    and their rows sorted again until none is left."""
     R = counts.size
     K = int(counts.max()) if R else 0
     if K == 0 or 4 * K > m:  # nothing to draw, or dense rows (permutations): the numpy path
@@ -296,46 +294,64 @@ def _sampled_csr(counts: np.ndarray, m: int, rng: np.random.Generator, no_self: 
     dt = np.int32 if m < 2**31 - 1 else np.int64
     total = int(indptr[-1])
     x = alloc(total) if alloc is not None and dt == np.int32 else np.empty(total, dtype=dt)
-    for a in range(0, total, _DRAW_PIECE):  # row after row, as x[valid]
-        b = min(total, a + _DRAW_PIECE)
-        x[a:b] = rng.integers(0, m, size=b - a, dtype=dt)
+    pos, keep = _draw_sorted_rows(indptr, x, m, rng)
     rows = np.arange(R, dtype=np.int64)
-    pos, n, keep = _sort_all_rows(indptr, x, m)  # the first pass: every row
-    while True:  # redraw the repeats (row-major order), sort those rows, until none is left
-        x[pos[:n]] = rng.integers(0, m, size=n, dtype=dt)
+    while True:
+        x[pos] = rng.integers(0, m, size=pos.size, dtype=dt)
         rows = rows[keep]
         if not rows.size:
             break
-        pos, n, keep = _kernels().sort_rows_find_repeats(indptr, x, rows, m, pos)
+        found = np.empty(int(counts[rows].sum()), dtype=np.int64)
+        n, keep = _kernels().sort_rows_find_repeats(indptr, x, rows, m, found)
+        pos = found[:n]
     if no_self:
         _kernels().skip_own_index(indptr, x)
     return indptr, x
 
 
-def _sort_all_rows(indptr: np.ndarray, x: np.ndarray, m: int,
-                   block: int = 2048) -> tuple[np.ndarray, int, np.ndarray]:
-    """What ``sort_rows_find_repeats`` does for every row (the first, largest pass), by
-    numpy's row-wise sort of padded blocks of rows (SIMD; with the padding 1.4× faster than
-    the compiled bucket + insertion sort on rows of ~80 values, same result): sort each row
-    of the CSR values ``x`` (in ``[0, m)``) in place, list the global positions of the values
-    equal to their left neighbour (row-major order) and flag the rows that have one. Copying
-    the rows into the padded block and back (finding the repeats on the way) is compiled.
-    Memory: one block (``block`` rows, padded to its longest) at a time."""
+# Rows drawn, padded, sorted and copied back together in the first pass (about
+# _BLOCK_VALUES values: ~1 MiB of int32, in cache from the draw to the copy back).
+_BLOCK_ROWS = 2048
+_BLOCK_VALUES = 1 << 18
+
+
+def _draw_sorted_rows(indptr: np.ndarray, x: np.ndarray, m: int, rng: np.random.Generator,
+                      block: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The first pass of :func:`_sampled_csr`: draw the values of every row (uniform in
+    ``[0, m)``, row after row - in blocks of rows: numpy's bounded integers take the same
+    bits from the stream in pieces as in one call), sort each row, and write them into ``x``.
+    Returns the global positions of the values equal to their left neighbour (row-major
+    order) and the flags of the rows that have one. The rows of a block are padded (with
+    ``m``) to 16, 32, 64, ... values, the next width that holds them, and sorted by numpy's
+    row-wise sort (SIMD sorting networks of that width: on rows of ~16-80 values faster than
+    the compiled bucket + insertion sort the later passes use; same result), while the block
+    is in cache; the padding and the copy back are compiled."""
     k = _kernels()
     R = indptr.size - 1
     counts = np.diff(indptr)
+    widest = int(counts.max()) if R else 0
+    n_cls = 1
+    while (16 << (n_cls - 1)) < widest:
+        n_cls += 1
+    if block is None:
+        block = max(1, min(_BLOCK_ROWS, _BLOCK_VALUES // max(widest, 1)))
     keep = np.zeros(R, dtype=np.bool_)
-    pos, n = np.empty(1024, dtype=np.int64), 0
+    buf = np.empty(block * (16 << (n_cls - 1)), dtype=x.dtype)
+    found = np.empty(block * widest, dtype=np.int64)  # written only where a repeat is
+    n_class, off = np.zeros(n_cls, dtype=np.int64), np.zeros(n_cls, dtype=np.int64)
+    parts = []
     for r0 in range(0, R, block):
         r1 = min(R, r0 + block)
-        K = int(counts[r0:r1].max()) if r1 > r0 else 0
-        if K < 2:
-            continue
-        pad = np.empty((r1 - r0, K), dtype=x.dtype)
-        k.pad_rows(indptr, x, r0, pad, m)  # m: after every value
-        pad.sort(axis=1)
-        pos, n = k.unpad_find_repeats(indptr, x, r0, pad, pos, n, keep)
-    return pos, n, keep
+        vals = rng.integers(0, m, size=int(indptr[r1] - indptr[r0]), dtype=x.dtype)
+        k.pad_rows(indptr, vals, r0, r1, buf, m, n_class, off)  # m: after every value
+        for c, (rows, at) in enumerate(zip(n_class.tolist(), off.tolist())):
+            if rows:
+                buf[at : at + rows * (16 << c)].reshape(rows, 16 << c).sort(axis=1)
+        n = k.unpad_rows(indptr, x, r0, r1, buf, off, found, keep)
+        if n:
+            parts.append(found[:n].copy())
+    pos = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+    return pos, keep
 
 
 def _rows_csr(x: np.ndarray, counts: np.ndarray, no_self: bool) -> tuple[np.ndarray, np.ndarray]:
