@@ -10,6 +10,7 @@ from __future__ import annotations
 import zlib
 
 import numpy as np
+import numpy.random  # noqa: F401 - numpy 2 loads it on first use: here, not inside a build
 import torch
 
 BLOCK = 1000  # steps per random block

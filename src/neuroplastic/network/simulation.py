@@ -111,11 +111,12 @@ class Simulation:
                           for p, d in zip(projs, self.proj_delay.tolist()) if p.nnz], default=0)
         # ---- per-neuron coefficients (after the synapse stores: the transient peak of memory
         # while copying them then sees fewer live arrays)
-        self.coef = LIFCoefficients(*[t.to(dev) for t in _coefficients(net, lif, C, real)])
+        coef, same = _coefficients(net, lif, C, real)
+        self.coef = LIFCoefficients(*[t.to(dev) for t in coef])
         self.has_noise = bool((self.coef.noise_scale > 0).any())
         self.digital_idx = torch.nonzero(self.coef.q_step > 0).flatten()
         self.seg_bounds, self.seg_fast = _uniform_segments(
-            self.coef, [self.starts[k] for k in lif] + [self.n_lif], C
+            self.coef, [self.starts[k] for k in lif] + [self.n_lif], C, same
         )
         self._build_plasticity(net, projs)
         # off the CPU, the torch loop delivers spikes by sparse matrix products (one per
@@ -679,10 +680,13 @@ class Simulation:
 _NP = {torch.int32: np.int32, torch.int64: np.int64}
 
 
-def _coefficients(net: NetworkLike, lif: list[str], C: int, real: torch.dtype) -> LIFCoefficients:
+def _coefficients(net: NetworkLike, lif: list[str], C: int,
+                  real: torch.dtype) -> tuple[LIFCoefficients, list[bool]]:
     """Per-neuron coefficients of the LIF populations ``lif`` in order (mismatch drawn once
     per population stream), synaptic ones padded to ``C`` channels, real-valued ones stored in
-    ``real`` (realized in float64 and rounded once, as ``.to(real)`` would)."""
+    ``real`` (realized in float64 and rounded once, as ``.to(real)`` would); and, per
+    population, whether all its neurons have the same coefficients by construction
+    (:func:`~neuroplastic.neurons.lif.uniform_lif`)."""
     pops = net._pops
     n_lif = sum(pops[k]["n"] for k in lif)
     coef = LIFCoefficients(  # pages are written (hence resident) population by population
@@ -696,10 +700,11 @@ def _coefficients(net: NetworkLike, lif: list[str], C: int, real: torch.dtype) -
             for f in LIFCoefficients._fields
         ]
     )
-    s = 0
+    s, same = 0, []
     for k in lif:  # each population copied in as it is drawn, then released (less memory)
         p = pops[k]
         part = uniform_lif(p["params"], p["substrate"], p["n"], net.dt_ms)  # no copy made
+        same.append(part is not None)
         if part is None:
             g = _rng.torch_generator(net.seed, "mismatch", k)
             part = realize_lif(p["params"], p["substrate"], p["n"], net.dt_ms, generator=g)
@@ -713,7 +718,7 @@ def _coefficients(net: NetworkLike, lif: list[str], C: int, real: torch.dtype) -
                 out[s : s + p["n"]] = x
             del x
         s += p["n"]
-    return coef
+    return coef, same
 
 
 def _bits(x: Tensor) -> Tensor:
@@ -755,22 +760,26 @@ _FUSED = ("decay_v", "v_rest", "v_thresh", "drive_ext", "noise_scale", "decay_sy
           "v_reset", "ref_steps", "subtract_reset")
 
 
-def _uniform_segments(coef: LIFCoefficients, bounds: list[int], C: int):
+def _uniform_segments(coef: LIFCoefficients, bounds: list[int], C: int,
+                      same: list[bool] | None = None):
     """Split the LIF neurons at the population ``bounds`` into segments and mark those whose
     neurons share every coefficient of :data:`_FUSED` (analog, no threshold adaptation, at
     most 2 channels): the kernel updates them in one fused pass with scalar coefficients.
-    Adjacent such segments with equal coefficients merge. Returns ``(bounds (S+1,), fast
-    (S,))`` as int64 numpy arrays."""
+    Adjacent such segments with equal coefficients merge. ``same[i]``: population ``i``'s
+    neurons are known to share all their coefficients (its first neuron tells; else every
+    neuron is compared). Returns ``(bounds (S+1,), fast (S,))`` as int64 numpy arrays."""
     segs: list[list] = []  # [lo, hi, key or None]
-    for lo, hi in zip(bounds[:-1], bounds[1:]):
+    for i, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:])):
         if hi <= lo:
             continue
         key = None
-        if C <= 2 and not bool((coef.q_step[lo:hi] != 0).any()) and not bool(
-            (coef.theta_plus[lo:hi] != 0).any()
+        known = same is not None and same[i]
+        end = lo + 1 if known else hi
+        if C <= 2 and not bool((coef.q_step[lo:end] != 0).any()) and not bool(
+            (coef.theta_plus[lo:end] != 0).any()
         ):
             cols = [getattr(coef, f)[lo:hi] for f in _FUSED]
-            if all(bool((c == c[:1]).all()) for c in cols):
+            if known or all(bool((c == c[:1]).all()) for c in cols):
                 key = tuple(c[0].reshape(-1).tolist() for c in cols)
         if segs and key is not None and segs[-1][2] == key:
             segs[-1][1] = hi
