@@ -7,6 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import stats
 
 from neuroplastic.synapses import FixedInDegree, FixedProbability, build_connectivity, connectivity
@@ -102,6 +104,32 @@ def test_blockwise_first_pass_equals_the_compiled_pass(block):
     nb, kb = sort_rows_find_repeats(indptr, b, np.arange(300), 50, pb)
     assert pa.size == nb > 50 and np.array_equal(pa, pb[:nb])
     assert np.array_equal(a, b) and np.array_equal(ka, kb)
+    assert ra.integers(0, 2**31) == rb.integers(0, 2**31)
+
+
+@settings(max_examples=40, deadline=None)
+@given(counts=st.lists(st.integers(0, 300), min_size=1, max_size=60),
+       m=st.integers(600, 5000), block=st.integers(1, 70), seed=st.integers(0, 2**32 - 1))
+def test_first_pass_is_sorting_whatever_the_row_widths(counts, m, block, seed):
+    """Rows of any length (empty, and both sides of every padded width 16, 32, ... 512), any
+    block of rows: the first pass equals drawing every value at once and sorting each row
+    (numpy), its repeats are exactly the values equal to their left neighbour (row-major),
+    and it draws exactly one value per slot."""
+    counts = np.asarray(counts, dtype=np.int64)
+    indptr = np.concatenate([[0], np.cumsum(counts)])
+    x = np.empty(int(indptr[-1]), dtype=np.int32)
+    ra, rb = np.random.default_rng(seed), np.random.default_rng(seed)
+    pos, keep = connectivity._draw_sorted_rows(indptr, x, m, ra, block=block)
+    want = rb.integers(0, m, size=x.size, dtype=np.int32)
+    rows = np.repeat(np.arange(counts.size), counts)
+    want = want[np.lexsort((want, rows))]  # each row sorted, rows in order
+    assert np.array_equal(x, want)
+    same_row = np.zeros(x.size, dtype=bool)
+    same_row[1:] = rows[1:] == rows[:-1]
+    repeat = np.zeros(x.size, dtype=bool)
+    repeat[1:] = x[1:] == x[:-1]
+    assert np.array_equal(pos, np.flatnonzero(repeat & same_row))
+    assert np.array_equal(keep, np.bincount(rows[pos], minlength=counts.size) > 0)
     assert ra.integers(0, 2**31) == rb.integers(0, 2**31)
 
 
