@@ -12,6 +12,7 @@ import numpy as np
 
 from ..lab.checkpointer import Checkpointer
 from ..network import Network
+from ..network.spike_summary import SpikeSummary
 from ..neurons import Analog, LIFParams
 from ..synapses import FixedInDegree, FixedProbability
 from .base import Result, register
@@ -74,16 +75,19 @@ def _synops_from_spikes(net: Network, mons: dict) -> dict[str, int]:
 
 
 def _simulate(net: Network, config: CubaConfig, checkpoint: Checkpointer | None,
-              progress: bool) -> None:
+              progress: bool, summary: SpikeSummary | None = None) -> None:
     """Run the built network for ``config.duration_ms``; with a ``checkpoint``, in pieces of
     ~1 s of wall time (a run shorter than that is one piece and never saved; with
     ``every_s == 0``, "at every opportunity", pieces of a tenth of the run), saving the whole
-    simulation state (neurons, currents, clock, recorded spikes and rates) when one is due,
-    after first restoring the newest good one - the same bits as one uninterrupted call (the
-    clock's random blocks and the compiled loop do not depend on where a run is cut: the
-    resume test)."""
-    if checkpoint is None or config.device != "cpu":  # GPU runs are short: restart from 0
+    simulation state (neurons, currents, clock, recorded spikes, rates and ``summary``) when
+    one is due, after first restoring the newest good one - the same bits as one
+    uninterrupted call (the clock's random blocks and the compiled loop do not depend on where
+    a run is cut: the resume test). With a ``summary``, the spike monitors are folded into it
+    and cleared after every piece."""
+    resumable = checkpoint is not None and config.device == "cpu"  # GPU runs: restart from 0
+    if not resumable and (summary is None or config.device != "cpu"):
         net.run(config.duration_ms, progress=progress)
+        _fold(net, summary)
         return
     from tqdm.auto import tqdm
 
@@ -94,25 +98,44 @@ def _simulate(net: Network, config: CubaConfig, checkpoint: Checkpointer | None,
     def structure() -> dict:  # the fingerprint (hashes the connectivity): made when needed
         return json.loads(json.dumps(fingerprint(net)))  # as it reads back from JSON
 
-    state = checkpoint.load()
+    state = checkpoint.load() if resumable else None
     if state is not None:
         step, tensors, meta = state
         if meta.get("fingerprint") != structure():
             raise CheckpointError(f"the checkpoint in {checkpoint.directory} was saved by a "
                                   "differently built network (config or version changed)")
+        if (summary is not None) != ("summary/counts" in tensors):
+            raise CheckpointError(f"the checkpoint in {checkpoint.directory} was saved with "
+                                  "another choice of spikes (all / summary)")
         restore_state(net, Checkpoint(step, structure(), tensors, meta, checkpoint.directory))
+        if summary is not None:
+            summary.load(tensors)
     total = int(round(config.duration_ms / config.dt_ms))
     piece = max(1, int(1e9 / (config.n_neurons * config.trials)))  # ~1 s: ~1 ns per update
-    if checkpoint.every_s == 0:
+    if resumable and checkpoint.every_s == 0:
         piece = min(piece, -(-total // 10))
     with tqdm(total=total, initial=net.step, disable=not progress, unit="step",
               unit_scale=True, desc="cuba") as bar:
         while net.step < total:
             n = min(piece, total - net.step)
             net.run(n * config.dt_ms, progress=False)
+            _fold(net, summary)
             bar.update(n)
-            if net.step < total and checkpoint.due():
-                checkpoint.save(net.step, state_tensors(net), {"fingerprint": structure()})
+            if resumable and net.step < total and checkpoint.due():
+                tensors = state_tensors(net)
+                if summary is not None:
+                    tensors.update(summary.tensors())
+                checkpoint.save(net.step, tensors, {"fingerprint": structure()})
+
+
+def _fold(net: Network, summary: SpikeSummary | None,
+          mons: dict | None = None) -> None:
+    """Fold the populations' spike monitors (``mons``, else the network's) into ``summary``
+    and clear them (nothing without a summary)."""
+    if summary is None:
+        return
+    mons = mons if mons is not None else net.spike_monitors
+    summary.fold_monitors([mons["exc"], mons["inh"]], [0, mons["exc"].n])
 
 
 @register("cuba", CubaConfig, "Vogels & Abbott (2005) CUBA network, Brian2's CUBA.py")
@@ -130,6 +153,7 @@ def run(config: CubaConfig, *, progress: bool = True,
     net = build_cuba(config, batch=config.trials, device=config.device)
     mons = {k: net.monitor_spikes(k) for k in ("exc", "inh")}
     rate = net.monitor_rate("exc")
+    summary = SpikeSummary(config.n_neurons, config.trials) if config.summarize else None
     compile_s = 0.0
     if config.backend == "nest":
         from ..interop.nest import run_nest, to_nest
@@ -142,30 +166,42 @@ def run(config: CubaConfig, *, progress: bool = True,
         sim_wall_s = res.sim_s
         mons, rate = res.spike_monitors, res.rate_monitors["exc"]
         synops = _synops_from_spikes(net, mons)
+        _fold(net, summary, mons)
         steps_done = res.steps
         nest_vps = res.virtual_processes
     else:
         net._ensure_built()
         build_s = time.perf_counter() - t0
         t1 = time.perf_counter()
-        _simulate(net, config, checkpoint, progress)
+        _simulate(net, config, checkpoint, progress, summary)
         sim_wall_s = time.perf_counter() - t1
         synops, steps_done, compile_s = net.synops, net.step, net.compile_s
         nest_vps = 0
     n_exc = mons["exc"].n
     n = config.n_neurons
-    trial = np.concatenate([mons["exc"].batch.numpy(), mons["inh"].batch.numpy()])
-    per_trial = np.bincount(trial, minlength=config.trials) / n / (config.duration_ms * 1e-3)
-    first = trial == 0  # trial 0 is the single-trial run (same draws), shown and analysed
-    steps = np.concatenate([mons["exc"].steps.numpy(), mons["inh"].steps.numpy()])[first]
-    neurons = np.concatenate([mons["exc"].neurons.numpy(),
-                              mons["inh"].neurons.numpy() + n_exc])[first]
-    counts = np.bincount(neurons, minlength=n)
+    if summary is None:
+        trial = np.concatenate([mons["exc"].batch.numpy(), mons["inh"].batch.numpy()])
+        per_trial = np.bincount(trial, minlength=config.trials)
+        first = trial == 0  # trial 0 is the single-trial run (same draws), shown and analysed
+        steps = np.concatenate([mons["exc"].steps.numpy(), mons["inh"].steps.numpy()])[first]
+        neurons = np.concatenate([mons["exc"].neurons.numpy(),
+                                  mons["inh"].neurons.numpy() + n_exc])[first]
+        counts = np.bincount(neurons, minlength=n)
+        cvs = isi_cv(steps, neurons, n)
+        shown = neurons < 500
+        arrays = {"spike_steps": steps, "spike_neurons": neurons}
+    else:  # the same figures from the folded summary (raster: its first 500 neurons)
+        per_trial, counts, cvs = summary.trial_totals, summary.counts, summary.isi_cv()
+        steps, neurons = summary.raster_spikes()
+        shown = neurons < 500
+        arrays = {"raster_steps": steps, "raster_neurons": neurons}
+    spikes_total = int(per_trial.sum())  # totals count every trial
+    per_trial = per_trial / n / (config.duration_ms * 1e-3)
     rates = counts / (config.duration_ms * 1e-3)
-    cvs = isi_cv(steps, neurons, n)
     n_syn = sum(p.nnz for p in net.projections.values())
     metrics = {
-        "spikes_total": int(len(trial)),  # totals count every trial
+        "spikes_total": spikes_total,
+        "spikes_kept": "summary" if summary is not None else "all",
         "rate_hz_mean": float(rates.mean()),
         "neurons_with_isi_cv": int(len(cvs)),
         "synops_total": int(sum(synops.values())),
@@ -188,8 +224,7 @@ def run(config: CubaConfig, *, progress: bool = True,
         metrics["isi_cv_mean"] = float(cvs.mean())
     figs = {}
     fig, ax = plt.subplots(figsize=(8, 4))
-    show = neurons < 500
-    ax.plot(steps[show] * config.dt_ms, neurons[show], ",k")
+    ax.plot(steps[shown] * config.dt_ms, neurons[shown], ",k")
     ax.set(xlabel="time (ms)", ylabel="neuron", title="Spike raster (first 500 neurons)")
     figs["raster"] = fig
     fig, ax = plt.subplots(figsize=(5, 3.5))
@@ -225,4 +260,4 @@ def run(config: CubaConfig, *, progress: bool = True,
                   timings={"sim_wall_s": sim_wall_s, "compile_s": compile_s,
                            "build_s": build_s},
                   curves={"exc_population_rate_hz_1ms": bins.tolist()},
-                  arrays={"rates_hz": rates, "spike_steps": steps, "spike_neurons": neurons})
+                  arrays={"rates_hz": rates, **arrays})

@@ -44,6 +44,11 @@ class CubaConfig:
     trials: int = param(1, "independent trials in one run (own initial potentials and noise, "
                         "shared connectivity); the raster and histograms show trial 0, which "
                         "is the single-trial run", low=1, high=65_536)
+    spikes: Literal["auto", "all", "summary"] = param(
+        "auto", "what is kept of the spikes: all (every spike, in the result's arrays), summary "
+        "(per-neuron counts and interval statistics folded as the run goes, the raster's "
+        "neurons whole: memory O(neurons), not O(spikes)), or auto (summary from 10^6 "
+        "neuron-seconds: neurons x trials x duration)")
     device: Literal["cpu", "cuda"] = param(
         "cpu", "where to simulate: cpu, or cuda (the torch loop, all trials at once; needs a "
         "GPU; pays from about a hundred trials)")
@@ -69,6 +74,13 @@ class CubaConfig:
         if self.backend == "nest" and self.noise_sigma_mv > 0:
             raise ValueError("noise_sigma_mv must be 0 with backend='nest' (NEST's iaf_psc_exp "
                              "has no membrane noise)")
+
+    @property
+    def summarize(self) -> bool:
+        """Whether the run folds its spikes into a summary (see ``spikes``)."""
+        if self.spikes != "auto":
+            return self.spikes == "summary"
+        return self.n_neurons * self.trials * self.duration_ms * 1e-3 >= 1e6
 
     def cost(self) -> Cost:
         """Seconds, from the W1-scale figures of BENCHMARKS.md (1 thread, 2-core Intel VM):
