@@ -1,7 +1,8 @@
 """The simulator's compiled kernels built ahead of time: a process that runs networks without numba.
 
-:mod:`.network_numba` (the network loop) and :mod:`.connectivity_numba` (the samplers of large
-networks' connectivity) compile on first use, or load from numba's cache: that imports numba
+:mod:`.network_numba` (the network loop), :mod:`.connectivity_numba` (the samplers of large
+networks' connectivity) and :mod:`.spike_summary_numba` (spikes folded into per-neuron
+statistics) compile on first use, or load from numba's cache: that imports numba
 and initialises its compiler, ~105 MiB of memory and 0.3-0.8 s before the first step, whatever
 the network's size. :func:`build` compiles the same functions, for the argument types the
 simulator passes (float64 and float32 state; int64 row pointers and int32 indices — int64
@@ -67,6 +68,8 @@ GROUPS = {
                           ("sort_rows_find_repeats", "pad_rows", "unpad_rows",
                            "skip_own_index", "transpose_csr"),
                           ("kernels/connectivity_numba.py",)),
+    "summary": Group("neuroplastic.kernels.spike_summary_numba", ("fold_spikes",),
+                     ("kernels/spike_summary_numba.py",)),
 }
 
 
@@ -186,9 +189,10 @@ def _warm_up() -> None:
     """JIT-compile every kernel for the argument types the simulator passes — tiny networks
     in float64 and float32, the samplers' own warm-up — so that the signatures to build are
     numba's own (the exports then match real calls)."""
-    from . import connectivity_numba
+    from . import connectivity_numba, spike_summary_numba
 
     connectivity_numba.warm_up()
+    spike_summary_numba.warm_up()
     # the warm-up networks must run numba's JIT even where modules are already built (else
     # they would load those, the JIT would see no call and the new modules would lack the loop)
     saved = os.environ.get("NEUROPLASTIC_AOT")

@@ -3,15 +3,17 @@
 A :class:`~neuroplastic.network.monitors.SpikeMonitor` keeps each spike (16 bytes): a CUBA network
 of 4 M neurons records ~22 M spikes per simulated second. :class:`SpikeSummary` instead folds
 the spikes recorded so far into per-neuron figures - spike count, and the count, mean and sum
-of squared deviations of the inter-spike intervals (merged piece by piece with the pairwise
-update of Chan, Golub & LeVeque, 1979) - plus each trial's spike total and the spikes of the
-first few neurons of trial 0 (a raster). Memory is O(neurons), whatever the run's length, and
-the monitors can be cleared after each fold. Intervals are counted in steps; a neuron's first
-spike in a piece closes the interval opened by its last spike of the previous pieces.
+of squared deviations of the inter-spike intervals (Welford's update, spike after spike:
+:mod:`neuroplastic.kernels.spike_summary_numba`, so the figures are the same bits however the
+spikes are cut into folds) - plus each trial's spike total and the spikes of the first few
+neurons of trial 0 (a raster). Memory is O(neurons), whatever the run's length, and the
+monitors can be cleared after each fold. Intervals are counted in steps; a neuron's first
+spike in a fold closes the interval opened by its last spike of the previous folds.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -20,7 +22,21 @@ from torch import Tensor
 
 __all__ = ["SpikeSummary"]
 
-_FIELDS = ("counts", "isi_n", "isi_mean", "isi_m2", "last", "trial_totals")
+_COLUMNS = ("counts", "isi_n", "isi_mean", "isi_m2", "last")  # as the kernel's COUNT .. LAST
+_COUNT, _N, _MEAN, _M2, _LAST = range(len(_COLUMNS))
+
+
+@functools.cache
+def _fold_kernel():
+    """The compiled fold: built ahead of time (``neuroplastic compile``), else numba's JIT."""
+    from ..kernels import aot
+
+    built = aot.load("summary")
+    if built is not None:
+        return built.fold_spikes
+    from ..kernels.spike_summary_numba import fold_spikes
+
+    return fold_spikes
 
 
 @dataclass
@@ -31,12 +47,8 @@ class SpikeSummary:
     n: int
     trials: int = 1
     raster: int = 500
-    counts: np.ndarray = field(init=False, repr=False)  # trial 0's spikes per neuron
-    isi_n: np.ndarray = field(init=False, repr=False)  # intervals per neuron (trial 0)
-    isi_mean: np.ndarray = field(init=False, repr=False)  # their mean, in steps
-    isi_m2: np.ndarray = field(init=False, repr=False)  # their sum of squared deviations
-    last: np.ndarray = field(init=False, repr=False)  # step of the last spike, -1: none yet
     trial_totals: np.ndarray = field(init=False, repr=False)  # spikes per trial, all neurons
+    _stats: np.ndarray = field(init=False, repr=False)  # (n, 5): see _COLUMNS
     _raster: list = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -44,19 +56,43 @@ class SpikeSummary:
                                  ("raster", self.raster, 0)):
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
                 raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-        self.counts = np.zeros(self.n, dtype=np.int64)
-        self.isi_n = np.zeros(self.n, dtype=np.int64)
-        self.isi_mean = np.zeros(self.n, dtype=np.float64)
-        self.isi_m2 = np.zeros(self.n, dtype=np.float64)
-        self.last = np.full(self.n, -1, dtype=np.int64)
+        # one row per neuron (a fold reads and writes each spiking neuron's row once; counts
+        # and steps are integers, exact in float64 below 2**53)
+        self._stats = np.zeros((self.n, len(_COLUMNS)), dtype=np.float64)
+        self._stats[:, _LAST] = -1.0
         self.trial_totals = np.zeros(self.trials, dtype=np.int64)
         self._raster = []
+
+    @property
+    def counts(self) -> np.ndarray:
+        """Trial 0's spikes per neuron."""
+        return self._stats[:, _COUNT].astype(np.int64)
+
+    @property
+    def isi_n(self) -> np.ndarray:
+        """Trial 0's intervals per neuron."""
+        return self._stats[:, _N].astype(np.int64)
+
+    @property
+    def isi_mean(self) -> np.ndarray:
+        """Their mean, in steps (0 without any)."""
+        return self._stats[:, _MEAN].copy()
+
+    @property
+    def isi_m2(self) -> np.ndarray:
+        """Their sum of squared deviations from the mean, in steps squared."""
+        return self._stats[:, _M2].copy()
+
+    @property
+    def last(self) -> np.ndarray:
+        """Step of each neuron's last spike (trial 0), -1 before its first."""
+        return self._stats[:, _LAST].astype(np.int64)
 
     def fold(self, steps: np.ndarray, batch: np.ndarray, neurons: np.ndarray) -> None:
         """Add the spikes ``(step, trial, neuron)`` recorded since the last fold. Each
         neuron's spikes must come in time order and after those already folded (as monitors
         record them; the populations' monitors may follow one another)."""
-        steps, batch, neurons = (np.asarray(a).astype(np.int64, copy=False)
+        steps, batch, neurons = (np.ascontiguousarray(a, dtype=np.int64)
                                  for a in (steps, batch, neurons))
         if not (steps.shape == batch.shape == neurons.shape and steps.ndim == 1):
             raise ValueError(f"steps, batch and neurons must be 1-D arrays of one length, got "
@@ -69,40 +105,16 @@ class SpikeSummary:
         if neurons.min() < 0 or neurons.max() >= self.n:
             raise ValueError(f"neuron indices must lie in [0, {self.n}), got "
                              f"{neurons.min()}..{neurons.max()}")
-        self.trial_totals += np.bincount(batch, minlength=self.trials)
-        first = batch == 0
-        s, nid = steps[first], neurons[first]
-        show = nid < self.raster
+        show = (batch == 0) & (neurons < self.raster)
         if show.any():
-            self._raster.append((s[show], nid[show]))
-        if s.size == 0:
-            return
-        order = np.argsort(nid, kind="stable")  # by neuron, each neuron's spikes in time order
-        s, nid = s[order], nid[order]
-        prev = np.empty_like(s)
-        prev[1:] = s[:-1]
-        opens = np.ones(s.size, dtype=bool)  # a neuron's first spike in this piece
-        opens[1:] = nid[1:] != nid[:-1]
-        prev[opens] = self.last[nid[opens]]
-        if bool((s < prev).any()):
-            raise ValueError("spikes must be folded in time order per neuron")
-        ok = prev >= 0
-        isi, who = (s - prev)[ok].astype(np.float64), nid[ok]
-        nb = np.bincount(who, minlength=self.n)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            mean_b = np.bincount(who, weights=isi, minlength=self.n) / nb
-        m2_b = np.bincount(who, weights=(isi - mean_b[who]) ** 2, minlength=self.n)
-        has = nb > 0
-        na, nb_, mb = self.isi_n[has], nb[has], mean_b[has]
-        tot = na + nb_
-        delta = mb - self.isi_mean[has]
-        self.isi_mean[has] += delta * nb_ / tot
-        self.isi_m2[has] += m2_b[has] + delta * delta * na * nb_ / tot
-        self.isi_n[has] = tot
-        self.counts += np.bincount(nid, minlength=self.n)
-        closes = np.ones(s.size, dtype=bool)  # a neuron's last spike in this piece
-        closes[:-1] = nid[1:] != nid[:-1]
-        self.last[nid[closes]] = s[closes]
+            self._raster.append((steps[show], neurons[show]))
+        bad = _fold_kernel()(steps, batch, neurons, self._stats, self.trial_totals)
+        if bad >= 0:
+            raise ValueError(f"spikes must be folded in time order per neuron: spike {bad} "
+                             f"(neuron {neurons[bad]}, step {steps[bad]}) comes after that "
+                             "neuron's spike at step "
+                             f"{int(self._stats[neurons[bad], _LAST])}; the spikes before it "
+                             "are folded")
 
     def fold_monitors(self, monitors: list, offsets: list[int]) -> None:
         """Fold and clear spike monitors; ``offsets[i]``: the index of monitor ``i``'s first
@@ -114,8 +126,8 @@ class SpikeSummary:
     def isi_cv(self) -> np.ndarray:
         """Coefficient of variation (standard deviation over mean, ``ddof = 0``) of the
         intervals of each neuron of trial 0 with at least 3 spikes, in neuron order."""
-        keep = self.isi_n >= 2
-        return np.sqrt(self.isi_m2[keep] / self.isi_n[keep]) / self.isi_mean[keep]
+        st = self._stats[self._stats[:, _N] >= 2]
+        return np.sqrt(st[:, _M2] / st[:, _N]) / st[:, _MEAN]
 
     def raster_spikes(self) -> tuple[np.ndarray, np.ndarray]:
         """Steps and neurons of trial 0's spikes of the first ``raster`` neurons, by step and
@@ -131,7 +143,9 @@ class SpikeSummary:
 
     def tensors(self, prefix: str = "summary/") -> dict[str, Tensor]:
         """The whole summary as tensors (for a checkpoint)."""
-        out = {prefix + k: torch.from_numpy(getattr(self, k).copy()) for k in _FIELDS}
+        out = {prefix + k: torch.from_numpy(np.ascontiguousarray(self._stats[:, c]))
+               for c, k in enumerate(_COLUMNS)}
+        out[prefix + "trial_totals"] = torch.from_numpy(self.trial_totals.copy())
         steps, neurons = self.raster_spikes()
         out[prefix + "raster_steps"] = torch.from_numpy(steps.copy())
         out[prefix + "raster_neurons"] = torch.from_numpy(neurons.copy())
@@ -139,17 +153,18 @@ class SpikeSummary:
 
     def load(self, tensors: dict[str, Tensor], prefix: str = "summary/") -> None:
         """Replace the summary by the one :meth:`tensors` wrote (shapes checked first)."""
-        for k in (*_FIELDS, "raster_steps", "raster_neurons"):
+        keys = (*_COLUMNS, "trial_totals", "raster_steps", "raster_neurons")
+        for k in keys:
             if prefix + k not in tensors:
                 raise ValueError(f"the checkpoint lacks the spike summary's {prefix + k!r}")
-        for k in _FIELDS:
-            want = getattr(self, k)
-            got = tensors[prefix + k]
-            if tuple(got.shape) != want.shape:
-                raise ValueError(f"{prefix + k} has shape {tuple(got.shape)}, expected "
-                                 f"{want.shape}")
-        for k in _FIELDS:
-            getattr(self, k)[:] = tensors[prefix + k].numpy()
+        for k, want in [*((c, (self.n,)) for c in _COLUMNS),
+                        ("trial_totals", (self.trials,))]:
+            got = tuple(tensors[prefix + k].shape)
+            if got != want:
+                raise ValueError(f"{prefix + k} has shape {got}, expected {want}")
+        for c, k in enumerate(_COLUMNS):
+            self._stats[:, c] = tensors[prefix + k].numpy()
+        self.trial_totals[:] = tensors[prefix + "trial_totals"].numpy()
         steps = tensors[prefix + "raster_steps"].numpy().copy()
         self._raster = [(steps, tensors[prefix + "raster_neurons"].numpy().copy())] if (
             steps.size) else []
