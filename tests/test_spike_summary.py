@@ -64,6 +64,22 @@ def test_folding_in_pieces_equals_the_whole_list(seed, trials, cuts, split_at):
     assert np.array_equal(neurons[order], i[keep][ref])
 
 
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 80))
+def test_isi_cv_is_numpy_std_over_mean_neuron_by_neuron(seed, n):
+    """cuba's vectorised ISI CV against its definition, one neuron at a time: numpy's
+    ``std() / mean()`` of the neuron's intervals, for the neurons with at least 3 spikes."""
+    t, _, i = _spikes(seed, n, 1, 300)
+    rng = np.random.default_rng(seed)
+    perm = rng.permutation(t.size)  # any order of the spikes
+    want = []
+    for k in range(n):
+        isi = np.diff(np.sort(t[i == k])).astype(np.float64)
+        if isi.size >= 2:
+            want.append(isi.std() / isi.mean())
+    np.testing.assert_allclose(isi_cv(t[perm], i[perm], n), want, rtol=1e-13, atol=0)
+
+
 def test_a_saved_summary_continues_as_if_never_saved():
     t, b, i = _spikes(3, 40, 2, 600)
     whole = SpikeSummary(40, 2)

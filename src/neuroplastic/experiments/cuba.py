@@ -52,17 +52,25 @@ def build_cuba(cfg: CubaConfig, *, in_degree: int | None = None, batch: int = 1,
 
 
 def isi_cv(steps: np.ndarray, neurons: np.ndarray, n: int) -> np.ndarray:
-    """Coefficient of variation of the inter-spike intervals of each neuron with ≥ 3 spikes."""
+    """Coefficient of variation (standard deviation over mean, ``ddof = 0``) of the
+    inter-spike intervals of each neuron with ≥ 3 spikes, in neuron order - two passes (the
+    mean, then the squared deviations from it) over each neuron's intervals, all neurons at
+    once (a loop over 400k neurons took longer than their simulation)."""
     order = np.lexsort((steps, neurons))
-    s, nid = steps[order], neurons[order]
-    cvs = []
-    bounds = np.searchsorted(nid, np.arange(n + 1))
-    for i in range(n):
-        a, b = bounds[i], bounds[i + 1]
-        if b - a >= 3:
-            isi = np.diff(s[a:b]).astype(np.float64)
-            cvs.append(isi.std() / isi.mean())
-    return np.asarray(cvs)
+    s, nid = np.asarray(steps)[order], np.asarray(neurons)[order]
+    if s.size < 3:
+        return np.zeros(0)
+    isi = np.diff(s).astype(np.float64)
+    same = nid[1:] == nid[:-1]  # interval k: between spikes k and k + 1 of one neuron
+    isi, who = isi[same], nid[1:][same]
+    if isi.size == 0:
+        return np.zeros(0)
+    starts = np.flatnonzero(np.r_[True, who[1:] != who[:-1]])
+    count = np.diff(np.r_[starts, isi.size])
+    mean = np.add.reduceat(isi, starts) / count
+    dev = isi - np.repeat(mean, count)
+    cv = np.sqrt(np.add.reduceat(dev * dev, starts) / count) / mean
+    return cv[count >= 2]
 
 
 def _synops_from_spikes(net: Network, mons: dict) -> dict[str, int]:
