@@ -11,6 +11,7 @@ _EXPORTS = {
     "Population": ".population",
     "RateMonitor": ".monitors",
     "SpikeMonitor": ".monitors",
+    "SpikeSummary": ".spike_summary",
     "StateMonitor": ".monitors",
 }
 
@@ -27,4 +28,5 @@ def __dir__() -> list[str]:
     return sorted([*globals(), *_EXPORTS])
 
 
-__all__ = ["Network", "Population", "RateMonitor", "SpikeMonitor", "StateMonitor"]
+__all__ = ["Network", "Population", "RateMonitor", "SpikeMonitor", "SpikeSummary",
+           "StateMonitor"]
