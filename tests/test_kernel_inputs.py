@@ -347,7 +347,7 @@ def _same(a, b) -> bool:
 
 def _other_dtype(dt: np.dtype) -> np.dtype:
     return np.dtype({"f4": "f8", "f8": "f4", "i4": "i8", "i8": "i4", "u1": "b1", "b1": "u1",
-                     "u8": "i8", "u2": "i2"}[dt.str[1:]])
+                     "u8": "i8", "u2": "i2", "i2": "i8"}[dt.str[1:]])
 
 
 def _strided(a: np.ndarray) -> np.ndarray:

@@ -540,3 +540,30 @@ def test_a_monitor_or_current_added_later_drops_the_captured_step_graph():
         net._sim.step_graph = object()  # as if a graph had been captured
         add()
         assert net._sim.step_graph is None
+
+
+def test_float64_checkpoints_with_int64_refractory_counters_still_load(tmp_path):
+    """Refractory counters are int16 in both precisions (float64 kept int64 before): an older
+    float64 checkpoint (int64 counters) resumes bit for bit; counters beyond what int16
+    holds are refused by name, not wrapped."""
+    from neuroplastic.network._state import fingerprint, state_tensors
+    from neuroplastic.network.checkpoint import CheckpointError, write_checkpoint
+
+    ref, mref = _small_cuba()
+    ref.run(150.0)
+    first, _ = _small_cuba()
+    first.run(70.0)
+    assert first._sim.ref_left.dtype == torch.int16 and first._sim.v.dtype == torch.float64
+    old = dict(state_tensors(first))
+    old["ref_left"] = first._sim.ref_left.to(torch.int64)
+    assert int(old["ref_left"].max()) > 0  # some neurons are refractory at the cut
+    write_checkpoint(tmp_path / "old", old, step=first.step, fingerprint=fingerprint(first))
+    resumed, m2 = _small_cuba()
+    resumed.load_checkpoint(tmp_path / "old")
+    resumed.run(80.0)
+    assert torch.equal(mref.steps, m2.steps) and torch.equal(mref.neurons, m2.neurons)
+    assert torch.equal(ref.state("exc")["v"], resumed.state("exc")["v"])
+    old["ref_left"] = old["ref_left"] + 2**15  # does not fit int16
+    write_checkpoint(tmp_path / "wide", old, step=first.step, fingerprint=fingerprint(first))
+    with pytest.raises((CheckpointError, ValueError), match="ref_left"):
+        _small_cuba()[0].load_checkpoint(tmp_path / "wide")

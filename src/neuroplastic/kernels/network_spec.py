@@ -51,10 +51,9 @@ RUN_STEPS = {
     # ``real``: float64 (the reference precision) or float32, the same for the state, the
     # coefficients, the currents and the weights of one call (Network(dtype=...))
     "v": "real[B,n_lif] out", "isyn": "real[B,C,n_lif] out", "theta": "real[B,n_lif] out",
-    # refractory counters: int64 with float64 state; int16 (or int32 for refractory periods
-    # of 2**15 steps or more) with float32 state (Simulation.ref_dtype)
-    "ref_left": lambda a: ("i8" if np.asarray(a["v"]).dtype == np.float64 else
-                           "i2" if np.asarray(a["ref_left"]).dtype == np.int16 else "i4")
+    # refractory counters: int16, or int32 for refractory periods of 2**15 steps or more
+    # (simulation._ref_dtype), in both precisions
+    "ref_left": lambda a: ("i2" if np.asarray(a["ref_left"]).dtype == np.int16 else "i4")
     + "[B,n_lif] out",
     "buf": "real[D,B,C,n_lif] out",
     **{k: "real[n_lif]" for k in _PER_LIF},

@@ -145,6 +145,18 @@ def _restore_gates(net: Any, t: dict[str, Tensor], state_path: Any) -> None:
         net.set_gate(name, g)
 
 
+def _older_counters(saved: Tensor, shape: tuple, dtype: torch.dtype) -> bool:
+    """``saved`` refractory counters are another integer type than the simulation's (float64
+    checkpoints kept them as int64 before they became int16) with values it holds."""
+    if (tuple(saved.shape) != shape or saved.dtype in (dtype, torch.bool)
+            or saved.is_floating_point() or saved.is_complex()):
+        return False
+    if not saved.numel():
+        return True
+    info = torch.iinfo(dtype)
+    return info.min <= int(saved.min()) and int(saved.max()) <= info.max
+
+
 def restore_state(net: Any, ck: Checkpoint) -> None:
     """Copy a verified checkpoint (of this network's fingerprint) into the network's state,
     monitors, Poisson rates and clock; refuses tensors of the wrong shape or dtype."""
@@ -170,6 +182,8 @@ def restore_state(net: Any, ck: Checkpoint) -> None:
             shape, dtype = tuple(target.shape), target.dtype
         if name not in t:
             raise CheckpointError(f"{state_path} lacks the tensor {name!r}")
+        if name == "ref_left" and _older_counters(t[name], shape, dtype):
+            t = {**t, name: t[name].to(dtype)}  # int64 counters of an older float64 file
         if tuple(t[name].shape) != shape or t[name].dtype != dtype:
             raise CheckpointError(
                 f"tensor {name!r} has shape {tuple(t[name].shape)} / {t[name].dtype}, "

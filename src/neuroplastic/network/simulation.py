@@ -142,7 +142,7 @@ class Simulation:
         self.v = torch.zeros(B, self.n_lif, dtype=real, device=dev)
         self.isyn = torch.zeros(B, C, self.n_lif, dtype=real, device=dev)  # channel-major
         self.theta = torch.zeros(B, self.n_lif, dtype=real, device=dev)
-        self.ref_left = torch.zeros(B, self.n_lif, dtype=_ref_dtype(real, self.coef.ref_steps),
+        self.ref_left = torch.zeros(B, self.n_lif, dtype=_ref_dtype(self.coef.ref_steps),
                                     device=dev)
         self.buf = torch.zeros(self.D, B, C, self.n_lif, dtype=real, device=dev)
         self.i_ext = torch.zeros(B, self.n_lif, dtype=real, device=dev)
@@ -734,12 +734,10 @@ def _all_same_bits(x: Tensor) -> bool:
     return bool((b == b[0]).all())
 
 
-def _ref_dtype(real: torch.dtype, ref_steps: Tensor) -> torch.dtype:
-    """Refractory counters: int64 beside float64 state (the reference); beside float32 state
-    int16 — less memory streamed per step — unless a refractory period is 2**15 steps or
-    longer (int32)."""
-    if real == torch.float64:
-        return torch.int64
+def _ref_dtype(ref_steps: Tensor) -> torch.dtype:
+    """Refractory counters: int16 — less memory streamed per step (2 bytes per neuron instead
+    of int64's 8) — unless a refractory period is 2**15 steps or longer (int32); in both
+    precisions."""
     top = int(ref_steps.max()) if ref_steps.numel() else 0
     return torch.int16 if top < 2**15 else torch.int32
 
