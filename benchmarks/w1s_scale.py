@@ -39,9 +39,11 @@ brian2_s, brian2_rss_mib, nest_s}, ...]`` (``ours``: float64, the default; ``our
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -236,6 +238,7 @@ def main() -> None:
     aot_build_s = None
     if not args.jit:  # the one-time build, as Brian2's compilation, reported apart
         aot_dir = tempfile.mkdtemp(prefix="np-aot-")
+        atexit.register(shutil.rmtree, aot_dir, ignore_errors=True)  # ~5 MB per run otherwise
         t0 = time.perf_counter()
         subprocess.run([sys.executable, "-m", "neuroplastic.cli", "compile", "--dir", aot_dir],
                        check=True, capture_output=True, text=True)
