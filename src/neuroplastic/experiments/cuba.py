@@ -196,13 +196,12 @@ def run(config: CubaConfig, *, progress: bool = True,
                                   mons["inh"].neurons.numpy() + n_exc])[first]
         counts = np.bincount(neurons, minlength=n)
         cvs = isi_cv(steps, neurons, n)
-        shown = neurons < 500
         arrays = {"spike_steps": steps, "spike_neurons": neurons}
     else:  # the same figures from the folded summary (raster: its first 500 neurons)
         per_trial, counts, cvs = summary.trial_totals, summary.counts, summary.isi_cv()
         steps, neurons = summary.raster_spikes()
-        shown = neurons < 500
         arrays = {"raster_steps": steps, "raster_neurons": neurons}
+    shown = neurons < 500  # the raster's neurons
     spikes_total = int(per_trial.sum())  # totals count every trial
     per_trial = per_trial / n / (config.duration_ms * 1e-3)
     rates = counts / (config.duration_ms * 1e-3)
